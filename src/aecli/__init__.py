@@ -1,0 +1,42 @@
+"""aecli: autoencoders for tabular data, from the shell or from Python.
+
+    >>> import aecli
+    >>> model = aecli.train(frame, kind="undercomplete", latent_dim=3)
+    >>> codes = model.encode(frame)
+    >>> model.save("model.safetensors")
+    >>> model = aecli.load("model.safetensors")
+
+Heavy modules (torch) load on first use, so ``import aecli`` and ``aecli --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["KINDS", "Model", "TrainOptions", "UserError", "__version__", "load", "train"]
+
+if TYPE_CHECKING:
+    from aecli.api import load, train
+    from aecli.errors import UserError
+    from aecli.kinds import KINDS
+    from aecli.model import Model
+    from aecli.options import TrainOptions
+
+_LAZY = {
+    "train": "aecli.api",
+    "load": "aecli.api",
+    "Model": "aecli.model",
+    "TrainOptions": "aecli.options",
+    "KINDS": "aecli.kinds",
+    "UserError": "aecli.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'aecli' has no attribute {name!r}")

@@ -1,0 +1,122 @@
+"""The library API the CLI is a thin layer over: `train` and `load`."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from aecli.errors import DataError
+from aecli.kinds import KINDS
+from aecli.model import Model
+from aecli.networks import Architecture, AutoencoderNet
+from aecli.objective import Objective
+from aecli.options import TrainOptions
+from aecli.pca import pca_reconstruction_error, principal_axes
+from aecli.tabular import TableSchema, read_table
+from aecli.training import EpochCallback, auto_threads, fit, torch_threads
+
+
+class AecliWarning(UserWarning):
+    """Something the user should know that does not stop the command."""
+
+
+def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded shuffle into training and validation rows (none held out below 10 rows)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction)) if n >= 10 else 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def default_latent_dim(n_features: int) -> int:
+    return max(1, min(8, n_features - 1))
+
+
+def train(
+    data: str | Path | pd.DataFrame,
+    *,
+    on_epoch: EpochCallback | None = None,
+    **options: Any,
+) -> Model:
+    """Train an autoencoder on a table (a DataFrame or a CSV / TSV / Parquet path).
+
+    Keyword options are the fields of `TrainOptions` (kind, latent_dim, hidden, epochs, ...).
+    """
+    opts = TrainOptions.from_dict(options).resolved()
+    kind = KINDS[opts.kind]
+    started = time.perf_counter()
+    frame = read_table(data)
+    if len(frame) < 2:
+        raise DataError("training needs at least 2 rows")
+    train_rows, val_rows = split_rows(len(frame), opts.val_fraction, opts.seed)
+    schema = TableSchema.fit(frame, opts.drop, rows=train_rows)
+    x = schema.to_array(frame)
+    d = x.shape[1]
+    k = opts.latent_dim or default_latent_dim(d)
+    if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
+        warnings.warn(
+            f"--latent-dim {k} is not smaller than the {d} input columns: an undercomplete model "
+            "can learn to copy; use a smaller --latent-dim or --kind sparse",
+            AecliWarning,
+            stacklevel=2,
+        )
+    opts.latent_dim = k
+    arch = Architecture(
+        n_features=d,
+        latent_dim=k,
+        hidden=() if kind.linear else opts.hidden,
+        activation=opts.activation,
+        code_activation="sigmoid" if opts.sparsity == "kl" else None,
+    )
+    x_train, x_val = torch.from_numpy(x[train_rows]), torch.from_numpy(x[val_rows])
+    low, high = x_train.min(dim=0).values, x_train.max(dim=0).values
+    threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
+    with torch_threads(threads):
+        torch.manual_seed(opts.seed)
+        net = AutoencoderNet(arch)
+        if opts.init == "pca":
+            axes, _ = principal_axes(x[train_rows], k)
+            net.init_pca(torch.from_numpy(axes).float())
+        objective = Objective(opts, low, high)
+        history = fit(net, objective, x_train, x_val, opts, on_epoch)
+        metrics = _metrics(net, x[train_rows], x[val_rows], k)
+    model = Model(opts, schema, net, history, metrics)
+    model.train_seconds = (
+        time.perf_counter() - started
+    )  # not saved: checkpoints stay byte-identical
+    return model
+
+
+def _metrics(net: AutoencoderNet, train: np.ndarray, val: np.ndarray, k: int) -> dict[str, Any]:
+    """Reconstruction MSE (standardised units) of the model and of PCA with k components."""
+    held_out = val if len(val) else train
+
+    def mse(rows: np.ndarray) -> float:
+        with torch.no_grad():
+            x = torch.from_numpy(rows)
+            return float((net(x) - x).pow(2).mean())
+
+    model_val = mse(held_out)
+    pca_val = pca_reconstruction_error(train, held_out, k)
+    return {
+        "split": "validation" if len(val) else "training",
+        "rows_train": len(train),
+        "rows_val": len(val),
+        "train_mse": mse(train),
+        "val_mse": model_val,
+        "pca_val_mse": pca_val,
+        "ratio_to_pca": model_val / pca_val if pca_val > 0 else None,
+    }
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    """Load a checkpoint written by `Model.save` (safetensors + JSON; nothing is unpickled)."""
+    from aecli.checkpoint import load as load_checkpoint
+
+    return load_checkpoint(path)

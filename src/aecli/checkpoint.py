@@ -1,0 +1,171 @@
+"""The one checkpoint format: a safetensors file whose metadata holds JSON describing the model.
+
+Loading parses only safetensors and JSON and validates the metadata (types, ranges, sizes, format
+version) before it allocates anything, so an untrusted file cannot run code or exhaust memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from aecli import __version__
+from aecli.atomic import atomic_path
+from aecli.errors import CheckpointError, UserError
+from aecli.kinds import KINDS
+from aecli.model import Model
+from aecli.networks import ACTIVATIONS, Architecture, AutoencoderNet
+from aecli.options import TrainOptions
+from aecli.tabular import TableSchema
+
+FORMAT = "aecli"
+FORMAT_VERSION = 1
+METADATA_KEY = "aecli"
+MAX_PARAMETERS = 200_000_000  # 800 MB of float32: refuse anything claiming more
+MAX_WIDTH = 1_000_000
+
+
+def save(model: Model, path: str | os.PathLike[str], force: bool = False) -> Path:
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "aecli_version": __version__,
+        "kind": model.kind,
+        "architecture": model.architecture.to_dict(),
+        "options": model.options.to_dict(),
+        "schema": model.schema.to_dict(),
+        "history": model.history,
+        "metrics": model.metrics,
+    }
+    tensors = {k: v.detach().contiguous() for k, v in model.net.state_dict().items()}
+    target = Path(path)
+    with atomic_path(target, force) as tmp:
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
+    return target
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    target = Path(path)
+    if not target.is_file():
+        raise CheckpointError(f"{target}: no such checkpoint file; check the path")
+    try:
+        with safe_open(str(target), framework="pt") as handle:
+            header = handle.metadata() or {}
+            meta = _parse(header, target)
+            arch = _validate(meta, target)
+            net = AutoencoderNet(arch)
+            expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+            found = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118
+            if found != expected:
+                raise CheckpointError(
+                    f"{target}: its tensors do not match the architecture it declares; "
+                    "the file is damaged or was tampered with"
+                )
+            state = {k: handle.get_tensor(k) for k in expected}
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"{target} is not a readable safetensors checkpoint ({exc}); it may be truncated"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{target} could not be read as a checkpoint ({exc})") from None
+    if any(not torch.isfinite(t).all() for t in state.values()):
+        raise CheckpointError(f"{target} holds NaN or infinite weights; retrain the model")
+    net.load_state_dict(state)
+    return Model(
+        TrainOptions.from_dict(meta["options"]),
+        TableSchema.from_dict(meta["schema"]),
+        net,
+        meta["history"],
+        meta["metrics"],
+    )
+
+
+def _parse(header: dict[str, str], target: Path) -> dict[str, Any]:
+    if METADATA_KEY not in header:
+        raise CheckpointError(f"{target} is a safetensors file but not an aecli checkpoint")
+    try:
+        meta = json.loads(header[METADATA_KEY])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{target}: its aecli metadata is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{target}: its metadata does not describe an aecli model")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{target}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{target} was written by a newer aecli (format {version}, "
+            f"this aecli {__version__} reads format {FORMAT_VERSION}); upgrade aecli"
+        )
+    return meta
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise CheckpointError(f"checkpoint metadata: {name} = {value!r} is not in [{low}, {high}]")
+    return value
+
+
+def _validate(meta: dict[str, Any], target: Path) -> Architecture:
+    """Check every field the loader will use; return the architecture to build."""
+    try:
+        for key, typ in (
+            ("architecture", dict),
+            ("options", dict),
+            ("schema", dict),
+            ("history", dict),
+            ("metrics", dict),
+            ("kind", str),
+        ):
+            if not isinstance(meta.get(key), typ):
+                raise CheckpointError(f"checkpoint metadata: {key} is missing or malformed")
+        if meta["kind"] not in KINDS:
+            raise CheckpointError(
+                f"checkpoint metadata: unknown kind {meta['kind']!r}; upgrade aecli"
+            )
+        a = meta["architecture"]
+        if set(a) != {"n_features", "latent_dim", "hidden", "activation", "code_activation"}:
+            raise CheckpointError("checkpoint metadata: architecture has unexpected fields")
+        d = _int(a["n_features"], "n_features", 1, MAX_WIDTH)
+        k = _int(a["latent_dim"], "latent_dim", 1, MAX_WIDTH)
+        if not isinstance(a["hidden"], list) or len(a["hidden"]) > 16:
+            raise CheckpointError("checkpoint metadata: hidden must be a list of at most 16 sizes")
+        hidden = tuple(_int(h, "hidden size", 1, MAX_WIDTH) for h in a["hidden"])
+        if a["activation"] not in ACTIVATIONS or a["code_activation"] not in (None, "sigmoid"):
+            raise CheckpointError("checkpoint metadata: unknown activation")
+        arch = Architecture(d, k, hidden, a["activation"], a["code_activation"])
+        if arch.parameter_count() > MAX_PARAMETERS:
+            raise CheckpointError(
+                f"checkpoint metadata declares {arch.parameter_count():,} parameters, more than "
+                f"the {MAX_PARAMETERS:,} aecli accepts; the file is not trustworthy"
+            )
+        columns = meta["schema"].get("columns")
+        if not isinstance(columns, list) or len(columns) != d:
+            raise CheckpointError("checkpoint metadata: the schema does not match n_features")
+        for c in columns:
+            ok = (
+                isinstance(c, dict)
+                and isinstance(c.get("name"), str)
+                and c.get("dtype") in ("float", "int", "bool")
+                and all(
+                    isinstance(c.get(s), int | float) and math.isfinite(c[s])
+                    for s in ("mean", "scale", "min", "max")
+                )
+                and c["scale"] > 0
+            )
+            if not ok:
+                raise CheckpointError("checkpoint metadata: a schema column is malformed")
+        TrainOptions.from_dict(meta["options"]).validate()
+        TableSchema.from_dict(meta["schema"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{target}: {exc}") from None
+    except (UserError, TypeError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{target}: checkpoint metadata is malformed ({exc})") from None
+    return arch

@@ -1,0 +1,328 @@
+"""The command line: parse, validate, call the library, print. No torch at import time.
+
+stdout carries data (codes, tables, --json summaries); stderr carries progress and messages.
+A user's mistake is one line and exit code 2; an internal error exits 1, with the traceback only
+under --debug or AECLI_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from aecli import __version__
+from aecli.errors import UserError
+from aecli.options import TrainOptions, parse_int_list
+
+DEBUG_FLAG = "--debug"
+
+
+def _debug_wanted(args: list[str]) -> bool:
+    return DEBUG_FLAG in args or os.environ.get("AECLI_DEBUG", "") not in ("", "0")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class AecliGroup(TyperGroup):
+    """Maps every failure to the promised exit code and a one-line message."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = _debug_wanted(argv)
+        argv = [a for a in argv if a != DEBUG_FLAG]  # accepted anywhere on the line
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(args=argv, prog_name=prog_name or "aecli", **extra)
+        except UserError as exc:
+            _say(f"error: {exc}")
+            code = exc.exit_code
+        except Exception as exc:
+            if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a Click usage error
+                ctx = getattr(exc, "ctx", None)
+                where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                _say(f"error: {exc.format_message()}{where}")
+                code = exc.exit_code
+            else:
+                if debug:
+                    traceback.print_exc()
+                _say(
+                    f"error: internal error ({type(exc).__name__}: {exc}); "
+                    + ("" if debug else "rerun with --debug for the traceback, and ")
+                    + "please report it"
+                )
+                code = 1
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=AecliGroup,
+    name="aecli",
+    help="Train autoencoders on tables: compress, reconstruct, denoise and generate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"aecli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            DEBUG_FLAG,
+            help="Show tracebacks of internal errors (also AECLI_DEBUG=1; any position).",
+        ),
+    ] = False,
+) -> None:
+    """aecli: autoencoders from the shell."""
+
+
+# --- options shared by commands ------------------------------------------------------------------
+
+Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors on stderr.")]
+Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+Keep = Annotated[
+    list[str] | None,
+    typer.Option("--keep", help="Copy this column through unchanged (repeatable), e.g. an id."),
+]
+ModelPath = Annotated[Path, typer.Argument(help="A checkpoint written by `aecli train`.")]
+
+
+def _show_warnings(quiet: bool) -> None:
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if not quiet:
+            _say(f"warning: {message}")
+
+    warnings.showwarning = show
+
+
+def _emit_json(summary: dict[str, Any]) -> None:
+    print(json.dumps(summary, indent=2, default=str))
+
+
+def _stdout_or_file(output: str | None) -> str:
+    return "-" if output in (None, "-") else str(output)
+
+
+def _write_table(frame: Any, target: str, force: bool) -> None:
+    from aecli.tabular import write_table
+
+    try:
+        write_table(frame, target, force=force)
+    except BrokenPipeError:  # `aecli encode ... | head`: end quietly, as csvkit does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+# --- train: its flags come from the TrainOptions dataclass ---------------------------------------
+
+
+def _option_parameters() -> list[inspect.Parameter]:
+    params = []
+    for f in dataclasses.fields(TrainOptions):
+        meta = f.metadata
+        flags = ["--" + f.name.replace("_", "-")] + ([meta["short"]] if meta["short"] else [])
+        if meta["cli"] == "intlist":
+            annotation, default = str, ",".join(map(str, f.default_factory()))
+        elif meta["cli"] == "multi":
+            annotation, default = list[str] | None, None
+        else:
+            annotation, default = f.type, f.default
+            annotation = {"int | None": int | None, "float | None": float | None}.get(
+                annotation, annotation
+            )
+            annotation = {"str | None": str | None, "int": int, "float": float, "str": str}.get(
+                annotation, annotation
+            )
+        help_text = meta["help"]
+        if meta["choices"]:
+            help_text += f" One of: {', '.join(c for c in meta['choices'] if c != 'none')}."
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[annotation, typer.Option(*flags, help=help_text)],
+            )
+        )
+    return params
+
+
+def _with_train_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Give `func` one CLI flag per TrainOptions field, declared once in options.py."""
+    sig = inspect.signature(func, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    params = own + _option_parameters()
+    func.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    func.__annotations__ = {p.name: p.annotation for p in params}
+    return func
+
+
+@app.command(no_args_is_help=True)
+@_with_train_options
+def train(
+    data: Annotated[str, typer.Argument(help="CSV, TSV or Parquet file; '-' reads CSV on stdin.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Checkpoint to write. Default: DATA's name .safetensors."
+        ),
+    ] = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    json_out: Json = False,
+    **options: Any,
+) -> None:
+    """Train an autoencoder on a table and save it as one .safetensors checkpoint."""
+    from aecli.atomic import check_output
+
+    _show_warnings(quiet)
+    options["hidden"] = parse_int_list(options["hidden"])
+    options["drop"] = tuple(options["drop"] or ())
+    TrainOptions.from_dict(options).validate()
+    if output is None:
+        if data == "-":
+            raise UserError("reading from stdin: name the checkpoint with -o FILE.safetensors")
+        output = Path(Path(data).name).with_suffix(".safetensors")
+    check_output(output, force, inputs=[data])
+
+    from aecli import api
+    from aecli.progress import EpochProgress
+
+    with EpochProgress(enabled=not quiet and sys.stderr.isatty()) as progress:
+        model = api.train(data, on_epoch=progress.update, **options)
+    model.save(output, force=force)
+    summary = {
+        "output": str(output),
+        "kind": model.kind,
+        "latent_dim": model.latent_dim,
+        "columns": model.architecture.n_features,
+        "epochs_run": model.history["epochs_run"],
+        "best_epoch": model.history["best_epoch"],
+        "stopped_early": model.history["stopped_early"],
+        "seconds": round(model.train_seconds, 3),
+        **model.metrics,
+    }
+    if json_out:
+        _emit_json(summary)
+    if not quiet:
+        from aecli.report import train_summary
+
+        _say(train_summary(summary, data))
+
+
+@app.command(no_args_is_help=True)
+def encode(
+    model_path: ModelPath,
+    data: Annotated[str, typer.Argument(help="Table to encode; '-' reads CSV on stdin.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Codes file; '-' or absent: stdout.")
+    ] = None,
+    keep: Keep = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    json_out: Json = False,
+) -> None:
+    """Encode every row to its code z1..zK, in the input's order."""
+    _run_transform("encode", model_path, data, output, keep, force, quiet, json_out)
+
+
+@app.command(no_args_is_help=True)
+def decode(
+    model_path: ModelPath,
+    codes: Annotated[str, typer.Argument(help="Codes table with columns z1..zK; '-' is stdin.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Table to write; '-' or absent: stdout.")
+    ] = None,
+    keep: Keep = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    json_out: Json = False,
+) -> None:
+    """Decode codes back to rows in the training data's columns, order and units."""
+    _run_transform("decode", model_path, codes, output, keep, force, quiet, json_out)
+
+
+def _run_transform(
+    verb: str,
+    model_path: Path,
+    data: str,
+    output: str | None,
+    keep: list[str] | None,
+    force: bool,
+    quiet: bool,
+    json_out: bool,
+) -> None:
+    from aecli.atomic import check_output
+
+    _show_warnings(quiet)
+    target = _stdout_or_file(output)
+    if json_out and target == "-":
+        raise UserError(f"--json prints on stdout, which carries the {verb}d rows; add -o FILE")
+    check_output(target, force, inputs=[data, model_path])
+    from aecli import api
+
+    model = api.load(model_path)
+    frame = getattr(model, verb)(data, keep=tuple(keep or ()))
+    _write_table(frame, target, force)
+    if json_out:
+        _emit_json({"output": target, "rows": len(frame), "columns": list(frame.columns)})
+    elif not quiet and target != "-":
+        _say(f"{verb}d {len(frame)} rows -> {target}")
+
+
+@app.command(no_args_is_help=True, name="inspect")
+def inspect_(model_path: ModelPath, json_out: Json = False) -> None:
+    """Show a checkpoint's kind, architecture, options, schema, history and PCA baseline."""
+    from aecli import api
+
+    summary = api.load(model_path).summary()
+    if json_out:
+        _emit_json(summary)
+    else:
+        from aecli.report import print_inspect
+
+        print_inspect(summary, str(model_path))
+
+
+@app.command()
+def kinds(json_out: Json = False) -> None:
+    """List the kinds of autoencoder and what each one's preset sets."""
+    from aecli.kinds import KINDS
+
+    if json_out:
+        _emit_json({k.name: {"summary": k.summary, "preset": k.preset} for k in KINDS.values()})
+        return
+    for k in KINDS.values():
+        preset = ", ".join(f"{n}={v}" for n, v in k.preset.items())
+        print(f"{k.name:14} {k.summary}  [{preset}]")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,28 @@
+"""The one exception family a user's mistake raises; the CLI prints it as one line with exit code 2."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake the user can fix: bad data, a bad option, a file in the way.
+
+    The message says what is wrong (naming the file, column or value) and how to fix it.
+    """
+
+    exit_code = 2
+
+
+class DataError(UserError):
+    """The input data cannot be used as it is."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint file is missing, damaged, tampered with or from a newer aecli."""
+
+
+class OutputExistsError(UserError):
+    """An output file already exists and --force was not given."""
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; nothing was saved."""

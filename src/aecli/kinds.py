@@ -1,0 +1,55 @@
+"""The registry of kinds. A kind is a preset of the four parts of the one equation
+
+    loss(x) = NLL(x | decoder(encoder(corrupt(x)))) + sum of code penalties Omega(h, x)
+
+so adding a kind is one line here (plus, for a new part, one small module). No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    summary: str
+    preset: dict[str, Any] = field(default_factory=dict)
+    fixed: frozenset[str] = frozenset()  # preset entries the user cannot override
+    linear: bool = False  # one linear map each way, no hidden layers
+    overcomplete_ok: bool = False  # a code wider than the input is fine (a penalty stops copying)
+
+
+_KINDS = [
+    Kind(
+        "undercomplete",
+        "MLP encoder and decoder around a PCA skip path; starts at PCA and learns the rest.",
+        preset={"init": "pca"},
+    ),
+    Kind(
+        "linear",
+        "One linear map each way from a random start; converges to the PCA subspace.",
+        preset={"init": "random", "hidden": (), "batch_size": 4096, "lr": 3e-3},
+        fixed=frozenset({"hidden"}),
+        linear=True,
+    ),
+    Kind(
+        "sparse",
+        "Penalises the code: L1 of h, or KL(rho || mean activation) with sigmoid codes.",
+        preset={"sparsity": "l1", "init": "random"},
+        overcomplete_ok=True,
+    ),
+    Kind(
+        "denoising",
+        "Reconstructs the clean row from a corrupted copy drawn fresh every batch.",
+        preset={"noise": "gaussian:0.5"},
+    ),
+    Kind(
+        "contractive",
+        "Penalises the squared Frobenius norm of the encoder's Jacobian.",
+        preset={"contractive_weight": 0.1},
+    ),
+]
+
+KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}

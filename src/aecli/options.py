@@ -1,0 +1,196 @@
+"""Training options: one declaration that the CLI flags, the checkpoint and `inspect` all read.
+
+Each field's metadata carries its help text, flag and valid range, so `aecli train --help`, option
+validation and the checkpoint never drift apart. No torch here: the CLI imports this at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from aecli.errors import UserError
+
+ACTIVATIONS = ("gelu", "relu", "tanh", "sigmoid", "elu", "silu")
+
+
+def opt(
+    default: Any,
+    help: str,
+    *,
+    short: str | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    cli: str = "value",
+) -> Any:
+    """A dataclass field with the metadata the CLI and the validator need.
+
+    `cli` says how the flag is typed: "value" (the field's own type), "intlist" ("128,64"), or
+    "multi" (a repeatable flag collected into a tuple).
+    """
+    meta = {"help": help, "short": short, "low": low, "high": high, "choices": choices, "cli": cli}
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def parse_int_list(text: str) -> tuple[int, ...]:
+    """'128,64' -> (128, 64); '' or 'none' -> () (no hidden layers)."""
+    text = text.strip().lower()
+    if text in ("", "none", "0"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(
+            f"--hidden {text!r} is not a list of layer sizes; write it like --hidden 128,64"
+        ) from None
+    return sizes
+
+
+BASE_DEFAULTS: dict[str, Any] = {"init": "pca", "batch_size": 128, "lr": 1e-3}
+
+
+@dataclass
+class TrainOptions:
+    """Everything `train` needs besides the data. `None` means "the kind's default"."""
+
+    kind: str = opt("undercomplete", "Model kind (see `aecli kinds`).")
+    latent_dim: int | None = opt(
+        None, "Code size K. Default: min(8, features - 1).", short="-k", low=1, high=100_000
+    )
+    hidden: tuple[int, ...] = opt(
+        (128, 64), "Hidden layer sizes of the encoder (the decoder mirrors them).", cli="intlist"
+    )
+    activation: str = opt("gelu", "Hidden-layer activation.", choices=ACTIVATIONS)
+    epochs: int | None = opt(
+        None,
+        "Passes over the training rows. Default: enough for about --steps optimiser steps.",
+        low=1,
+        high=1_000_000,
+    )
+    steps: int = opt(
+        4000, "Optimiser-step budget used when --epochs is not given.", low=1, high=10_000_000
+    )
+    batch_size: int | None = opt(
+        None,
+        "Rows per optimiser step. Default: by kind (128; 4096 for linear).",
+        low=1,
+        high=1_000_000,
+    )
+    lr: float | None = opt(
+        None,
+        "Adam learning rate, decayed by a cosine schedule. Default: by kind (1e-3; 3e-3 for linear).",
+        low=1e-8,
+        high=10,
+    )
+    weight_decay: float = opt(0.0, "AdamW weight decay.", low=0, high=10)
+    val_fraction: float = opt(
+        0.1, "Share of rows held out for validation and early stopping.", low=0, high=0.9
+    )
+    patience: int = opt(
+        50, "Stop after this many epochs without a better validation loss (0: never).", low=0
+    )
+    seed: int = opt(0, "Random seed: the same data, options and seed give the same model.", low=0)
+    init: str | None = opt(
+        None,
+        "Start from the PCA solution ('pca') or at random ('random'). Default: by kind.",
+        choices=("pca", "random"),
+    )
+    sparsity: str | None = opt(
+        None, "Sparsity penalty on the code: l1 or kl.", choices=("l1", "kl", "none")
+    )
+    sparsity_weight: float | None = opt(
+        None, "Weight of the sparsity penalty (default by kind).", low=0, high=1e6
+    )
+    target_rho: float = opt(
+        0.05, "Target mean activation of each code unit for --sparsity kl.", low=1e-6, high=0.999
+    )
+    noise: str | None = opt(
+        None,
+        "Input corruption for denoising: gaussian:SIGMA, mask:P or saltpepper:P.",
+    )
+    contractive_weight: float | None = opt(
+        None,
+        "Weight of the contractive penalty ||df/dx||_F^2 (default by kind).",
+        low=0,
+        high=1e6,
+    )
+    clip_grad: float | None = opt(None, "Clip the gradient norm to this value.", low=1e-8)
+    drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi")
+    threads: int | None = opt(
+        None,
+        "Torch CPU threads. Default: 1 for small models, more for large ones.",
+        low=1,
+        high=256,
+    )
+
+    def validate(self) -> TrainOptions:
+        """Raise UserError naming the flag for any value out of range."""
+        from aecli.kinds import KINDS
+
+        if self.kind not in KINDS:
+            raise UserError(
+                f"--kind {self.kind!r} is not a known kind; choose one of: {', '.join(KINDS)}"
+            )
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            flag = "--" + f.name.replace("_", "-")
+            if value is None:
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"{flag} must be a finite number, not {value}")
+            if meta["choices"] and value not in meta["choices"]:
+                raise UserError(f"{flag} {value!r} is not one of: {', '.join(meta['choices'])}")
+            if meta["low"] is not None and isinstance(value, int | float):
+                if value < meta["low"]:
+                    raise UserError(f"{flag} must be at least {meta['low']:g}, not {value}")
+                if meta["high"] is not None and value > meta["high"]:
+                    raise UserError(f"{flag} must be at most {meta['high']:g}, not {value}")
+        if any(h < 1 or h > 100_000 for h in self.hidden):
+            raise UserError(f"--hidden sizes must be between 1 and 100000, not {self.hidden}")
+        if self.noise is not None:
+            from aecli.noise_spec import parse_noise
+
+            parse_noise(self.noise)
+        return self
+
+    def resolved(self) -> TrainOptions:
+        """A copy with the kind's preset filled into every option left at None."""
+        from aecli.kinds import KINDS
+
+        self.validate()
+        preset = KINDS[self.kind].preset
+        filled = {
+            name: value
+            for name, value in preset.items()
+            if getattr(self, name) is None or name in KINDS[self.kind].fixed
+        }
+        out = dataclasses.replace(self, **filled)
+        for name, value in BASE_DEFAULTS.items():
+            if getattr(out, name) is None:
+                setattr(out, name, value)
+        if out.sparsity == "none":
+            out.sparsity = None
+        if out.sparsity is not None and out.sparsity_weight is None:
+            out.sparsity_weight = 1e-2 if out.sparsity == "l1" else 1e-1
+        if out.contractive_weight is None:
+            out.contractive_weight = 0.0
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(data) - set(names)
+        if unknown:
+            raise UserError(f"unknown training options: {', '.join(sorted(unknown))}")
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs)

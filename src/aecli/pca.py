@@ -1,0 +1,23 @@
+"""PCA, the baseline every model is compared with and the starting point of `undercomplete`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def principal_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k principal axes (d x k) of centred data and all explained variances, descending."""
+    centred = x - x.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+    axes = vt[:k].T
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), range(axes.shape[1])])  # deterministic signs
+    return axes * np.where(signs == 0, 1, signs), s**2 / max(len(x) - 1, 1)
+
+
+def pca_reconstruction_error(train: np.ndarray, test: np.ndarray, k: int) -> float:
+    """Mean squared error per cell of PCA with k components fitted on `train`, applied to `test`."""
+    axes, _ = principal_axes(train, k)
+    mean = train.mean(axis=0)
+    centred = test.astype(np.float64) - mean
+    recon = centred @ axes @ axes.T
+    return float(np.mean((centred - recon) ** 2))

@@ -1,0 +1,259 @@
+"""The tabular data adapter: files to standardised arrays and back, owning names, order and dtypes.
+
+Reads CSV, TSV and Parquet (by extension; '-' is CSV on stdin) and writes the same formats
+atomically. The schema learned at training time travels in the checkpoint, so later commands match
+columns by name and restore the original units and dtypes.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aecli.atomic import STDIO, atomic_path
+from aecli.errors import DataError, UserError
+
+READERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": ","}
+PARQUET = (".parquet", ".pq")
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zst", ".zip") and len(suffixes) > 1:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
+def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Read a table from a path (CSV, TSV, Parquet; '-' for CSV on stdin) or pass a frame through."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    name = str(source)
+    if name == STDIO:
+        data = sys.stdin.buffer.read()
+        if not data.strip():
+            raise DataError("stdin is empty; pipe a CSV with a header row into '-'")
+        return _read_csv(io.BytesIO(data), ",", "stdin")
+    path = Path(name)
+    if not path.exists():
+        raise DataError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give a CSV, TSV or Parquet file")
+    suffix = _suffix(path)
+    if suffix in PARQUET:
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for damaged files
+            raise DataError(f"{path} could not be read as Parquet ({_first_line(exc)})") from None
+    elif suffix in READERS:
+        if path.stat().st_size == 0:
+            raise DataError(f"{path} is empty; it needs a header row and at least one data row")
+        frame = _read_csv(path, READERS[suffix], str(path))
+    else:
+        raise DataError(
+            f"{path}: unknown file type {suffix or '(no extension)'!r}; use .csv, .tsv or .parquet"
+        )
+    if len(frame) == 0:
+        raise DataError(f"{name} has a header but no data rows")
+    return frame
+
+
+def _read_csv(source: Any, sep: str, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source, sep=sep)
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{name} is not a text file (not UTF-8); give a CSV, TSV or Parquet file"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name} has no header row and no data") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{name} is not a well-formed table: {_first_line(exc)}") from None
+    except ValueError as exc:
+        raise DataError(f"{name} could not be read: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False) -> None:
+    """Write CSV / TSV / Parquet by extension, atomically; '-' writes CSV to stdout."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    csv_options = pacsv.WriteOptions(quoting_style="needed")
+    if str(target) == STDIO:
+        pacsv.write_csv(table, sys.stdout.buffer, write_options=csv_options)
+        sys.stdout.buffer.flush()
+        return
+    path = Path(target)
+    suffix = _suffix(path)
+    if suffix not in READERS and suffix not in PARQUET:
+        raise UserError(f"{path}: unknown output type {suffix!r}; use .csv, .tsv or .parquet")
+    with atomic_path(path, force) as tmp:
+        if suffix in PARQUET:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        else:
+            csv_options.delimiter = READERS[suffix]
+            pacsv.write_csv(table, tmp, write_options=csv_options)
+
+
+@dataclass
+class Column:
+    """One modelled column: its dtype and the statistics that standardise it."""
+
+    name: str
+    dtype: str  # "float", "int" or "bool"
+    mean: float
+    scale: float  # the standard deviation, or 1 for a constant column
+    min: float
+    max: float
+
+
+@dataclass
+class TableSchema:
+    """The columns a model was trained on, in order, with their scaling statistics."""
+
+    columns: list[Column]
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @classmethod
+    def fit(
+        cls, frame: pd.DataFrame, drop: Sequence[str] = (), rows: np.ndarray | None = None
+    ) -> TableSchema:
+        """Learn the schema from `frame`; statistics come from `rows` (the training split)."""
+        unknown = [c for c in drop if c not in frame.columns]
+        if unknown:
+            raise DataError(
+                f"--drop names columns that are not in the data: {', '.join(map(str, unknown))}"
+            )
+        kept = [c for c in frame.columns if c not in set(drop)]
+        if not kept:
+            raise DataError("no columns left to model after --drop")
+        _check_names(frame)
+        _check_numeric(frame, kept)
+        values = _as_float(frame, kept)
+        stats = values if rows is None else values[rows]
+        columns = []
+        for j, name in enumerate(kept):
+            col = stats[:, j]
+            std = float(col.std())
+            columns.append(
+                Column(
+                    name=str(name),
+                    dtype=_dtype(frame[name]),
+                    mean=float(col.mean()),
+                    scale=std if std > 1e-12 * max(1.0, abs(float(col.mean()))) else 1.0,
+                    min=float(col.min()),
+                    max=float(col.max()),
+                )
+            )
+        return cls(columns, [str(c) for c in drop])
+
+    def to_array(self, frame: pd.DataFrame) -> np.ndarray:
+        """Standardised float32 values of the schema's columns, matched by name."""
+        missing = [n for n in self.names if n not in frame.columns]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(
+                f"the data lacks {len(missing)} column(s) the model was trained on: {shown}; "
+                "give a file with the training columns (any order)"
+            )
+        _check_numeric(frame, self.names)
+        values = _as_float(frame, self.names)
+        mean = np.array([c.mean for c in self.columns])
+        scale = np.array([c.scale for c in self.columns])
+        return ((values - mean) / scale).astype(np.float32)
+
+    def from_array(self, values: np.ndarray) -> pd.DataFrame:
+        """Undo the scaling; int columns are rounded and bool columns thresholded."""
+        mean = np.array([c.mean for c in self.columns])
+        scale = np.array([c.scale for c in self.columns])
+        raw = values.astype(np.float64) * scale + mean
+        out = {}
+        for j, col in enumerate(self.columns):
+            if col.dtype == "int":
+                out[col.name] = np.rint(raw[:, j]).astype(np.int64)
+            elif col.dtype == "bool":
+                out[col.name] = raw[:, j] >= 0.5
+            else:
+                out[col.name] = raw[:, j]
+        return pd.DataFrame(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": [asdict(c) for c in self.columns], "dropped": self.dropped}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableSchema:
+        return cls([Column(**c) for c in data["columns"]], list(data.get("dropped", [])))
+
+
+def _dtype(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series):
+        return "int"
+    return "float"
+
+
+def _check_names(frame: pd.DataFrame) -> None:
+    names = [str(c) for c in frame.columns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"duplicate column names: {', '.join(dupes)}; rename them")
+
+
+def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    bad = [
+        c
+        for c in columns
+        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+    ]
+    if bad:
+        if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
+            raise DataError(
+                f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it "
+                "uses another separator; save it as comma-separated .csv or tab-separated .tsv"
+            )
+        example = frame[bad[0]].dropna()
+        sample = f" (e.g. {str(example.iloc[0])[:30]!r})" if len(example) else ""
+        names = ", ".join(repr(str(b)) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        drops = " ".join(f"--drop {b}" for b in bad[:5])
+        raise DataError(
+            f"non-numeric column(s) {names}{sample}: aecli models numeric columns only; "
+            f"leave them out with {drops}"
+        )
+    holes = [c for c in columns if frame[c].isna().any()]
+    if holes:
+        c = holes[0]
+        count = int(frame[c].isna().sum())
+        raise DataError(
+            f"column {c!r} has {count} missing value(s); fill them, drop those rows, "
+            f"or leave the column out with --drop {c}"
+        )
+
+
+def _as_float(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    values = frame[list(columns)].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        row, col = np.argwhere(~np.isfinite(values))[0]
+        raise DataError(
+            f"column {columns[col]!r} has an infinite value in row {row + 1}; fix or drop it"
+        )
+    return values
