@@ -30,7 +30,7 @@ class AecliWarning(UserWarning):
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded shuffle into training and validation rows (none held out below 10 rows)."""
     order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_fraction)) if n >= 10 else 0
+    n_val = round(n * val_fraction) if n >= 10 else 0
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 

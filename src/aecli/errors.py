@@ -1,4 +1,4 @@
-"""The one exception family a user's mistake raises; the CLI prints it as one line with exit code 2."""
+"""The exception family of a user's mistake; the CLI prints it as one line, exit code 2."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ exactly at the PCA solution, so training (with early stopping on validation) can
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,13 +48,13 @@ class Architecture:
         count = 2 * d * k + d + k
         if h:
             for sizes in ([d, *h, k], [k, *reversed(h), d]):
-                count += sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+                count += sum(a * b + b for a, b in itertools.pairwise(sizes))
         return count
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())

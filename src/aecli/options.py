@@ -77,7 +77,7 @@ class TrainOptions:
     )
     batch_size: int | None = opt(
         None,
-        "Rows per optimiser step. Default: by kind (128; 4096 for linear).",
+        "Rows per optimiser step. Default: by kind (128; linear: 4096).",
         low=1,
         high=1_000_000,
     )

@@ -16,7 +16,10 @@ def train_summary(s: dict[str, Any], data: str) -> str:
         f"{s['split']} {s['val_mse']:.4f}",
     ]
     ratio = s.get("ratio_to_pca")
-    pca = f"PCA with {s['latent_dim']} components on the same {s['split']} rows: {s['pca_val_mse']:.4f}"
+    pca = (
+        f"PCA with {s['latent_dim']} components on the same {s['split']} rows: "
+        f"{s['pca_val_mse']:.4f}"
+    )
     if ratio is None:
         lines.append(pca)
     elif ratio <= 1:
@@ -73,7 +76,7 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
 
     records = history["records"]
     step = max(1, len(records) // 10)
-    curve = Table(title="training history (every %dth epoch)" % step)
+    curve = Table(title=f"training history (every {step}th epoch)")
     for col in ("epoch", "train loss", "validation loss"):
         curve.add_column(col)
     for r in records[::step] + ([records[-1]] if (len(records) - 1) % step else []):

@@ -32,7 +32,7 @@ def _suffix(path: Path) -> str:
 
 
 def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Read a table from a path (CSV, TSV, Parquet; '-' for CSV on stdin) or pass a frame through."""
+    """Read a path (CSV, TSV, Parquet; '-' for CSV on stdin), or pass a DataFrame through."""
     if isinstance(source, pd.DataFrame):
         return source
     name = str(source)
@@ -88,12 +88,10 @@ def _first_line(exc: BaseException) -> str:
 def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False) -> None:
     """Write CSV / TSV / Parquet by extension, atomically; '-' writes CSV to stdout."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    csv_options = pacsv.WriteOptions(quoting_style="needed")
     if str(target) == STDIO:
-        pacsv.write_csv(table, sys.stdout.buffer, write_options=csv_options)
+        _write_csv(table, sys.stdout.buffer, ",")
         sys.stdout.buffer.flush()
         return
     path = Path(target)
@@ -106,8 +104,21 @@ def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False)
 
             pq.write_table(table, tmp)
         else:
-            csv_options.delimiter = READERS[suffix]
-            pacsv.write_csv(table, tmp, write_options=csv_options)
+            with open(tmp, "wb") as handle:
+                _write_csv(table, handle, READERS[suffix])
+
+
+def _write_csv(table: Any, sink: Any, delimiter: str) -> None:
+    """A header quoted only where needed (Python's csv), then the rows by pyarrow (fast)."""
+    import csv
+
+    import pyarrow.csv as pacsv
+
+    header = io.StringIO()
+    csv.writer(header, delimiter=delimiter, lineterminator="\n").writerow(table.column_names)
+    sink.write(header.getvalue().encode())
+    options = pacsv.WriteOptions(include_header=False, delimiter=delimiter)
+    pacsv.write_csv(table, sink, write_options=options)
 
 
 @dataclass
