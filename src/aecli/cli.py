@@ -74,6 +74,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -108,9 +109,13 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but er
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 Keep = Annotated[
     list[str] | None,
-    typer.Option("--keep", help="Copy this column through unchanged (repeatable), e.g. an id."),
+    typer.Option(
+        "--keep", metavar="COL", help="Copy this column through unchanged (repeatable), e.g. an id."
+    ),
 ]
-ModelPath = Annotated[Path, typer.Argument(help="A checkpoint written by `aecli train`.")]
+ModelPath = Annotated[
+    Path, typer.Argument(metavar="MODEL", help="A checkpoint written by `aecli train`.")
+]
 
 
 def _show_warnings(quiet: bool) -> None:
@@ -159,15 +164,20 @@ def _option_parameters() -> list[inspect.Parameter]:
             annotation = {"str | None": str | None, "int": int, "float": float, "str": str}.get(
                 annotation, annotation
             )
+        metavar = {int: "N", float: "X", int | None: "N", float | None: "X"}.get(annotation, "TEXT")
+        if meta["cli"] != "value":
+            metavar = "SIZES" if meta["cli"] == "intlist" else "COL"
+        elif meta["choices"]:
+            metavar = "|".join(c for c in meta["choices"] if c != "none")
         help_text = meta["help"]
-        if meta["choices"]:
-            help_text += f" One of: {', '.join(c for c in meta['choices'] if c != 'none')}."
         params.append(
             inspect.Parameter(
                 f.name,
                 inspect.Parameter.KEYWORD_ONLY,
                 default=default,
-                annotation=Annotated[annotation, typer.Option(*flags, help=help_text)],
+                annotation=Annotated[
+                    annotation, typer.Option(*flags, metavar=metavar, help=help_text)
+                ],
             )
         )
     return params
@@ -186,7 +196,10 @@ def _with_train_options(func: Callable[..., None]) -> Callable[..., None]:
 @app.command(no_args_is_help=True)
 @_with_train_options
 def train(
-    data: Annotated[str, typer.Argument(help="CSV, TSV or Parquet file; '-' reads CSV on stdin.")],
+    data: Annotated[
+        str,
+        typer.Argument(metavar="DATA", help="CSV, TSV or Parquet file; '-' reads CSV on stdin."),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
@@ -239,9 +252,12 @@ def train(
 @app.command(no_args_is_help=True)
 def encode(
     model_path: ModelPath,
-    data: Annotated[str, typer.Argument(help="Table to encode; '-' reads CSV on stdin.")],
+    data: Annotated[
+        str, typer.Argument(metavar="DATA", help="Table to encode; '-' reads CSV on stdin.")
+    ],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Codes file; '-' or absent: stdout.")
+        str | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Codes file; '-' or absent: stdout."),
     ] = None,
     keep: Keep = None,
     force: Force = False,
@@ -255,9 +271,14 @@ def encode(
 @app.command(no_args_is_help=True)
 def decode(
     model_path: ModelPath,
-    codes: Annotated[str, typer.Argument(help="Codes table with columns z1..zK; '-' is stdin.")],
+    codes: Annotated[
+        str, typer.Argument(metavar="CODES", help="Codes table with columns z1..zK; '-' is stdin.")
+    ],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Table to write; '-' or absent: stdout.")
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Table to write; '-' or absent: stdout."
+        ),
     ] = None,
     keep: Keep = None,
     force: Force = False,

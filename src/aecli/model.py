@@ -93,6 +93,8 @@ class Model:
 
     def _apply(self, fn: Any, array: np.ndarray) -> np.ndarray:
         out = []
+        if not array.flags.writeable:
+            array = array.copy()
         with torch.no_grad():
             for start in range(0, len(array), BLOCK):
                 out.append(fn(torch.from_numpy(array[start : start + BLOCK])).numpy())

@@ -1,0 +1,39 @@
+"""Shared fixtures: small real tables copied into a temporary folder, and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aecli.cli import app
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+FAST = ["--steps", "300", "--hidden", "32", "--quiet"]  # quick models for behaviour tests
+
+
+@pytest.fixture
+def wine(tmp_path: Path) -> Path:
+    target = tmp_path / "wine.csv"
+    shutil.copy(SAMPLE / "wine.csv", target)
+    return target
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, input: str | bytes | None = None):
+    """Run the CLI in process; returns Typer's Result (exit_code, stdout, stderr)."""
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+@pytest.fixture
+def wine_model(tmp_path: Path, wine: Path, runner: CliRunner) -> Path:
+    model = tmp_path / "wine.safetensors"
+    result = invoke(runner, "train", wine, "-k", "3", "-o", model, *FAST)
+    assert result.exit_code == 0, result.output
+    return model

@@ -1,0 +1,58 @@
+"""The tabular adapter: scaling statistics, dtypes and edge-case columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aecli.errors import DataError
+from aecli.tabular import TableSchema, read_table, write_table
+
+
+def test_constant_column_does_not_divide_by_zero():
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "flat": [5.0] * 4})
+    schema = TableSchema.fit(frame)
+    x = schema.to_array(frame)
+    assert np.isfinite(x).all()
+    assert np.allclose(x[:, 1], 0)
+    assert np.allclose(schema.from_array(x)["flat"], 5.0)
+
+
+def test_statistics_come_from_the_training_rows_only():
+    frame = pd.DataFrame({"a": [0.0, 2.0, 100.0]})
+    schema = TableSchema.fit(frame, rows=np.array([0, 1]))
+    assert schema.columns[0].mean == 1.0 and schema.columns[0].scale == 1.0
+
+
+def test_int_and_bool_columns_come_back_in_their_types():
+    frame = pd.DataFrame(
+        {"n": [1, 2, 3, 4], "flag": [True, False, True, True], "f": [0.5, 1, 2, 3]}
+    )
+    schema = TableSchema.fit(frame)
+    back = schema.from_array(schema.to_array(frame) + 0.01)
+    assert back["n"].dtype == np.int64 and back["n"].tolist() == [1, 2, 3, 4]
+    assert back["flag"].dtype == bool and back["flag"].tolist() == [True, False, True, True]
+
+
+def test_missing_values_are_refused_with_the_column_named():
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2.0, 3.0]})
+    with pytest.raises(DataError, match="'a' has 1 missing"):
+        TableSchema.fit(frame)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_formats_round_trip(tmp_path, suffix):
+    frame = pd.DataFrame({"x": [1.5, 2.5], "name, with comma": [3, 4]})
+    path = tmp_path / f"t{suffix}"
+    write_table(frame, path)
+    back = read_table(path)
+    assert list(back.columns) == list(frame.columns)
+    assert np.allclose(back.to_numpy(dtype=float), frame.to_numpy(dtype=float))
+
+
+def test_wrong_separator_gets_a_hint(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b\n1;2\n3;4\n")
+    with pytest.raises(DataError, match="separator"):
+        TableSchema.fit(read_table(path))
