@@ -37,3 +37,15 @@ def wine_model(tmp_path: Path, wine: Path, runner: CliRunner) -> Path:
     result = invoke(runner, "train", wine, "-k", "3", "-o", model, *FAST)
     assert result.exit_code == 0, result.output
     return model
+
+
+@pytest.fixture(scope="session")
+def shared_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small wine model (3 codes) for the whole session; tests must not modify it."""
+    folder = tmp_path_factory.mktemp("shared")
+    model = folder / "wine3.safetensors"
+    result = CliRunner().invoke(
+        app, ["train", str(SAMPLE / "wine.csv"), "-k", "3", "-o", str(model), *FAST]
+    )
+    assert result.exit_code == 0, result.output
+    return model

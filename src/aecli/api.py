@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aecli.errors import DataError
+from aecli.errors import DataError, TrainingInterrupted
 from aecli.kinds import KINDS
 from aecli.model import Model
 from aecli.networks import Architecture, AutoencoderNet
@@ -20,7 +22,7 @@ from aecli.objective import Objective
 from aecli.options import TrainOptions
 from aecli.pca import pca_reconstruction_error, principal_axes
 from aecli.tabular import TableSchema, read_table
-from aecli.training import EpochCallback, auto_threads, fit, torch_threads
+from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
 
 class AecliWarning(UserWarning):
@@ -42,21 +44,40 @@ def train(
     data: str | Path | pd.DataFrame,
     *,
     on_epoch: EpochCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    progress_path: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 0,
+    resume: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Model:
     """Train an autoencoder on a table (a DataFrame or a CSV / TSV / Parquet path).
 
     Keyword options are the fields of `TrainOptions` (kind, latent_dim, hidden, epochs, ...).
+    With `progress_path`, a resumable checkpoint is written there every `checkpoint_every` epochs
+    and when `should_stop()` turns true after a batch (then `TrainingInterrupted` is raised).
+    `resume` continues from such a checkpoint (its options win) to the same final weights.
     """
-    opts = TrainOptions.from_dict(options).resolved()
-    kind = KINDS[opts.kind]
     started = time.perf_counter()
+    saved: tuple[Model, dict[str, Any], dict[str, torch.Tensor]] | None = None
+    if resume is not None:
+        from aecli.checkpoint import load_resume
+
+        saved = load_resume(resume)
+        opts = saved[0].options
+    else:
+        opts = TrainOptions.from_dict(options).resolved()
+    kind = KINDS[opts.kind]
     frame = read_table(data)
     if len(frame) < 2:
         raise DataError("training needs at least 2 rows")
     train_rows, val_rows = split_rows(len(frame), opts.val_fraction, opts.seed)
     schema = TableSchema.fit(frame, opts.drop, rows=train_rows)
     x = schema.to_array(frame)
+    fingerprint = hashlib.sha256(x.tobytes()).hexdigest()
+    if saved is not None and saved[0].history.get("data_sha256") != fingerprint:
+        raise DataError(
+            f"{data} is not the data the interrupted run was training on; resume with the same file"
+        )
     d = x.shape[1]
     k = opts.latent_dim or default_latent_dim(d)
     if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
@@ -83,18 +104,39 @@ def train(
         if opts.init == "pca":
             axes, _ = principal_axes(x[train_rows], k)
             net.init_pca(torch.from_numpy(axes).float())
-        objective = Objective(opts, low, high)
-        history = fit(net, objective, x_train, x_val, opts, on_epoch)
-        metrics = _metrics(net, x[train_rows], x[val_rows], k)
-    model = Model(opts, schema, net, history, metrics)
+        trainer = Trainer(net, Objective(opts, low, high), x_train, x_val, opts)
+        if saved is not None:
+            trainer.restore(saved[1], saved[2], saved[0].net.state_dict())
+        pca_error = pca_reconstruction_error(
+            x[train_rows], x[val_rows] if len(val_rows) else x[train_rows], k
+        )
+
+        def snapshot() -> Model:
+            history = {**trainer.history(), "data_sha256": fingerprint}
+            best = trainer.best_net()
+            metrics = _metrics(best, x[train_rows], x[val_rows], pca_error)
+            return Model(opts, schema, best, history, metrics)
+
+        def save_progress() -> None:
+            if progress_path is not None:
+                resume_state = (trainer.state_meta(), trainer.state_tensors())
+                snapshot().save(progress_path, force=True, resume=resume_state)
+
+        done = trainer.run(on_epoch, should_stop, checkpoint_every, save_progress)
+        if not done:
+            save_progress()
+            raise TrainingInterrupted(progress_path, trainer.epoch)
+        model = snapshot()
     model.train_seconds = (
         time.perf_counter() - started
     )  # not saved: checkpoints stay byte-identical
     return model
 
 
-def _metrics(net: AutoencoderNet, train: np.ndarray, val: np.ndarray, k: int) -> dict[str, Any]:
-    """Reconstruction MSE (standardised units) of the model and of PCA with k components."""
+def _metrics(
+    net: AutoencoderNet, train: np.ndarray, val: np.ndarray, pca_val: float
+) -> dict[str, Any]:
+    """Reconstruction MSE (standardised units) of the model, beside PCA's on the same rows."""
     held_out = val if len(val) else train
 
     def mse(rows: np.ndarray) -> float:
@@ -103,7 +145,6 @@ def _metrics(net: AutoencoderNet, train: np.ndarray, val: np.ndarray, k: int) ->
             return float((net(x) - x).pow(2).mean())
 
     model_val = mse(held_out)
-    pca_val = pca_reconstruction_error(train, held_out, k)
     return {
         "split": "validation" if len(val) else "training",
         "rows_train": len(train),

@@ -32,7 +32,16 @@ MAX_PARAMETERS = 200_000_000  # 800 MB of float32: refuse anything claiming more
 MAX_WIDTH = 1_000_000
 
 
-def save(model: Model, path: str | os.PathLike[str], force: bool = False) -> Path:
+RESUME = "resume."
+
+
+def save(
+    model: Model,
+    path: str | os.PathLike[str],
+    force: bool = False,
+    resume: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None,
+) -> Path:
+    """Write `model`; with `resume` (meta, tensors) also the state to continue training from."""
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -45,6 +54,9 @@ def save(model: Model, path: str | os.PathLike[str], force: bool = False) -> Pat
         "metrics": model.metrics,
     }
     tensors = {k: v.detach().contiguous() for k, v in model.net.state_dict().items()}
+    if resume is not None:
+        meta["resume"] = resume[0]
+        tensors.update({RESUME + k: v.contiguous() for k, v in resume[1].items()})
     target = Path(path)
     with atomic_path(target, force) as tmp:
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
@@ -52,6 +64,21 @@ def save(model: Model, path: str | os.PathLike[str], force: bool = False) -> Pat
 
 
 def load(path: str | os.PathLike[str]) -> Model:
+    """Load a model (a resumable checkpoint loads as its best weights so far)."""
+    return _load(path, with_resume=False)[0]
+
+
+def load_resume(
+    path: str | os.PathLike[str],
+) -> tuple[Model, dict[str, Any], dict[str, torch.Tensor]]:
+    """Load a resumable checkpoint: the model, the loop's state and its tensors."""
+    model, meta, tensors = _load(path, with_resume=True)
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} holds a finished model, not a resumable training state")
+    return model, meta, tensors
+
+
+def _load(path: str | os.PathLike[str], with_resume: bool) -> tuple[Model, Any, dict[str, Any]]:
     target = Path(path)
     if not target.is_file():
         raise CheckpointError(f"{target}: no such checkpoint file; check the path")
@@ -62,13 +89,19 @@ def load(path: str | os.PathLike[str]) -> Model:
             arch = _validate(meta, target)
             net = AutoencoderNet(arch)
             expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-            found = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118
+            names = list(handle.keys())
+            found = {
+                k: tuple(handle.get_slice(k).get_shape()) for k in names if not k.startswith(RESUME)
+            }
             if found != expected:
                 raise CheckpointError(
                     f"{target}: its tensors do not match the architecture it declares; "
                     "the file is damaged or was tampered with"
                 )
             state = {k: handle.get_tensor(k) for k in expected}
+            resume: dict[str, torch.Tensor] = {}
+            if with_resume and isinstance(meta.get("resume"), dict):
+                resume = _resume_tensors(handle, names, expected, target)
     except SafetensorError as exc:
         raise CheckpointError(
             f"{target} is not a readable safetensors checkpoint ({exc}); it may be truncated"
@@ -78,13 +111,44 @@ def load(path: str | os.PathLike[str]) -> Model:
     if any(not torch.isfinite(t).all() for t in state.values()):
         raise CheckpointError(f"{target} holds NaN or infinite weights; retrain the model")
     net.load_state_dict(state)
-    return Model(
+    model = Model(
         TrainOptions.from_dict(meta["options"]),
         TableSchema.from_dict(meta["schema"]),
         net,
         meta["history"],
         meta["metrics"],
     )
+    return model, meta.get("resume"), resume
+
+
+def _resume_tensors(
+    handle: Any, names: list[str], expected: dict[str, tuple[int, ...]], target: Path
+) -> dict[str, torch.Tensor]:
+    """The training state's tensors, each checked against the network's shapes first."""
+    n_params = len(expected)
+    shapes = list(expected.values())
+    out = {}
+    for name in names:
+        if not name.startswith(RESUME):
+            continue
+        key = name[len(RESUME) :]
+        shape = tuple(handle.get_slice(name).get_shape())
+        head, _, rest = key.partition(".")
+        if head == "net":
+            ok = expected.get(rest) == shape
+        elif head == "opt":
+            index, _, slot = rest.partition(".")
+            ok = (
+                index.isdigit()
+                and int(index) < n_params
+                and (shape == () if slot == "step" else shape == shapes[int(index)])
+            )
+        else:
+            ok = key in ("rng", "running", "order") and len(shape) <= 1 and math.prod(shape) < 1e9
+        if not ok:
+            raise CheckpointError(f"{target}: resume tensor {key!r} has an unexpected shape")
+        out[key] = handle.get_tensor(name)
+    return out
 
 
 def _parse(header: dict[str, str], target: Path) -> dict[str, Any]:

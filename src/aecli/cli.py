@@ -193,6 +193,44 @@ def _with_train_options(func: Callable[..., None]) -> Callable[..., None]:
     return func
 
 
+class _StopOnSignal:
+    """SIGINT / SIGTERM ask training to stop after the current batch; a second one aborts."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        if not self.quiet:
+            _say("stopping after this batch and saving progress (again to abort without saving)")
+
+    def __enter__(self) -> _StopOnSignal:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _progress_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".resume.safetensors")
+
+
 @app.command(no_args_is_help=True)
 @_with_train_options
 def train(
@@ -206,6 +244,24 @@ def train(
             "--output", "-o", help="Checkpoint to write. Default: DATA's name .safetensors."
         ),
     ] = None,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every",
+            metavar="N",
+            min=0,
+            help="Save a resumable OUTPUT.resume.safetensors every N epochs (it is also saved "
+            "on SIGINT / SIGTERM, and removed when training finishes).",
+        ),
+    ] = 0,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            metavar="CKPT",
+            help="Continue an interrupted run from its .resume.safetensors file, with its options.",
+        ),
+    ] = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
@@ -213,6 +269,7 @@ def train(
 ) -> None:
     """Train an autoencoder on a table and save it as one .safetensors checkpoint."""
     from aecli.atomic import check_output
+    from aecli.errors import TrainingInterrupted
 
     _show_warnings(quiet)
     options["hidden"] = parse_int_list(options["hidden"])
@@ -223,13 +280,36 @@ def train(
             raise UserError("reading from stdin: name the checkpoint with -o FILE.safetensors")
         output = Path(Path(data).name).with_suffix(".safetensors")
     check_output(output, force, inputs=[data])
+    progress = resume or _progress_path(output)
+    if resume is None and progress.exists() and not force:
+        raise UserError(
+            f"{progress} holds an interrupted run; continue it with --resume {progress}, "
+            "or pass --force to start over"
+        )
+    if resume is not None and not resume.is_file():
+        raise UserError(f"--resume {resume}: no such file")
 
     from aecli import api
     from aecli.progress import EpochProgress
 
-    with EpochProgress(enabled=not quiet and sys.stderr.isatty()) as progress:
-        model = api.train(data, on_epoch=progress.update, **options)
+    stop = _StopOnSignal(quiet)
+    try:
+        with stop, EpochProgress(enabled=not quiet and sys.stderr.isatty()) as bar:
+            model = api.train(
+                data,
+                on_epoch=bar.update,
+                should_stop=stop,
+                progress_path=progress,
+                checkpoint_every=checkpoint_every,
+                resume=resume,
+                **({} if resume else options),
+            )
+    except TrainingInterrupted as exc:
+        exc.exit_code = 128 + (stop.signum or 2)
+        exc.args = (f"{exc}; resume with: aecli train {data} --resume {progress} -o {output}",)
+        raise
     model.save(output, force=force)
+    progress.unlink(missing_ok=True)
     summary = {
         "output": str(output),
         "kind": model.kind,
@@ -238,7 +318,7 @@ def train(
         "epochs_run": model.history["epochs_run"],
         "best_epoch": model.history["best_epoch"],
         "stopped_early": model.history["stopped_early"],
-        "seconds": round(model.train_seconds, 3),
+        "seconds": round(model.train_seconds or 0.0, 3),
         **model.metrics,
     }
     if json_out:

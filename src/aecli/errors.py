@@ -26,3 +26,14 @@ class OutputExistsError(UserError):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; nothing was saved."""
+
+
+class TrainingInterrupted(UserError):
+    """Training stopped on request (SIGINT / SIGTERM); its state was saved for --resume."""
+
+    exit_code = 130
+
+    def __init__(self, saved: object, epoch: int) -> None:
+        self.saved = saved
+        where = f"progress saved to {saved}" if saved else "nothing was saved"
+        super().__init__(f"training interrupted in epoch {epoch}; {where}")

@@ -39,6 +39,7 @@ class Model:
         self.net = net.eval()
         self.history = history
         self.metrics = metrics
+        self.train_seconds: float | None = None
 
     @property
     def kind(self) -> str:
@@ -100,11 +101,14 @@ class Model:
                 out.append(fn(torch.from_numpy(array[start : start + BLOCK])).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.latent_dim), np.float32)
 
-    def save(self, path: str | os.PathLike[str], force: bool = False) -> Path:
-        """Write one .safetensors file holding the weights and everything needed to use them."""
+    def save(self, path: str | os.PathLike[str], force: bool = False, resume: Any = None) -> Path:
+        """Write one .safetensors file holding the weights and everything needed to use them.
+
+        `resume` (the training loop's state) makes it a checkpoint `train --resume` continues.
+        """
         from aecli.checkpoint import save
 
-        return save(self, path, force=force)
+        return save(self, path, force=force, resume=resume)
 
     def summary(self) -> dict[str, Any]:
         """What `inspect --json` prints: kind, architecture, options, schema, history, baseline."""

@@ -40,6 +40,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         data = sys.stdin.buffer.read()
         if not data.strip():
             raise DataError("stdin is empty; pipe a CSV with a header row into '-'")
+        _check_text(data[:8192], "stdin")
         return _read_csv(io.BytesIO(data), ",", "stdin")
     path = Path(name)
     if not path.exists():
@@ -55,6 +56,9 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     elif suffix in READERS:
         if path.stat().st_size == 0:
             raise DataError(f"{path} is empty; it needs a header row and at least one data row")
+        if suffix == path.suffix.lower():  # uncompressed: look for binary content first
+            with open(path, "rb") as handle:
+                _check_text(handle.read(8192), str(path))
         frame = _read_csv(path, READERS[suffix], str(path))
     else:
         raise DataError(
@@ -63,6 +67,13 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if len(frame) == 0:
         raise DataError(f"{name} has a header but no data rows")
     return frame
+
+
+def _check_text(head: bytes, name: str) -> None:
+    if b"\x00" in head:
+        raise DataError(
+            f"{name} is not a text file (it holds binary data); give a CSV, TSV or Parquet file"
+        )
 
 
 def _read_csv(source: Any, sep: str, name: str) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """The one training loop for every kind: batches sliced from one in-memory tensor, a validation
-split, a cosine learning-rate schedule, early stopping that keeps the best epoch's weights."""
+split, a cosine learning-rate schedule, early stopping that keeps the best epoch's weights, and a
+state that can be saved after any batch and resumed to the same result."""
 
 from __future__ import annotations
 
@@ -58,67 +59,165 @@ def evaluate(net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: i
     return total / len(x)
 
 
-def fit(
-    net: AutoencoderNet,
-    objective: Objective,
-    x_train: torch.Tensor,
-    x_val: torch.Tensor,
-    options: TrainOptions,
-    on_epoch: EpochCallback | None = None,
-) -> dict[str, Any]:
-    """Train `net` in place; return the history. The best epoch's weights are left in `net`."""
-    gen = torch.Generator().manual_seed(options.seed)
-    n = len(x_train)
-    batch = min(options.batch_size, n)
-    epochs = planned_epochs(options, n)
-    total_steps = epochs * math.ceil(n / batch)
-    monitor = x_val if len(x_val) else x_train
-    opt_cls = torch.optim.AdamW if options.weight_decay > 0 else torch.optim.Adam
-    optimiser = opt_cls(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps))
-    )
-    best = evaluate(net, objective, monitor, options.seed)
-    best_state = {k: v.clone() for k, v in net.state_dict().items()}
-    records: list[dict[str, Any]] = [{"epoch": 0, "train_loss": None, "val_loss": best}]
-    best_epoch, stopped_early = 0, False
-    for epoch in range(1, epochs + 1):
-        net.train()
-        order = torch.randperm(n, generator=gen)
-        running = torch.zeros(())
-        for start in range(0, n, batch):
-            rows = order[start : start + batch]
-            loss = objective(net, x_train[rows], gen).loss
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if options.clip_grad:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), options.clip_grad)
-            optimiser.step()
-            schedule.step()
-            running += loss.detach() * len(rows)
-        train_loss = float(running) / n
+class Trainer:
+    """Trains `net` in place. `run` returns False when `should_stop` asked it to stop early; the
+    state (`state_tensors`, `state_meta`) can then be saved and `restore`d to continue exactly."""
+
+    def __init__(
+        self,
+        net: AutoencoderNet,
+        objective: Objective,
+        x_train: torch.Tensor,
+        x_val: torch.Tensor,
+        options: TrainOptions,
+    ) -> None:
+        self.net, self.objective, self.options = net, objective, options
+        self.x_train, self.x_val = x_train, x_val
+        self.monitor = x_val if len(x_val) else x_train
+        self.n = len(x_train)
+        self.batch = min(options.batch_size, self.n)
+        self.epochs = planned_epochs(options, self.n)
+        total = self.epochs * math.ceil(self.n / self.batch)
+        self.gen = torch.Generator().manual_seed(options.seed)
+        opt_cls = torch.optim.AdamW if options.weight_decay > 0 else torch.optim.Adam
+        self.optimiser = opt_cls(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimiser, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total) / total))
+        )
+        self.best = evaluate(net, objective, self.monitor, options.seed)
+        self.best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        self.best_epoch = 0
+        self.records: list[dict[str, Any]] = [
+            {"epoch": 0, "train_loss": None, "val_loss": self.best}
+        ]
+        self.epoch = 1  # the epoch in progress
+        self.start = 0  # the next batch's first position in `order`
+        self.order: torch.Tensor | None = None
+        self.running = torch.zeros(())
+        self.stopped_early = False
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch > self.epochs or self.stopped_early
+
+    def run(
+        self,
+        on_epoch: EpochCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        every: int = 0,
+        on_checkpoint: Callable[[], None] | None = None,
+    ) -> bool:
+        """Train to the end (True) or until `should_stop()` after a batch (False)."""
+        net, objective, options, x = self.net, self.objective, self.options, self.x_train
+        while not self.finished:
+            net.train()
+            if self.order is None:
+                self.order = torch.randperm(self.n, generator=self.gen)
+                self.start, self.running = 0, torch.zeros(())
+            while self.start < self.n:
+                rows = self.order[self.start : self.start + self.batch]
+                loss = objective(net, x[rows], self.gen).loss
+                self.optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                if options.clip_grad:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), options.clip_grad)
+                self.optimiser.step()
+                self.schedule.step()
+                self.running += loss.detach() * len(rows)
+                self.start += self.batch
+                if should_stop is not None and self.start < self.n and should_stop():
+                    return False
+            self._end_epoch(on_epoch)
+            if every and on_checkpoint is not None and (self.epoch - 1) % every == 0:
+                on_checkpoint()
+            if should_stop is not None and not self.finished and should_stop():
+                return False
+        return True
+
+    def _end_epoch(self, on_epoch: EpochCallback | None) -> None:
+        train_loss = float(self.running) / self.n
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
-                f"the training loss became {train_loss} in epoch {epoch}; nothing was saved. "
-                f"Try a lower --lr (now {options.lr:g}) or --clip-grad 1.0"
+                f"the training loss became {train_loss} in epoch {self.epoch}; nothing was saved. "
+                f"Try a lower --lr (now {self.options.lr:g}) or --clip-grad 1.0"
             )
-        val_loss = evaluate(net, objective, monitor, options.seed)
-        records.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
-        if val_loss < best:
-            best, best_epoch = val_loss, epoch
-            best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        val_loss = evaluate(self.net, self.objective, self.monitor, self.options.seed)
+        self.records.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss})
+        if val_loss < self.best:
+            self.best, self.best_epoch = val_loss, self.epoch
+            self.best_state = {k: v.clone() for k, v in self.net.state_dict().items()}
         if on_epoch is not None:
-            on_epoch(records[-1], epochs)
-        if options.patience and epoch - best_epoch >= options.patience:
-            stopped_early = True
-            break
-    net.load_state_dict(best_state)
-    net.eval()
-    return {
-        "epochs_planned": epochs,
-        "epochs_run": len(records) - 1,
-        "best_epoch": best_epoch,
-        "stopped_early": stopped_early,
-        "monitor": "validation" if len(x_val) else "training",
-        "records": records,
-    }
+            on_epoch(self.records[-1], self.epochs)
+        patience = self.options.patience
+        self.stopped_early = bool(patience) and self.epoch - self.best_epoch >= patience
+        self.epoch += 1
+        self.order = None
+
+    def history(self) -> dict[str, Any]:
+        return {
+            "epochs_planned": self.epochs,
+            "epochs_run": len(self.records) - 1,
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+            "monitor": "validation" if len(self.x_val) else "training",
+            "records": self.records,
+        }
+
+    def best_net(self) -> AutoencoderNet:
+        """A copy of the network with the best epoch's weights (the one to save or use)."""
+        best = AutoencoderNet(self.net.arch)
+        best.load_state_dict(self.best_state)
+        return best.eval()
+
+    # --- resumable state: tensors and JSON, never pickle ---
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"net.{k}": v.detach().clone() for k, v in self.net.state_dict().items()}
+        for index, slots in self.optimiser.state_dict()["state"].items():
+            for name, value in slots.items():
+                out[f"opt.{index}.{name}"] = torch.as_tensor(value).clone()
+        out["rng"] = self.gen.get_state()
+        out["running"] = self.running.clone()
+        if self.order is not None:
+            out["order"] = self.order.clone()
+        return out
+
+    def state_meta(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "start": self.start,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "records": self.records,
+            "stopped_early": self.stopped_early,
+            "schedule_step": self.schedule.last_epoch,
+        }
+
+    def restore(
+        self,
+        meta: dict[str, Any],
+        tensors: dict[str, torch.Tensor],
+        best_state: dict[str, torch.Tensor],
+    ) -> None:
+        """Continue from a state saved by `state_meta` / `state_tensors`."""
+        self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        self.best_state = {k: v.clone() for k, v in best_state.items()}
+        state = self.optimiser.state_dict()
+        slots: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("opt."):
+                _, index, name = key.split(".", 2)
+                slots.setdefault(int(index), {})[name] = value
+        state["state"] = slots
+        self.optimiser.load_state_dict(state)
+        self.schedule.last_epoch = meta["schedule_step"]
+        for group in self.optimiser.param_groups:
+            group["lr"] = group["initial_lr"] * self.schedule.lr_lambdas[0](meta["schedule_step"])
+        self.schedule._last_lr = [g["lr"] for g in self.optimiser.param_groups]
+        self.gen.set_state(tensors["rng"])
+        self.running = tensors["running"].clone()
+        self.order = tensors.get("order")
+        self.epoch, self.start = meta["epoch"], meta["start"]
+        self.best, self.best_epoch = meta["best"], meta["best_epoch"]
+        self.records = meta["records"]
+        self.stopped_early = meta["stopped_early"]
