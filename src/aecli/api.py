@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from aecli.density import fit_code_density
 from aecli.errors import DataError, TrainingInterrupted
 from aecli.kinds import KINDS
+from aecli.likelihoods import Likelihood
 from aecli.model import Model
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.objective import Objective
@@ -72,6 +74,7 @@ def train(
         raise DataError("training needs at least 2 rows")
     train_rows, val_rows = split_rows(len(frame), opts.val_fraction, opts.seed)
     schema = TableSchema.fit(frame, opts.drop, rows=train_rows)
+    likelihood = Likelihood(schema.choose_likelihoods(opts.likelihood, kind.variational))
     x = schema.to_array(frame)
     fingerprint = hashlib.sha256(x.tobytes()).hexdigest()
     if saved is not None and saved[0].history.get("data_sha256") != fingerprint:
@@ -94,6 +97,8 @@ def train(
         hidden=() if kind.linear else opts.hidden,
         activation=opts.activation,
         code_activation="sigmoid" if opts.sparsity == "kl" else None,
+        variational=kind.variational,
+        learned_variance=kind.variational and not all(likelihood.is_bernoulli.tolist()),
     )
     x_train, x_val = torch.from_numpy(x[train_rows]), torch.from_numpy(x[val_rows])
     low, high = x_train.min(dim=0).values, x_train.max(dim=0).values
@@ -101,21 +106,26 @@ def train(
     with torch_threads(threads):
         torch.manual_seed(opts.seed)
         net = AutoencoderNet(arch)
+        pca = pca_summary(x[train_rows], k)
         if opts.init == "pca":
-            axes, _ = principal_axes(x[train_rows], k)
-            net.init_pca(torch.from_numpy(axes).float())
-        trainer = Trainer(net, Objective(opts, low, high), x_train, x_val, opts)
+            net.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+        objective = Objective(opts, low, high, likelihood)
+        trainer = Trainer(net, objective, x_train, x_val, opts)
         if saved is not None:
             trainer.restore(saved[1], saved[2], saved[0].net.state_dict())
         pca_error = pca_reconstruction_error(
             x[train_rows], x[val_rows] if len(val_rows) else x[train_rows], k
         )
 
-        def snapshot() -> Model:
+        def snapshot(final: bool = False) -> Model:
             history = {**trainer.history(), "data_sha256": fingerprint}
-            best = trainer.best_net()
-            metrics = _metrics(best, x[train_rows], x[val_rows], pca_error)
-            return Model(opts, schema, best, history, metrics)
+            model = Model(opts, schema, trainer.best_net(), history, {}, {"pca": pca})
+            model.metrics = _metrics(model, x[train_rows], x[val_rows], pca_error)
+            if final:
+                with torch.no_grad():
+                    codes = model.net.encode(x_train).numpy()
+                model.extras["density"] = fit_code_density(codes, opts.seed)
+            return model
 
         def save_progress() -> None:
             if progress_path is not None:
@@ -126,23 +136,34 @@ def train(
         if not done:
             save_progress()
             raise TrainingInterrupted(progress_path, trainer.epoch)
-        model = snapshot()
+        model = snapshot(final=True)
     model.train_seconds = (
         time.perf_counter() - started
     )  # not saved: checkpoints stay byte-identical
     return model
 
 
-def _metrics(
-    net: AutoencoderNet, train: np.ndarray, val: np.ndarray, pca_val: float
-) -> dict[str, Any]:
+def pca_summary(train: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """PCA of the training rows, kept in the checkpoint: the start of `undercomplete`, and the
+    baseline `evaluate` compares with (probabilistic PCA's noise variance included)."""
+    axes, variances = principal_axes(train, k)
+    n = len(train)
+    variances = variances * (n - 1) / max(n, 1)  # maximum-likelihood variances, as PPCA uses
+    rest = variances[k:]
+    return {
+        "axes": axes.astype(np.float32),
+        "mean": train.mean(axis=0).astype(np.float32),
+        "variances": variances[:k].astype(np.float32),
+        "noise_variance": np.array([rest.mean() if len(rest) else 0.0], np.float32),
+    }
+
+
+def _metrics(model: Model, train: np.ndarray, val: np.ndarray, pca_val: float) -> dict[str, Any]:
     """Reconstruction MSE (standardised units) of the model, beside PCA's on the same rows."""
     held_out = val if len(val) else train
 
     def mse(rows: np.ndarray) -> float:
-        with torch.no_grad():
-            x = torch.from_numpy(rows)
-            return float((net(x) - x).pow(2).mean())
+        return float(np.mean((model.reconstruct_array(rows) - rows) ** 2))
 
     model_val = mse(held_out)
     return {

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -20,6 +21,7 @@ from aecli import __version__
 from aecli.atomic import atomic_path
 from aecli.errors import CheckpointError, UserError
 from aecli.kinds import KINDS
+from aecli.likelihoods import LIKELIHOODS
 from aecli.model import Model
 from aecli.networks import ACTIVATIONS, Architecture, AutoencoderNet
 from aecli.options import TrainOptions
@@ -33,6 +35,8 @@ MAX_WIDTH = 1_000_000
 
 
 RESUME = "resume."
+EXTRA = "extra."
+MAX_COMPONENTS = 64
 
 
 def save(
@@ -54,6 +58,9 @@ def save(
         "metrics": model.metrics,
     }
     tensors = {k: v.detach().contiguous() for k, v in model.net.state_dict().items()}
+    for group, arrays in model.extras.items():
+        for name, array in arrays.items():
+            tensors[f"{EXTRA}{group}.{name}"] = torch.from_numpy(np.ascontiguousarray(array))
     if resume is not None:
         meta["resume"] = resume[0]
         tensors.update({RESUME + k: v.contiguous() for k, v in resume[1].items()})
@@ -91,7 +98,9 @@ def _load(path: str | os.PathLike[str], with_resume: bool) -> tuple[Model, Any, 
             expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
             names = list(handle.keys())
             found = {
-                k: tuple(handle.get_slice(k).get_shape()) for k in names if not k.startswith(RESUME)
+                k: tuple(handle.get_slice(k).get_shape())
+                for k in names
+                if not k.startswith((RESUME, EXTRA))
             }
             if found != expected:
                 raise CheckpointError(
@@ -99,6 +108,7 @@ def _load(path: str | os.PathLike[str], with_resume: bool) -> tuple[Model, Any, 
                     "the file is damaged or was tampered with"
                 )
             state = {k: handle.get_tensor(k) for k in expected}
+            extras = _extras(handle, names, arch, target)
             resume: dict[str, torch.Tensor] = {}
             if with_resume and isinstance(meta.get("resume"), dict):
                 resume = _resume_tensors(handle, names, expected, target)
@@ -117,8 +127,39 @@ def _load(path: str | os.PathLike[str], with_resume: bool) -> tuple[Model, Any, 
         net,
         meta["history"],
         meta["metrics"],
+        extras,
     )
     return model, meta.get("resume"), resume
+
+
+def _extras(handle: Any, names: list[str], arch: Architecture, target: Path) -> dict[str, Any]:
+    """PCA baseline and code density, each shape checked against the architecture."""
+    d, k = arch.n_features, arch.latent_dim
+    shapes = {
+        "pca.axes": lambda s: s == (d, min(k, d)),
+        "pca.mean": lambda s: s == (d,),
+        "pca.variances": lambda s: len(s) == 1 and s[0] <= k,
+        "pca.noise_variance": lambda s: s == (1,),
+        "density.weights": lambda s: len(s) == 1 and 1 <= s[0] <= MAX_COMPONENTS,
+        "density.means": lambda s: len(s) == 2 and s[1] == k and s[0] <= MAX_COMPONENTS,
+        "density.covariances": lambda s: len(s) == 3 and s[1:] == (k, k) and s[0] <= MAX_COMPONENTS,
+    }
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name in names:
+        if not name.startswith(EXTRA):
+            continue
+        key = name[len(EXTRA) :]
+        check = shapes.get(key)
+        if check is None or not check(tuple(handle.get_slice(name).get_shape())):
+            raise CheckpointError(
+                f"{target}: unexpected tensor {key!r}; the file was tampered with"
+            )
+        group, _, field = key.partition(".")
+        out.setdefault(group, {})[field] = handle.get_tensor(name).numpy()
+    density = out.get("density")
+    if density is not None and (len(density) != 3 or len({len(v) for v in density.values()}) != 1):
+        raise CheckpointError(f"{target}: its code density is incomplete")
+    return out
 
 
 def _resume_tensors(
@@ -195,7 +236,11 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
                 f"checkpoint metadata: unknown kind {meta['kind']!r}; upgrade aecli"
             )
         a = meta["architecture"]
-        if set(a) != {"n_features", "latent_dim", "hidden", "activation", "code_activation"}:
+        fields = {"n_features", "latent_dim", "hidden", "activation", "code_activation"}
+        flags = {"variational", "learned_variance"}
+        if not fields <= set(a) <= fields | flags or any(
+            not isinstance(a.get(f, False), bool) for f in flags
+        ):
             raise CheckpointError("checkpoint metadata: architecture has unexpected fields")
         d = _int(a["n_features"], "n_features", 1, MAX_WIDTH)
         k = _int(a["latent_dim"], "latent_dim", 1, MAX_WIDTH)
@@ -204,7 +249,15 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
         hidden = tuple(_int(h, "hidden size", 1, MAX_WIDTH) for h in a["hidden"])
         if a["activation"] not in ACTIVATIONS or a["code_activation"] not in (None, "sigmoid"):
             raise CheckpointError("checkpoint metadata: unknown activation")
-        arch = Architecture(d, k, hidden, a["activation"], a["code_activation"])
+        arch = Architecture(
+            d,
+            k,
+            hidden,
+            a["activation"],
+            a["code_activation"],
+            a.get("variational", False),
+            a.get("learned_variance", False),
+        )
         if arch.parameter_count() > MAX_PARAMETERS:
             raise CheckpointError(
                 f"checkpoint metadata declares {arch.parameter_count():,} parameters, more than "
@@ -223,6 +276,7 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
                     for s in ("mean", "scale", "min", "max")
                 )
                 and c["scale"] > 0
+                and c.get("likelihood", "gaussian") in LIKELIHOODS
             )
             if not ok:
                 raise CheckpointError("checkpoint metadata: a schema column is malformed")

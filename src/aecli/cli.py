@@ -340,12 +340,31 @@ def encode(
         typer.Option("--output", "-o", metavar="FILE", help="Codes file; '-' or absent: stdout."),
     ] = None,
     keep: Keep = None,
+    stochastic: Annotated[
+        bool, typer.Option("--stochastic", help="VAE: draw z ~ q(z|x) (with --seed), not the mean.")
+    ] = False,
+    with_logvar: Annotated[
+        bool, typer.Option("--with-logvar", help="VAE: add posterior log-variance columns.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --stochastic.")] = 0,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Encode every row to its code z1..zK, in the input's order."""
-    _run_transform("encode", model_path, data, output, keep, force, quiet, json_out)
+    _run_transform(
+        "encode",
+        model_path,
+        data,
+        output,
+        keep,
+        force,
+        quiet,
+        json_out,
+        stochastic=stochastic,
+        with_logvar=with_logvar,
+        seed=seed,
+    )
 
 
 @app.command(no_args_is_help=True)
@@ -378,23 +397,98 @@ def _run_transform(
     force: bool,
     quiet: bool,
     json_out: bool,
+    **extra: Any,
 ) -> None:
+    from aecli import api
+
+    target = _prepare_output(output, force, quiet, json_out, [data, model_path], f"{verb}d rows")
+    model = api.load(model_path)
+    frame = getattr(model, verb)(data, keep=tuple(keep or ()), **extra)
+    _finish_table(frame, target, force, quiet, json_out, verb + "d")
+
+
+def _prepare_output(
+    output: str | None, force: bool, quiet: bool, json_out: bool, inputs: list[Any], what: str
+) -> str:
+    """Resolve -o (stdout when absent or '-') and refuse clobbering before any work is done."""
     from aecli.atomic import check_output
 
     _show_warnings(quiet)
     target = _stdout_or_file(output)
     if json_out and target == "-":
-        raise UserError(f"--json prints on stdout, which carries the {verb}d rows; add -o FILE")
-    check_output(target, force, inputs=[data, model_path])
-    from aecli import api
+        raise UserError(f"--json prints on stdout, which carries the {what}; add -o FILE")
+    check_output(target, force, inputs=inputs)
+    return target
 
-    model = api.load(model_path)
-    frame = getattr(model, verb)(data, keep=tuple(keep or ()))
+
+def _finish_table(
+    frame: Any, target: str, force: bool, quiet: bool, json_out: bool, verb: str
+) -> None:
     _write_table(frame, target, force)
     if json_out:
         _emit_json({"output": target, "rows": len(frame), "columns": list(frame.columns)})
     elif not quiet and target != "-":
-        _say(f"{verb}d {len(frame)} rows -> {target}")
+        _say(f"{verb} {len(frame)} rows -> {target}")
+
+
+@app.command(no_args_is_help=True)
+def sample(
+    model_path: ModelPath,
+    n: Annotated[
+        int, typer.Option("-n", "--rows", min=1, max=10_000_000, help="Rows to draw.")
+    ] = 10,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="'-' or absent: stdout.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same rows.")] = 0,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0.0, max=100.0, help="Scale of the code spread.")
+    ] = 1.0,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="prior|codes",
+            help="prior: z ~ N(0, I) (VAE only); codes: the Gaussian mixture fitted to the "
+            "training codes. Default: prior for a VAE, codes otherwise.",
+        ),
+    ] = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    json_out: Json = False,
+) -> None:
+    """Generate new rows in the training data's columns, units, types and ranges."""
+    from aecli import api
+
+    target = _prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
+    model = api.load(model_path)
+    frame = model.sample(n, seed=seed, temperature=temperature, source=source)
+    _finish_table(frame, target, force, quiet, json_out, "sampled")
+
+
+@app.command(no_args_is_help=True)
+def evaluate(
+    model_path: ModelPath,
+    data: Annotated[str, typer.Argument(metavar="DATA", help="Held-out table; '-' is stdin.")],
+    importance_samples: Annotated[
+        int,
+        typer.Option("--importance-samples", "-K", min=1, max=100_000, help="VAE: IWAE samples."),
+    ] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the Monte-Carlo estimates.")] = 0,
+    json_out: Json = False,
+) -> None:
+    """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO and
+    the IWAE estimate of log p(x) in nats per row (probabilistic PCA's beside it)."""
+    from aecli import api
+
+    model = api.load(model_path)
+    figures = model.evaluate(data, importance_samples=importance_samples, seed=seed)
+    if json_out:
+        _emit_json(figures)
+    else:
+        from aecli.report import print_evaluation
+
+        print_evaluation(figures)
 
 
 @app.command(no_args_is_help=True, name="inspect")

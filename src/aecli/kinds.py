@@ -19,6 +19,7 @@ class Kind:
     fixed: frozenset[str] = frozenset()  # preset entries the user cannot override
     linear: bool = False  # one linear map each way, no hidden layers
     overcomplete_ok: bool = False  # a code wider than the input is fine (a penalty stops copying)
+    variational: bool = False  # stochastic encoder q(z | x), KL penalty, a true likelihood
 
 
 _KINDS = [
@@ -51,5 +52,14 @@ _KINDS = [
         preset={"contractive_weight": 0.1},
     ),
 ]
+
+_KINDS.append(
+    Kind(
+        "vae",
+        "Variational autoencoder: Gaussian q(z|x), prior N(0, I), loss -ELBO with beta * KL.",
+        preset={"init": "random", "beta": 1.0},
+        variational=True,
+    )
+)
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}

@@ -15,10 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aecli.errors import DataError
+from aecli.density import sample_mixture
+from aecli.errors import DataError, UserError
+from aecli.likelihoods import Likelihood
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.options import TrainOptions
 from aecli.tabular import TableSchema, read_table
+from aecli.variational import reparameterise
 
 BLOCK = 65536
 
@@ -33,12 +36,15 @@ class Model:
         net: AutoencoderNet,
         history: dict[str, Any],
         metrics: dict[str, Any],
+        extras: dict[str, dict[str, np.ndarray]] | None = None,
     ) -> None:
         self.options = options
         self.schema = schema
         self.net = net.eval()
         self.history = history
         self.metrics = metrics
+        self.extras = extras if extras is not None else {}  # "pca", "density": named arrays
+        self.likelihood = Likelihood([c.likelihood for c in schema.columns])
         self.train_seconds: float | None = None
 
     @property
@@ -57,12 +63,43 @@ class Model:
     def code_columns(self) -> list[str]:
         return [f"z{i + 1}" for i in range(self.latent_dim)]
 
-    def encode(self, data: str | Path | pd.DataFrame, keep: Sequence[str] = ()) -> pd.DataFrame:
-        """One row of codes z1..zK per input row, in order; `keep` columns copied in front."""
+    @property
+    def variational(self) -> bool:
+        return self.net.arch.variational
+
+    def encode(
+        self,
+        data: str | Path | pd.DataFrame,
+        keep: Sequence[str] = (),
+        *,
+        stochastic: bool = False,
+        with_logvar: bool = False,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """One row of codes z1..zK per input row, in order; `keep` columns copied in front.
+
+        A VAE gives posterior means, or with `stochastic` a draw z ~ q(z | x) (seeded);
+        `with_logvar` adds the posterior log-variances as logvar1..logvarK.
+        """
+        if (stochastic or with_logvar) and not self.variational:
+            raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
         frame = read_table(data)
         kept = _kept_columns(frame, keep)
-        codes = self._apply(self.net.encode, self.schema.to_array(frame))
-        return _join(kept, pd.DataFrame(codes, columns=self.code_columns))
+        x = self.schema.to_array(frame)
+        if not self.variational:
+            codes = self._apply(self.net.encode, x)
+            return _join(kept, pd.DataFrame(codes, columns=self.code_columns))
+        gen = torch.Generator().manual_seed(seed)
+
+        def posterior(rows: torch.Tensor) -> torch.Tensor:
+            mu, logvar = self.net.encode_dist(rows)
+            z = reparameterise(mu, logvar, gen) if stochastic else mu
+            return torch.cat([z, logvar], dim=1)
+
+        both = self._apply(posterior, x, width=2 * self.latent_dim)
+        columns = self.code_columns + [f"logvar{i + 1}" for i in range(self.latent_dim)]
+        out = pd.DataFrame(both, columns=columns)
+        return _join(kept, out if with_logvar else out[self.code_columns])
 
     def decode(self, codes: str | Path | pd.DataFrame, keep: Sequence[str] = ()) -> pd.DataFrame:
         """Rows in the training data's columns, order, units and dtypes from codes z1..zK."""
@@ -80,26 +117,80 @@ class Model:
         array = values.to_numpy(dtype=np.float32)
         if not np.isfinite(array).all():
             raise DataError("the code columns hold missing or infinite values; fix those rows")
-        recon = self._apply(self.net.decode, array)
+        recon = self._apply(self._decode_mean, array, width=self.schema_width)
         return _join(kept, self.schema.from_array(recon))
+
+    @property
+    def schema_width(self) -> int:
+        return self.net.arch.n_features
+
+    def _decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        return self.likelihood.mean(self.net.decode(z))
+
+    def reconstruct_array(self, x: np.ndarray) -> np.ndarray:
+        """E[x | z = encoder's code] for model-space rows (standardised; Bernoulli unscaled)."""
+        return self._apply(lambda r: self._decode_mean(self.net.encode(r)), x, self.schema_width)
 
     def reconstruct(self, data: str | Path | pd.DataFrame) -> pd.DataFrame:
         """decode(encode(data)), in the data's own units."""
         frame = read_table(data)
-        x = self._apply(self.net.forward, self.schema.to_array(frame))
-        return self.schema.from_array(x)
+        return self.schema.from_array(self.reconstruct_array(self.schema.to_array(frame)))
+
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int = 0,
+        temperature: float = 1.0,
+        source: str | None = None,
+    ) -> pd.DataFrame:
+        """n new rows in the training data's columns, units, dtypes and ranges.
+
+        `source` "prior" draws z ~ N(0, T^2 I) (VAE only); "codes" draws from the Gaussian
+        mixture fitted to the training codes. Default: prior for a VAE, codes otherwise.
+        """
+        source = source or ("prior" if self.variational else "codes")
+        gen = torch.Generator().manual_seed(seed)
+        if source == "prior":
+            if not self.variational:
+                raise UserError("--from prior needs a VAE; other kinds sample with --from codes")
+            z = temperature * torch.randn(n, self.latent_dim, generator=gen)
+        elif source == "codes":
+            if "density" not in self.extras:
+                raise UserError(
+                    "this checkpoint has no code density (an unfinished training run?); "
+                    "finish training with --resume first"
+                )
+            density = {k: torch.from_numpy(v) for k, v in self.extras["density"].items()}
+            z = sample_mixture(density, n, gen, temperature)
+        else:
+            raise UserError(f"--from {source!r} is not one of: prior, codes")
+        x = self._apply(self._decode_mean, z.numpy(), width=self.schema_width)
+        return self.schema.from_array(x, clip=True)
+
+    def evaluate(
+        self, data: str | Path | pd.DataFrame, *, importance_samples: int = 100, seed: int = 0
+    ) -> dict[str, Any]:
+        """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO
+        and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
+        from aecli.evaluation import evaluate_model
+
+        frame = read_table(data)
+        return evaluate_model(self, self.schema.to_array(frame), importance_samples, seed)
 
     transform = encode
     inverse_transform = decode
 
-    def _apply(self, fn: Any, array: np.ndarray) -> np.ndarray:
+    def _apply(self, fn: Any, array: np.ndarray, width: int | None = None) -> np.ndarray:
         out = []
         if not array.flags.writeable:
             array = array.copy()
         with torch.no_grad():
             for start in range(0, len(array), BLOCK):
                 out.append(fn(torch.from_numpy(array[start : start + BLOCK])).numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.latent_dim), np.float32)
+        if out:
+            return np.concatenate(out)
+        return np.zeros((0, width or self.latent_dim), np.float32)
 
     def save(self, path: str | os.PathLike[str], force: bool = False, resume: Any = None) -> Path:
         """Write one .safetensors file holding the weights and everything needed to use them.

@@ -32,6 +32,8 @@ class Architecture:
     hidden: tuple[int, ...]
     activation: str
     code_activation: str | None = None  # "sigmoid" for KL sparsity
+    variational: bool = False  # the encoder outputs a Gaussian q(z | x): mean and log-variance
+    learned_variance: bool = False  # a learned log-variance per feature for Gaussian likelihoods
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -45,9 +47,10 @@ class Architecture:
     def parameter_count(self) -> int:
         """Parameters the network will have, computed without allocating it."""
         d, k, h = self.n_features, self.latent_dim, self.hidden
-        count = 2 * d * k + d + k
+        out = 2 * k if self.variational else k
+        count = d * out + out + k * d + d + (d if self.learned_variance else 0)
         if h:
-            for sizes in ([d, *h, k], [k, *reversed(h), d]):
+            for sizes in ([d, *h, out], [k, *reversed(h), d]):
                 count += sum(a * b + b for a, b in itertools.pairwise(sizes))
         return count
 
@@ -68,18 +71,34 @@ class AutoencoderNet(nn.Module):
         super().__init__()
         self.arch = arch
         d, k, h = arch.n_features, arch.latent_dim, arch.hidden
-        self.enc_skip = nn.Linear(d, k)
+        out = 2 * k if arch.variational else k
+        self.enc_skip = nn.Linear(d, out)
         self.dec_skip = nn.Linear(k, d)
-        self.enc_mlp = _mlp([d, *h, k], arch.activation) if h else None
+        self.enc_mlp = _mlp([d, *h, out], arch.activation) if h else None
         self.dec_mlp = _mlp([k, *reversed(h), d], arch.activation) if h else None
+        if arch.learned_variance:
+            self.dec_logvar = nn.Parameter(torch.zeros(d))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def _encoder(self, x: torch.Tensor) -> torch.Tensor:
         h = self.enc_skip(x)
         if self.enc_mlp is not None:
             h = h + self.enc_mlp(x)
+        return h
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The code h = f(x); for a variational encoder, the posterior mean."""
+        h = self._encoder(x)
+        if self.arch.variational:
+            return h[:, : self.arch.latent_dim]
         if self.arch.code_activation == "sigmoid":
             h = torch.sigmoid(h)
         return h
+
+    def encode_dist(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z | x) (variational encoders only)."""
+        h = self._encoder(x)
+        k = self.arch.latent_dim
+        return h[:, :k], h[:, k:].clamp(-30, 20)
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
         x = self.dec_skip(h)
@@ -91,16 +110,20 @@ class AutoencoderNet(nn.Module):
         return self.decode(self.encode(x))
 
     @torch.no_grad()
-    def init_pca(self, components: torch.Tensor) -> None:
-        """Start at PCA: skip paths on the principal axes (d x k), residual MLPs silent."""
+    def init_pca(self, components: torch.Tensor, mean: torch.Tensor | None = None) -> None:
+        """Start at PCA: skip paths on the principal axes (d x k) around the training mean,
+        residual MLPs silent."""
         d, k = self.arch.n_features, self.arch.latent_dim
         basis = torch.zeros(d, k)
         m = min(k, components.shape[1])
         basis[:, :m] = components[:, :m]
-        self.enc_skip.weight.copy_(basis.T)
+        self.enc_skip.weight[:k].copy_(basis.T)
         self.dec_skip.weight.copy_(basis)
         self.enc_skip.bias.zero_()
         self.dec_skip.bias.zero_()
+        if mean is not None:
+            self.enc_skip.bias[:k].copy_(-(basis.T @ mean))
+            self.dec_skip.bias.copy_(mean)
         for mlp in (self.enc_mlp, self.dec_mlp):
             if mlp is not None:
                 mlp[-1].weight.zero_()

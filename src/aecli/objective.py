@@ -3,8 +3,11 @@
     loss(x) = NLL(x | g(f(corrupt(x)))) + sparsity_weight * Omega_sparse(h)
               + contractive_weight * ||d f / d x||_F^2
 
-The likelihood is a Gaussian with fixed unit variance on standardised features, i.e. the mean
-squared error per cell (constants dropped).
+For the deterministic kinds the NLL is the per-cell squared error (a Gaussian with fixed variance,
+constants dropped; cross-entropy for Bernoulli features), averaged over cells. For the VAE the
+encoder is stochastic, h = z ~ q(z | x), the NLL is exact nats summed over features, and the
+penalty is beta * KL(q(z | x) || N(0, I)) (beta ramped up from 0 over --kl-warmup epochs):
+the loss is then -ELBO per row.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from aecli.corruption import Corruption
+from aecli.likelihoods import Likelihood
 from aecli.networks import AutoencoderNet
 from aecli.options import TrainOptions
 from aecli.penalties import jacobian_frobenius_sq, kl_sparsity, l1_sparsity
@@ -29,12 +33,29 @@ class Terms:
 
 
 class Objective:
-    def __init__(self, options: TrainOptions, low: torch.Tensor, high: torch.Tensor) -> None:
+    def __init__(
+        self,
+        options: TrainOptions,
+        low: torch.Tensor,
+        high: torch.Tensor,
+        likelihood: Likelihood | None = None,
+    ) -> None:
+        self.likelihood = likelihood or Likelihood(["gaussian"] * len(low))
+        self.beta = options.beta if options.beta is not None else 1.0
+        self.warmup = options.kl_warmup
+        self.epoch = 1  # set by the training loop; drives the KL warm-up
         self.corrupt = Corruption(options.noise, low, high) if options.noise else None
         self.sparsity = options.sparsity
         self.sparsity_weight = options.sparsity_weight or 0.0
         self.rho = options.target_rho
         self.contractive_weight = options.contractive_weight or 0.0
+
+    def beta_now(self, training: bool) -> float:
+        """beta, linearly annealed from 0 during the first --kl-warmup epochs of training;
+        evaluation always scores the full objective."""
+        if not training or not self.warmup:
+            return self.beta
+        return self.beta * min(1.0, (self.epoch - 1) / self.warmup)
 
     @property
     def needs_input_grad(self) -> bool:
@@ -44,9 +65,16 @@ class Objective:
         x_in = self.corrupt(x, gen) if self.corrupt is not None else x
         if self.needs_input_grad:
             x_in = x_in.detach().requires_grad_(True)
-        h = net.encode(x_in)
-        recon = (net.decode(h) - x).pow(2).mean()
-        loss = recon
+        if net.arch.variational:
+            from aecli.variational import elbo_terms
+
+            nll, kl, h = elbo_terms(net, self.likelihood, x_in, x, gen)
+            recon = nll.mean()
+            loss = recon + self.beta_now(net.training) * kl.mean()
+        else:
+            h = net.encode(x_in)
+            recon = self.likelihood.squared_error(net.decode(h), x).mean()
+            loss = recon
         if self.sparsity == "l1":
             loss = loss + self.sparsity_weight * l1_sparsity(h)
         elif self.sparsity == "kl":

@@ -119,6 +119,18 @@ class TrainOptions:
         low=0,
         high=1e6,
     )
+    beta: float | None = opt(
+        None, "Weight of the KL term of a VAE (beta-VAE); default 1.", low=0, high=1e6
+    )
+    kl_warmup: int = opt(
+        0, "Epochs over which a VAE's beta ramps up linearly from 0.", low=0, high=1_000_000
+    )
+    likelihood: str = opt(
+        "auto",
+        "Decoder likelihood. auto: for a VAE, Bernoulli for columns in [0, 1] and Gaussian with "
+        "a learned variance otherwise; for the other kinds, squared error.",
+        choices=("auto", "gaussian", "bernoulli"),
+    )
     clip_grad: float | None = opt(None, "Clip the gradient norm to this value.", low=1e-8)
     drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi")
     threads: int | None = opt(

@@ -83,3 +83,34 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         train = "" if r["train_loss"] is None else f"{r['train_loss']:.4f}"
         curve.add_row(str(r["epoch"]), train, f"{r['val_loss']:.4f}")
     console.print(curve)
+
+
+def print_evaluation(figures: dict[str, Any]) -> None:
+    """`aecli evaluate`'s table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{figures['kind']} on {figures['rows']} rows")
+    table.add_column("figure")
+    table.add_column("model", justify="right")
+    table.add_column("PCA", justify="right")
+    mse = figures["reconstruction_mse"]
+    table.add_row("reconstruction MSE (standardised)", f"{mse['model']:.4f}", _fmt(mse.get("pca")))
+    pca_ll = _fmt(figures.get("pca_log_likelihood"))
+    if "elbo" in figures:
+        table.add_row("ELBO (nats/row)", f"{figures['elbo']:.3f}", "")
+        k = figures["importance_samples"]
+        table.add_row(
+            f"log p(x), IWAE K={k} (nats/row)", f"{figures['iwae_log_likelihood']:.3f}", pca_ll
+        )
+    else:
+        table.add_row("log p(x) (nats/row)", "", pca_ll)
+    for f in figures["per_feature"]:
+        table.add_row(
+            f"  MSE {f['column']}", f"{f['model_mse']:.4g}", _fmt(f.get("pca_mse"), ".4g")
+        )
+    Console().print(table)
+
+
+def _fmt(value: float | None, spec: str = ".4f") -> str:
+    return "" if value is None else format(value, spec)

@@ -142,6 +142,7 @@ class Column:
     scale: float  # the standard deviation, or 1 for a constant column
     min: float
     max: float
+    likelihood: str = "gaussian"  # or "bernoulli": values in [0, 1], left unscaled
 
 
 @dataclass
@@ -188,6 +189,28 @@ class TableSchema:
             )
         return cls(columns, [str(c) for c in drop])
 
+    def choose_likelihoods(self, choice: str, variational: bool) -> list[str]:
+        """Set each column's decoder likelihood from --likelihood and the data; Bernoulli
+        columns are left unscaled so that their values stay probabilities."""
+        in_unit = [c.min >= 0 and c.max <= 1 for c in self.columns]
+        # auto: only columns that fill [0, 1] (binary flags, pixel intensities) or are constant
+        # in it; a proportion that stays within [0.05, 0.2] is better served by a Gaussian
+        spans = [
+            ok and (c.max - c.min >= 0.99 or c.max == c.min)
+            for c, ok in zip(self.columns, in_unit, strict=True)
+        ]
+        if choice == "bernoulli" and not all(in_unit):
+            bad = next(c.name for c, ok in zip(self.columns, in_unit, strict=True) if not ok)
+            raise DataError(
+                f"--likelihood bernoulli needs values in [0, 1], but column {bad!r} is outside; "
+                "rescale it or use --likelihood gaussian"
+            )
+        auto_bernoulli = choice == "auto" and variational
+        for col, ok in zip(self.columns, spans, strict=True):
+            if choice == "bernoulli" or (auto_bernoulli and ok):
+                col.likelihood, col.mean, col.scale = "bernoulli", 0.0, 1.0
+        return [c.likelihood for c in self.columns]
+
     def to_array(self, frame: pd.DataFrame) -> np.ndarray:
         """Standardised float32 values of the schema's columns, matched by name."""
         missing = [n for n in self.names if n not in frame.columns]
@@ -203,11 +226,14 @@ class TableSchema:
         scale = np.array([c.scale for c in self.columns])
         return ((values - mean) / scale).astype(np.float32)
 
-    def from_array(self, values: np.ndarray) -> pd.DataFrame:
-        """Undo the scaling; int columns are rounded and bool columns thresholded."""
+    def from_array(self, values: np.ndarray, clip: bool = False) -> pd.DataFrame:
+        """Undo the scaling; int columns are rounded and bool columns thresholded; with `clip`,
+        values are kept inside each column's training range."""
         mean = np.array([c.mean for c in self.columns])
         scale = np.array([c.scale for c in self.columns])
         raw = values.astype(np.float64) * scale + mean
+        if clip:
+            raw = np.clip(raw, [c.min for c in self.columns], [c.max for c in self.columns])
         out = {}
         for j, col in enumerate(self.columns):
             if col.dtype == "int":

@@ -111,6 +111,7 @@ class Trainer:
         net, objective, options, x = self.net, self.objective, self.options, self.x_train
         while not self.finished:
             net.train()
+            objective.epoch = self.epoch
             if self.order is None:
                 self.order = torch.randperm(self.n, generator=self.gen)
                 self.start, self.running = 0, torch.zeros(())

@@ -1,0 +1,60 @@
+"""The variational parts: reparameterised sampling, KL(q || N(0, I)), the ELBO and the
+importance-weighted bound (IWAE) on log p(x), all in nats per row."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from aecli.likelihoods import Likelihood
+from aecli.networks import AutoencoderNet
+
+
+def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) per row, in closed form."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
+
+
+def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """z = mu + sigma * eps with eps ~ N(0, I): differentiable in mu and sigma."""
+    eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
+    return mu + eps * torch.exp(0.5 * logvar)
+
+
+def decoder_logvar(net: AutoencoderNet) -> torch.Tensor:
+    """Per-feature log-variance of the Gaussian likelihood (0 = unit variance when fixed)."""
+    if net.arch.learned_variance:
+        return net.dec_logvar.clamp(-12, 12)
+    return torch.zeros(net.arch.n_features)
+
+
+def elbo_terms(
+    net: AutoencoderNet, lik: Likelihood, x_in: torch.Tensor, x: torch.Tensor, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(-E_q log p(x|z) with one sample, KL(q || p), z) per row."""
+    mu, logvar = net.encode_dist(x_in)
+    z = reparameterise(mu, logvar, gen)
+    nll = lik.nll(net.decode(z), x, decoder_logvar(net))
+    return nll, kl_standard_normal(mu, logvar), z
+
+
+@torch.no_grad()
+def iwae_bound(
+    net: AutoencoderNet, lik: Likelihood, x: torch.Tensor, samples: int, gen: torch.Generator
+) -> torch.Tensor:
+    """log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q: a lower bound on log p(x) per row that
+    tightens as K grows (K = 1 is the ELBO)."""
+    mu, logvar = net.encode_dist(x)
+    std = torch.exp(0.5 * logvar)
+    logvar_x = decoder_logvar(net)
+    weights = []
+    for _ in range(samples):
+        eps = torch.randn(mu.shape, generator=gen)
+        z = mu + eps * std
+        log_q = -0.5 * (math.log(2 * math.pi) + logvar + eps.pow(2)).sum(-1)
+        log_prior = -0.5 * (math.log(2 * math.pi) + z.pow(2)).sum(-1)
+        log_lik = -lik.nll(net.decode(z), x, logvar_x)
+        weights.append(log_lik + log_prior - log_q)
+    stacked = torch.stack(weights)
+    return torch.logsumexp(stacked, dim=0) - math.log(samples)
