@@ -431,6 +431,139 @@ def _finish_table(
         _say(f"{verb} {len(frame)} rows -> {target}")
 
 
+BUILTIN_MODELS = {
+    "photo": "A convolutional photo denoiser (any size, gray or colour; no training)."
+}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@app.command(no_args_is_help=True)
+def denoise(
+    model_ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL", help="A checkpoint, or a built-in model (`aecli models`): photo."
+        ),
+    ],
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="A table whose missing cells to fill ('-' is stdin); for the photo model, an "
+            "image or a folder of images.",
+        ),
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Output file; '-' or absent: stdout."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", metavar="DIR", help="Images: write each result here."),
+    ] = None,
+    all_cells: Annotated[
+        bool, typer.Option("--all", help="Tables: replace every cell by its denoised value.")
+    ] = False,
+    mask_out: Annotated[
+        Path | None,
+        typer.Option("--mask-out", metavar="FILE", help="Tables: write which cells were filled."),
+    ] = None,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            "--iterations",
+            min=1,
+            max=100,
+            help="Tables: rounds of iterated reconstruction. Default: chosen on the data.",
+        ),
+    ] = None,
+    quality: Annotated[
+        int, typer.Option("--quality", min=1, max=100, help="Images: JPEG quality.")
+    ] = 95,
+    force: Force = False,
+    quiet: Quiet = False,
+    json_out: Json = False,
+) -> None:
+    """Repair data: fill a table's missing cells, or clean noisy photos with the photo model."""
+    if not Path(model_ref).is_file() and model_ref in BUILTIN_MODELS:
+        _denoise_images(model_ref, Path(data), output, out_dir, quality, force, quiet, json_out)
+        return
+    if out_dir is not None:
+        raise UserError("--out-dir is for images and the photo model; for a table use -o FILE")
+    from aecli import api
+
+    inputs = [data, model_ref] + ([str(mask_out)] if mask_out else [])
+    target = _prepare_output(output, force, quiet, json_out, inputs, "repaired rows")
+    if mask_out is not None:
+        from aecli.atomic import check_output
+
+        check_output(mask_out, force, inputs=[data, model_ref, target])
+    if Path(data).suffix.lower() in IMAGE_SUFFIXES:
+        raise UserError(
+            f"{model_ref} is a table model; denoise images with: aecli denoise photo {data}"
+        )
+    model = api.load(model_ref)
+    repaired, mask = model.denoise(data, all_cells=all_cells, iterations=iterations)
+    if mask_out is not None:
+        _write_table(mask.astype(int), str(mask_out), force)
+    _finish_table(repaired, target, force, quiet, json_out, "repaired")
+    if not quiet and not json_out:
+        _say(f"{int(mask.to_numpy().sum())} cells {'replaced' if all_cells else 'filled'}")
+
+
+def _denoise_images(
+    name: str,
+    data: Path,
+    output: str | None,
+    out_dir: Path | None,
+    quality: int,
+    force: bool,
+    quiet: bool,
+    json_out: bool,
+) -> None:
+    """The built-in photo model over one image (-o) or a folder (--out-dir), checked up front."""
+    from aecli.atomic import check_output
+
+    if data.is_dir():
+        sources = sorted(p for p in data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if out_dir is None:
+            raise UserError(f"{data} is a folder: give --out-dir DIR for the denoised images")
+        if not sources:
+            raise UserError(f"{data} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    elif data.is_file():
+        sources = [data]
+    else:
+        raise UserError(f"{data}: no such image file or folder")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        targets = [out_dir / p.name for p in sources]
+    elif output in (None, "-"):
+        raise UserError("give the denoised image a name with -o FILE (or --out-dir DIR)")
+    else:
+        targets = [Path(output)]
+    for target in targets:
+        check_output(target, force, inputs=sources)
+    from aecli.photo import denoise_file, load_builtin
+
+    net = load_builtin(name)
+    for source, target in zip(sources, targets, strict=True):
+        denoise_file(source, target, force=force, quality=quality, model=net)
+        if not quiet and not json_out:
+            _say(f"denoised {source} -> {target}")
+    if json_out:
+        _emit_json({"model": name, "outputs": [str(t) for t in targets]})
+
+
+@app.command()
+def models(json_out: Json = False) -> None:
+    """List the built-in models, usable wherever a command takes MODEL."""
+    if json_out:
+        _emit_json(BUILTIN_MODELS)
+        return
+    for name, summary in BUILTIN_MODELS.items():
+        print(f"{name:10} {summary}")
+
+
 @app.command(no_args_is_help=True)
 def sample(
     model_path: ModelPath,

@@ -101,8 +101,9 @@ def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False)
     import pyarrow as pa
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    text = pa.Table.from_pandas(_keep_floats_float(frame), preserve_index=False)
     if str(target) == STDIO:
-        _write_csv(table, sys.stdout.buffer, ",")
+        _write_csv(text, sys.stdout.buffer, ",")
         sys.stdout.buffer.flush()
         return
     path = Path(target)
@@ -116,7 +117,25 @@ def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False)
             pq.write_table(table, tmp)
         else:
             with open(tmp, "wb") as handle:
-                _write_csv(table, handle, READERS[suffix])
+                _write_csv(text, handle, READERS[suffix])
+
+
+def _keep_floats_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """pyarrow writes 127.0 as '127', which reads back as an integer: give float columns whose
+    values are all whole numbers an explicit '.0' so their type survives the round trip."""
+    whole = [
+        c
+        for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c])
+        and frame[c].notna().any()
+        and bool(np.all(np.mod(frame[c].dropna().to_numpy(), 1) == 0))
+    ]
+    if not whole:
+        return frame
+    out = frame.copy()
+    for c in whole:
+        out[c] = [None if pd.isna(v) else repr(float(v)) for v in frame[c]]
+    return out
 
 
 def _write_csv(table: Any, sink: Any, delimiter: str) -> None:
@@ -211,8 +230,9 @@ class TableSchema:
                 col.likelihood, col.mean, col.scale = "bernoulli", 0.0, 1.0
         return [c.likelihood for c in self.columns]
 
-    def to_array(self, frame: pd.DataFrame) -> np.ndarray:
-        """Standardised float32 values of the schema's columns, matched by name."""
+    def to_array(self, frame: pd.DataFrame, allow_missing: bool = False) -> np.ndarray:
+        """Standardised float32 values of the schema's columns, matched by name (NaN where a
+        cell is missing, if `allow_missing`)."""
         missing = [n for n in self.names if n not in frame.columns]
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -220,11 +240,30 @@ class TableSchema:
                 f"the data lacks {len(missing)} column(s) the model was trained on: {shown}; "
                 "give a file with the training columns (any order)"
             )
-        _check_numeric(frame, self.names)
+        _check_numeric(frame, self.names, allow_missing)
         values = _as_float(frame, self.names)
         mean = np.array([c.mean for c in self.columns])
         scale = np.array([c.scale for c in self.columns])
         return ((values - mean) / scale).astype(np.float32)
+
+    def write_back(
+        self, frame: pd.DataFrame, values: np.ndarray, cells: np.ndarray
+    ) -> pd.DataFrame:
+        """`frame` with the model columns' `cells` (a boolean mask) replaced by `values`
+        (model space); every other cell, column and the column order stay as they were, and
+        integer / boolean columns keep their type once no cell is missing."""
+        out = frame.copy()
+        decoded = self.from_array(values)
+        for j, col in enumerate(self.columns):
+            if not cells[:, j].any():
+                continue
+            merged = out[col.name].where(~cells[:, j], decoded[col.name].to_numpy())
+            if col.dtype == "int" and not merged.isna().any():
+                merged = np.rint(merged.astype(np.float64)).astype(np.int64)
+            elif col.dtype == "bool" and not merged.isna().any():
+                merged = merged.astype(bool)
+            out[col.name] = merged
+        return out
 
     def from_array(self, values: np.ndarray, clip: bool = False) -> pd.DataFrame:
         """Undo the scaling; int columns are rounded and bool columns thresholded; with `clip`,
@@ -267,7 +306,9 @@ def _check_names(frame: pd.DataFrame) -> None:
         raise DataError(f"duplicate column names: {', '.join(dupes)}; rename them")
 
 
-def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+def _check_numeric(
+    frame: pd.DataFrame, columns: Sequence[str], allow_missing: bool = False
+) -> None:
     bad = [
         c
         for c in columns
@@ -287,7 +328,7 @@ def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
             f"non-numeric column(s) {names}{sample}: aecli models numeric columns only; "
             f"leave them out with {drops}"
         )
-    holes = [c for c in columns if frame[c].isna().any()]
+    holes = [] if allow_missing else [c for c in columns if frame[c].isna().any()]
     if holes:
         c = holes[0]
         count = int(frame[c].isna().sum())
@@ -298,9 +339,9 @@ def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
 
 
 def _as_float(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    values = frame[list(columns)].to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        row, col = np.argwhere(~np.isfinite(values))[0]
+    values = frame[list(columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isinf(values).any():
+        row, col = np.argwhere(np.isinf(values))[0]
         raise DataError(
             f"column {columns[col]!r} has an infinite value in row {row + 1}; fix or drop it"
         )
