@@ -66,7 +66,7 @@ def test_linear_gaussian_vae_recovers_probabilistic_pca():
     cov = w @ w.T + sigma2 * np.eye(len(mean))
     exact = torch.distributions.MultivariateNormal(
         torch.from_numpy(mean), torch.from_numpy(cov)
-    ).log_prob(torch.from_numpy(held_out.to_numpy()))
+    ).log_prob(torch.from_numpy(held_out.to_numpy(copy=True)))
     gap = float(exact.mean()) - figures["iwae_log_likelihood"]
     assert gap < 0.2, (float(exact.mean()), figures["iwae_log_likelihood"])
     assert figures["iwae_log_likelihood"] >= figures["elbo"]

@@ -73,10 +73,12 @@ def train(
     if len(frame) < 2:
         raise DataError("training needs at least 2 rows")
     train_rows, val_rows = split_rows(len(frame), opts.val_fraction, opts.seed)
-    schema = TableSchema.fit(frame, opts.drop, rows=train_rows)
+    schema = TableSchema.fit(frame, opts.drop, rows=train_rows, condition=opts.condition)
     likelihood = Likelihood(schema.choose_likelihoods(opts.likelihood, kind.variational))
     x = schema.to_array(frame)
-    fingerprint = hashlib.sha256(x.tobytes()).hexdigest()
+    y = schema.condition.one_hot(frame) if schema.condition is not None else None
+    xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y
+    fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
     if saved is not None and saved[0].history.get("data_sha256") != fingerprint:
         raise DataError(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
@@ -93,15 +95,18 @@ def train(
     opts.latent_dim = k
     arch = Architecture(
         n_features=d,
+        n_condition=schema.n_condition,
         latent_dim=k,
         hidden=() if kind.linear else opts.hidden,
         activation=opts.activation,
-        code_activation="sigmoid" if opts.sparsity == "kl" else None,
+        code_activation={"kl": "sigmoid", "l1": "shrink"}.get(opts.sparsity or ""),
         variational=kind.variational,
         learned_variance=kind.variational and not all(likelihood.is_bernoulli.tolist()),
     )
-    x_train, x_val = torch.from_numpy(x[train_rows]), torch.from_numpy(x[val_rows])
-    low, high = x_train.min(dim=0).values, x_train.max(dim=0).values
+    x_train, x_val = torch.from_numpy(xy[train_rows]), torch.from_numpy(xy[val_rows])
+    low, high = x_train[:, :d].min(dim=0).values, x_train[:, :d].max(dim=0).values
+    y_train = None if y is None else y[train_rows]
+    y_val = None if y is None else y[val_rows]
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
     with torch_threads(threads):
         torch.manual_seed(opts.seed)
@@ -120,10 +125,14 @@ def train(
         def snapshot(final: bool = False) -> Model:
             history = {**trainer.history(), "data_sha256": fingerprint}
             model = Model(opts, schema, trainer.best_net(), history, {}, {"pca": pca})
-            model.metrics = _metrics(model, x[train_rows], x[val_rows], pca_error)
+            model.metrics = _metrics(
+                model, (x[train_rows], y_train), (x[val_rows], y_val), pca_error
+            )
             if final:
                 with torch.no_grad():
-                    codes = model.net.encode(x_train).numpy()
+                    codes = model.net.encode(
+                        x_train[:, :d], None if y_train is None else torch.from_numpy(y_train)
+                    ).numpy()
                 model.extras["density"] = fit_code_density(codes, opts.seed)
             return model
 
@@ -158,18 +167,21 @@ def pca_summary(train: np.ndarray, k: int) -> dict[str, np.ndarray]:
     }
 
 
-def _metrics(model: Model, train: np.ndarray, val: np.ndarray, pca_val: float) -> dict[str, Any]:
-    """Reconstruction MSE (standardised units) of the model, beside PCA's on the same rows."""
-    held_out = val if len(val) else train
+Rows = tuple[np.ndarray, np.ndarray | None]  # model-space x and the one-hot condition y
 
-    def mse(rows: np.ndarray) -> float:
-        return float(np.mean((model.reconstruct_array(rows) - rows) ** 2))
+
+def _metrics(model: Model, train: Rows, val: Rows, pca_val: float) -> dict[str, Any]:
+    """Reconstruction MSE (standardised units) of the model, beside PCA's on the same rows."""
+    held_out = val if len(val[0]) else train
+
+    def mse(rows: Rows) -> float:
+        return float(np.mean((model.reconstruct_array(*rows) - rows[0]) ** 2))
 
     model_val = mse(held_out)
     return {
-        "split": "validation" if len(val) else "training",
-        "rows_train": len(train),
-        "rows_val": len(val),
+        "split": "validation" if len(val[0]) else "training",
+        "rows_train": len(train[0]),
+        "rows_val": len(val[0]),
         "train_mse": mse(train),
         "val_mse": model_val,
         "pca_val_mse": pca_val,

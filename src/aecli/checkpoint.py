@@ -23,9 +23,9 @@ from aecli.errors import CheckpointError, UserError
 from aecli.kinds import KINDS
 from aecli.likelihoods import LIKELIHOODS
 from aecli.model import Model
-from aecli.networks import ACTIVATIONS, Architecture, AutoencoderNet
+from aecli.networks import ACTIVATIONS, CODE_ACTIVATIONS, Architecture, AutoencoderNet
 from aecli.options import TrainOptions
-from aecli.tabular import TableSchema
+from aecli.tabular import MAX_CONDITION_VALUES, TableSchema
 
 FORMAT = "aecli"
 FORMAT_VERSION = 1
@@ -218,6 +218,29 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
+def _validate_condition(cond: Any, width: int) -> None:
+    """The condition spec must match the one-hot width the network declares."""
+    if cond is None:
+        if width:
+            raise CheckpointError("checkpoint metadata: n_condition without a condition column")
+        return
+    ok = (
+        isinstance(cond, dict)
+        and set(cond) == {"name", "values", "counts", "dtype", "position"}
+        and isinstance(cond["name"], str)
+        and isinstance(cond["values"], list)
+        and len(cond["values"]) == width
+        and all(isinstance(v, str) for v in cond["values"])
+        and isinstance(cond["counts"], list)
+        and len(cond["counts"]) == width
+        and all(isinstance(c, int) and c >= 0 for c in cond["counts"])
+        and cond["dtype"] in ("int", "float", "bool", "str")
+        and isinstance(cond["position"], int)
+    )
+    if not ok:
+        raise CheckpointError("checkpoint metadata: the condition column is malformed")
+
+
 def _validate(meta: dict[str, Any], target: Path) -> Architecture:
     """Check every field the loader will use; return the architecture to build."""
     try:
@@ -238,7 +261,7 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
         a = meta["architecture"]
         fields = {"n_features", "latent_dim", "hidden", "activation", "code_activation"}
         flags = {"variational", "learned_variance"}
-        if not fields <= set(a) <= fields | flags or any(
+        if not fields <= set(a) <= fields | flags | {"n_condition"} or any(
             not isinstance(a.get(f, False), bool) for f in flags
         ):
             raise CheckpointError("checkpoint metadata: architecture has unexpected fields")
@@ -247,7 +270,7 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
         if not isinstance(a["hidden"], list) or len(a["hidden"]) > 16:
             raise CheckpointError("checkpoint metadata: hidden must be a list of at most 16 sizes")
         hidden = tuple(_int(h, "hidden size", 1, MAX_WIDTH) for h in a["hidden"])
-        if a["activation"] not in ACTIVATIONS or a["code_activation"] not in (None, "sigmoid"):
+        if a["activation"] not in ACTIVATIONS or a["code_activation"] not in CODE_ACTIVATIONS:
             raise CheckpointError("checkpoint metadata: unknown activation")
         arch = Architecture(
             d,
@@ -257,7 +280,9 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
             a["code_activation"],
             a.get("variational", False),
             a.get("learned_variance", False),
+            _int(a.get("n_condition", 0), "n_condition", 0, MAX_CONDITION_VALUES),
         )
+        _validate_condition(meta["schema"].get("condition"), arch.n_condition)
         if arch.parameter_count() > MAX_PARAMETERS:
             raise CheckpointError(
                 f"checkpoint metadata declares {arch.parameter_count():,} parameters, more than "

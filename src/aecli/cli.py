@@ -586,6 +586,15 @@ def sample(
             "training codes. Default: prior for a VAE, codes otherwise.",
         ),
     ] = None,
+    condition: Annotated[
+        str | None,
+        typer.Option(
+            "--condition",
+            metavar="VALUE",
+            help="Conditional models: generate for this value of the condition column "
+            "(default: values drawn with their training frequencies).",
+        ),
+    ] = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
@@ -595,7 +604,7 @@ def sample(
 
     target = _prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
     model = api.load(model_path)
-    frame = model.sample(n, seed=seed, temperature=temperature, source=source)
+    frame = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)
     _finish_table(frame, target, force, quiet, json_out, "sampled")
 
 

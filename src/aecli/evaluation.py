@@ -32,12 +32,13 @@ def ppca_log_likelihood(x: np.ndarray, pca: dict[str, np.ndarray]) -> np.ndarray
 
 
 def evaluate_model(
-    model: Model, x: np.ndarray, importance_samples: int, seed: int
+    model: Model, x: np.ndarray, y: np.ndarray | None, importance_samples: int, seed: int
 ) -> dict[str, Any]:
-    """The figures `aecli evaluate` prints; `x` is in model space (from schema.to_array)."""
+    """The figures `aecli evaluate` prints; `x` is in model space (from schema.to_array), `y`
+    the one-hot condition of a conditional model."""
     scale = np.array([c.scale for c in model.schema.columns])
     jacobian = float(np.log(scale).sum())  # log |d x_std / d x_raw|
-    recon = model.reconstruct_array(x)
+    recon = model.reconstruct_array(x, y)
     pca = model.extras.get("pca")
     out: dict[str, Any] = {"rows": len(x), "kind": model.kind}
     per_feature_model = ((recon - x) ** 2).mean(0)
@@ -59,7 +60,7 @@ def evaluate_model(
         for j, c in enumerate(model.schema.columns)
     ]
     if model.variational:
-        elbo, iwae = variational_bounds(model, x, importance_samples, seed)
+        elbo, iwae = variational_bounds(model, x, y, importance_samples, seed)
         out["elbo"] = elbo - jacobian
         out["iwae_log_likelihood"] = iwae - jacobian
         out["importance_samples"] = importance_samples
@@ -67,7 +68,9 @@ def evaluate_model(
     return out
 
 
-def variational_bounds(model: Model, x: np.ndarray, samples: int, seed: int) -> tuple[float, float]:
+def variational_bounds(
+    model: Model, x: np.ndarray, y: np.ndarray | None, samples: int, seed: int
+) -> tuple[float, float]:
     """Mean ELBO and IWAE bound (K = `samples`) over the rows, in model-space nats."""
     from aecli.variational import elbo_terms, iwae_bound
 
@@ -75,8 +78,9 @@ def variational_bounds(model: Model, x: np.ndarray, samples: int, seed: int) -> 
     elbos, iwaes = [], []
     with torch.no_grad():
         for start in range(0, len(x), BLOCK):
-            rows = torch.from_numpy(np.ascontiguousarray(x[start : start + BLOCK]))
-            nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen)
+            rows = torch.from_numpy(np.array(x[start : start + BLOCK], dtype=np.float32))
+            cond = None if y is None else torch.from_numpy(y[start : start + BLOCK])
+            nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond)
             elbos.append(-(nll + kl))
-            iwaes.append(iwae_bound(model.net, model.likelihood, rows, samples, gen))
+            iwaes.append(iwae_bound(model.net, model.likelihood, rows, samples, gen, cond))
     return float(torch.cat(elbos).mean()), float(torch.cat(iwaes).mean())

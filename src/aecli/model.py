@@ -85,18 +85,18 @@ class Model:
             raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
         frame = read_table(data)
         kept = _kept_columns(frame, keep)
-        x = self.schema.to_array(frame)
+        x, y = self.schema.to_array(frame), self._condition(frame)
         if not self.variational:
-            codes = self._apply(self.net.encode, x)
+            codes = self._apply(self.net.encode, x, y=y)
             return _join(kept, pd.DataFrame(codes, columns=self.code_columns))
         gen = torch.Generator().manual_seed(seed)
 
-        def posterior(rows: torch.Tensor) -> torch.Tensor:
-            mu, logvar = self.net.encode_dist(rows)
+        def posterior(rows: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+            mu, logvar = self.net.encode_dist(rows, cond)
             z = reparameterise(mu, logvar, gen) if stochastic else mu
             return torch.cat([z, logvar], dim=1)
 
-        both = self._apply(posterior, x, width=2 * self.latent_dim)
+        both = self._apply(posterior, x, width=2 * self.latent_dim, y=y)
         columns = self.code_columns + [f"logvar{i + 1}" for i in range(self.latent_dim)]
         out = pd.DataFrame(both, columns=columns)
         return _join(kept, out if with_logvar else out[self.code_columns])
@@ -117,24 +117,43 @@ class Model:
         array = values.to_numpy(dtype=np.float32)
         if not np.isfinite(array).all():
             raise DataError("the code columns hold missing or infinite values; fix those rows")
-        recon = self._apply(self._decode_mean, array, width=self.schema_width)
-        return _join(kept, self.schema.from_array(recon))
+        y = self._condition(frame, hint=" (encode with --keep COLUMN to carry it along)")
+        recon = self._apply(self._decode_mean, array, width=self.schema_width, y=y)
+        decoded = self.schema.from_array(recon)
+        cond = self.schema.condition
+        if cond is not None and cond.name not in kept.columns:
+            decoded = cond.insert(decoded, frame[cond.name].map(str).tolist())
+        return _join(kept, decoded)
 
     @property
     def schema_width(self) -> int:
         return self.net.arch.n_features
 
-    def _decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        return self.likelihood.mean(self.net.decode(z))
+    def _condition(self, frame: pd.DataFrame, hint: str = "") -> np.ndarray | None:
+        """The one-hot condition of a conditional model's rows; None for other models."""
+        cond = self.schema.condition
+        if cond is None:
+            return None
+        if cond.name not in frame.columns:
+            raise DataError(f"this model is conditioned on column {cond.name!r}, absent here{hint}")
+        return cond.one_hot(frame)
 
-    def reconstruct_array(self, x: np.ndarray) -> np.ndarray:
+    def _decode_mean(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.likelihood.mean(self.net.decode(z, y))
+
+    def reconstruct_array(self, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         """E[x | z = encoder's code] for model-space rows (standardised; Bernoulli unscaled)."""
-        return self._apply(lambda r: self._decode_mean(self.net.encode(r)), x, self.schema_width)
+
+        def through(rows: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+            return self._decode_mean(self.net.encode(rows, cond), cond)
+
+        return self._apply(through, x, width=self.schema_width, y=y)
 
     def reconstruct(self, data: str | Path | pd.DataFrame) -> pd.DataFrame:
         """decode(encode(data)), in the data's own units."""
         frame = read_table(data)
-        return self.schema.from_array(self.reconstruct_array(self.schema.to_array(frame)))
+        x, y = self.schema.to_array(frame), self._condition(frame)
+        return self.schema.from_array(self.reconstruct_array(x, y))
 
     def denoise(
         self,
@@ -155,30 +174,35 @@ class Model:
         """
         frame = read_table(data)
         x = self.schema.to_array(frame, allow_missing=True)
+        y = self._condition(frame)
         missing = np.isnan(x)
         if iterations is None:
-            iterations = self._choose_iterations(x, missing, seed) if missing.any() else 1
-        filled = self._impute(x, missing, iterations)
+            iterations = self._choose_iterations(x, y, missing, seed) if missing.any() else 1
+        filled = self._impute(x, y, missing, iterations)
         cells = np.ones_like(missing) if all_cells else missing
-        values = self.reconstruct_array(filled) if all_cells else filled
+        values = self.reconstruct_array(filled, y) if all_cells else filled
         mask = pd.DataFrame(cells, columns=self.schema.names)
         return self.schema.write_back(frame, values, cells), mask
 
-    def _impute(self, x: np.ndarray, missing: np.ndarray, iterations: int) -> np.ndarray:
+    def _impute(
+        self, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, iterations: int
+    ) -> np.ndarray:
         start = self.extras.get("pca", {}).get("mean", np.zeros(x.shape[1], np.float32))
         filled = np.where(missing, start, x).astype(np.float32)
         for _ in range(iterations if missing.any() else 0):
-            filled = np.where(missing, self.reconstruct_array(filled), x).astype(np.float32)
+            filled = np.where(missing, self.reconstruct_array(filled, y), x).astype(np.float32)
         return filled
 
-    def _choose_iterations(self, x: np.ndarray, missing: np.ndarray, seed: int) -> int:
+    def _choose_iterations(
+        self, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, seed: int
+    ) -> int:
         probe = (np.random.default_rng(seed).random(x.shape) < 0.1) & ~missing
         if not probe.any():
             return 1
         hidden = missing | probe
         filled = np.where(hidden, np.nan, x)
         errors = [
-            float(np.mean((self._impute(filled, hidden, t)[probe] - x[probe]) ** 2))
+            float(np.mean((self._impute(filled, y, hidden, t)[probe] - x[probe]) ** 2))
             for t in range(1, 11)
         ]
         return int(np.argmin(errors)) + 1
@@ -190,14 +214,30 @@ class Model:
         seed: int = 0,
         temperature: float = 1.0,
         source: str | None = None,
+        condition: str | None = None,
     ) -> pd.DataFrame:
         """n new rows in the training data's columns, units, dtypes and ranges.
 
         `source` "prior" draws z ~ N(0, T^2 I) (VAE only); "codes" draws from the Gaussian
         mixture fitted to the training codes. Default: prior for a VAE, codes otherwise.
+        A conditional model generates for `condition` (a value of its condition column), or
+        for labels drawn with their training frequencies.
         """
         source = source or ("prior" if self.variational else "codes")
         gen = torch.Generator().manual_seed(seed)
+        cond = self.schema.condition
+        labels: list[str] | None = None
+        y: np.ndarray | None = None
+        if cond is None and condition is not None:
+            raise UserError("--condition needs a model trained with --condition COLUMN")
+        if cond is not None:
+            if condition is None:
+                counts = torch.tensor(cond.counts, dtype=torch.float64)
+                drawn = torch.multinomial(counts, n, replacement=True, generator=gen)
+                labels = [cond.values[i] for i in drawn.tolist()]
+            else:
+                labels = [str(condition)] * n
+            y = cond.encode_labels(labels)
         if source == "prior":
             if not self.variational:
                 raise UserError("--from prior needs a VAE; other kinds sample with --from codes")
@@ -212,8 +252,9 @@ class Model:
             z = sample_mixture(density, n, gen, temperature)
         else:
             raise UserError(f"--from {source!r} is not one of: prior, codes")
-        x = self._apply(self._decode_mean, z.numpy(), width=self.schema_width)
-        return self.schema.from_array(x, clip=True)
+        x = self._apply(self._decode_mean, z.numpy(), width=self.schema_width, y=y)
+        rows = self.schema.from_array(x, clip=True)
+        return cond.insert(rows, labels) if cond is not None and labels else rows
 
     def evaluate(
         self, data: str | Path | pd.DataFrame, *, importance_samples: int = 100, seed: int = 0
@@ -223,18 +264,25 @@ class Model:
         from aecli.evaluation import evaluate_model
 
         frame = read_table(data)
-        return evaluate_model(self, self.schema.to_array(frame), importance_samples, seed)
+        x, y = self.schema.to_array(frame), self._condition(frame)
+        return evaluate_model(self, x, y, importance_samples, seed)
 
     transform = encode
     inverse_transform = decode
 
-    def _apply(self, fn: Any, array: np.ndarray, width: int | None = None) -> np.ndarray:
+    def _apply(
+        self, fn: Any, array: np.ndarray, width: int | None = None, y: np.ndarray | None = None
+    ) -> np.ndarray:
+        """fn over blocks of rows (and of the condition y, when given), without gradients."""
         out = []
-        if not array.flags.writeable:
-            array = array.copy()
+        array = np.array(array, dtype=np.float32)  # writable, contiguous
         with torch.no_grad():
             for start in range(0, len(array), BLOCK):
-                out.append(fn(torch.from_numpy(array[start : start + BLOCK])).numpy())
+                rows = torch.from_numpy(array[start : start + BLOCK])
+                if y is None:
+                    out.append(fn(rows).numpy())
+                else:
+                    out.append(fn(rows, torch.from_numpy(y[start : start + BLOCK])).numpy())
         if out:
             return np.concatenate(out)
         return np.zeros((0, width or self.latent_dim), np.float32)

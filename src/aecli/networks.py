@@ -13,6 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
+SHRINK_THRESHOLD = 0.3  # of the "shrink" code activation, in the code's units
+CODE_ACTIVATIONS = (None, "sigmoid", "shrink")
+
 ACTIVATIONS = {
     "gelu": nn.GELU,
     "relu": nn.ReLU,
@@ -31,9 +34,10 @@ class Architecture:
     latent_dim: int
     hidden: tuple[int, ...]
     activation: str
-    code_activation: str | None = None  # "sigmoid" for KL sparsity
+    code_activation: str | None = None  # "sigmoid" for KL sparsity, "shrink" for L1 sparsity
     variational: bool = False  # the encoder outputs a Gaussian q(z | x): mean and log-variance
     learned_variance: bool = False  # a learned log-variance per feature for Gaussian likelihoods
+    n_condition: int = 0  # width of the one-hot condition y fed to encoder and decoder
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -48,9 +52,10 @@ class Architecture:
         """Parameters the network will have, computed without allocating it."""
         d, k, h = self.n_features, self.latent_dim, self.hidden
         out = 2 * k if self.variational else k
-        count = d * out + out + k * d + d + (d if self.learned_variance else 0)
+        c = self.n_condition
+        count = (d + c) * out + out + (k + c) * d + d + (d if self.learned_variance else 0)
         if h:
-            for sizes in ([d, *h, out], [k, *reversed(h), d]):
+            for sizes in ([d + c, *h, out], [k + c, *reversed(h), d]):
                 count += sum(a * b + b for a, b in itertools.pairwise(sizes))
         return count
 
@@ -72,42 +77,52 @@ class AutoencoderNet(nn.Module):
         self.arch = arch
         d, k, h = arch.n_features, arch.latent_dim, arch.hidden
         out = 2 * k if arch.variational else k
-        self.enc_skip = nn.Linear(d, out)
-        self.dec_skip = nn.Linear(k, d)
-        self.enc_mlp = _mlp([d, *h, out], arch.activation) if h else None
-        self.dec_mlp = _mlp([k, *reversed(h), d], arch.activation) if h else None
+        c = arch.n_condition
+        self.enc_skip = nn.Linear(d + c, out)
+        self.dec_skip = nn.Linear(k + c, d)
+        self.enc_mlp = _mlp([d + c, *h, out], arch.activation) if h else None
+        self.dec_mlp = _mlp([k + c, *reversed(h), d], arch.activation) if h else None
         if arch.learned_variance:
             self.dec_logvar = nn.Parameter(torch.zeros(d))
 
-    def _encoder(self, x: torch.Tensor) -> torch.Tensor:
+    def _encoder(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is not None:
+            x = torch.cat([x, y], dim=1)
         h = self.enc_skip(x)
         if self.enc_mlp is not None:
             h = h + self.enc_mlp(x)
         return h
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The code h = f(x); for a variational encoder, the posterior mean."""
-        h = self._encoder(x)
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The code h = f(x) (f(x, y) for a conditional model); for a VAE, the posterior mean."""
+        h = self._encoder(x, y)
         if self.arch.variational:
             return h[:, : self.arch.latent_dim]
         if self.arch.code_activation == "sigmoid":
             h = torch.sigmoid(h)
+        elif self.arch.code_activation == "shrink":  # soft threshold, the proximal map of L1
+            h = torch.nn.functional.softshrink(h, SHRINK_THRESHOLD)
         return h
 
-    def encode_dist(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_dist(
+        self, x: torch.Tensor, y: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z | x) (variational encoders only)."""
-        h = self._encoder(x)
+        h = self._encoder(x, y)
         k = self.arch.latent_dim
         return h[:, :k], h[:, k:].clamp(-30, 20)
 
-    def decode(self, h: torch.Tensor) -> torch.Tensor:
+    def decode(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's output g(h) (g(h, y) for a conditional model)."""
+        if y is not None:
+            h = torch.cat([h, y], dim=1)
         x = self.dec_skip(h)
         if self.dec_mlp is not None:
             x = x + self.dec_mlp(h)
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, y), y)
 
     @torch.no_grad()
     def init_pca(self, components: torch.Tensor, mean: torch.Tensor | None = None) -> None:
@@ -117,8 +132,8 @@ class AutoencoderNet(nn.Module):
         basis = torch.zeros(d, k)
         m = min(k, components.shape[1])
         basis[:, :m] = components[:, :m]
-        self.enc_skip.weight[:k].copy_(basis.T)
-        self.dec_skip.weight.copy_(basis)
+        self.enc_skip.weight[:k, :d].copy_(basis.T)
+        self.dec_skip.weight[:, :k].copy_(basis)
         self.enc_skip.bias.zero_()
         self.dec_skip.bias.zero_()
         if mean is not None:

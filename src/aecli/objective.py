@@ -61,19 +61,22 @@ class Objective:
     def needs_input_grad(self) -> bool:
         return self.contractive_weight > 0
 
-    def __call__(self, net: AutoencoderNet, x: torch.Tensor, gen: torch.Generator) -> Terms:
+    def __call__(self, net: AutoencoderNet, batch: torch.Tensor, gen: torch.Generator) -> Terms:
+        """The loss on a batch; a conditional model's batch carries the one-hot y after x."""
+        d = net.arch.n_features
+        x, y = (batch[:, :d], batch[:, d:]) if net.arch.n_condition else (batch, None)
         x_in = self.corrupt(x, gen) if self.corrupt is not None else x
         if self.needs_input_grad:
             x_in = x_in.detach().requires_grad_(True)
         if net.arch.variational:
             from aecli.variational import elbo_terms
 
-            nll, kl, h = elbo_terms(net, self.likelihood, x_in, x, gen)
+            nll, kl, h = elbo_terms(net, self.likelihood, x_in, x, gen, y)
             recon = nll.mean()
             loss = recon + self.beta_now(net.training) * kl.mean()
         else:
-            h = net.encode(x_in)
-            recon = self.likelihood.squared_error(net.decode(h), x).mean()
+            h = net.encode(x_in, y)
+            recon = self.likelihood.squared_error(net.decode(h, y), x).mean()
             loss = recon
         if self.sparsity == "l1":
             loss = loss + self.sparsity_weight * l1_sparsity(h)

@@ -131,6 +131,11 @@ class TrainOptions:
         "a learned variance otherwise; for the other kinds, squared error.",
         choices=("auto", "gaussian", "bernoulli"),
     )
+    condition: str | None = opt(
+        None,
+        "Column y to condition on (a category): the model learns p(x | z, y) and q(z | x, y); "
+        "`sample --condition VALUE` generates for that value.",
+    )
     clip_grad: float | None = opt(None, "Clip the gradient norm to this value.", low=1e-8)
     drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi")
     threads: int | None = opt(

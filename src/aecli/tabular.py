@@ -164,12 +164,85 @@ class Column:
     likelihood: str = "gaussian"  # or "bernoulli": values in [0, 1], left unscaled
 
 
+MAX_CONDITION_VALUES = 1000
+
+
+@dataclass
+class Condition:
+    """The category y a conditional model is trained on, one-hot encoded."""
+
+    name: str
+    values: list[str]  # the labels, as text, in one-hot order
+    counts: list[int]  # how often each label occurred in the training rows
+    dtype: str  # "int", "float", "bool" or "str": the type labels are written back as
+    position: int  # the column's place in the training file
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, name: str, rows: np.ndarray | None) -> Condition:
+        if name not in frame.columns:
+            raise DataError(f"--condition {name!r} is not a column of the data")
+        series = frame[name] if rows is None else frame[name].iloc[rows]
+        if series.isna().any():
+            raise DataError(f"the condition column {name!r} has missing values; fill or drop them")
+        labels = series.map(_label).value_counts().sort_index()
+        if len(labels) > MAX_CONDITION_VALUES:
+            raise DataError(
+                f"--condition {name!r} has {len(labels)} distinct values; a condition must be a "
+                f"category with at most {MAX_CONDITION_VALUES} values"
+            )
+        dtype = "str" if frame[name].dtype == object else _dtype(frame[name])
+        position = list(frame.columns).index(name)
+        return cls(name, list(labels.index), [int(c) for c in labels], dtype, position)
+
+    def one_hot(self, frame: pd.DataFrame) -> np.ndarray:
+        """The (rows, values) one-hot matrix of the frame's condition column."""
+        if self.name not in frame.columns:
+            raise DataError(
+                f"the data lacks the condition column {self.name!r} the model was trained with"
+            )
+        column = frame[self.name]
+        if column.isna().any():
+            raise DataError(f"the condition column {self.name!r} has missing values")
+        return self.encode_labels(column.map(_label).tolist())
+
+    def encode_labels(self, labels: Sequence[str]) -> np.ndarray:
+        index = {v: i for i, v in enumerate(self.values)}
+        unknown = [v for v in labels if v not in index]
+        if unknown:
+            known = ", ".join(self.values[:10]) + (" ..." if len(self.values) > 10 else "")
+            raise DataError(
+                f"condition {self.name!r} value {unknown[0]!r} was not seen in training; "
+                f"known values: {known}"
+            )
+        out = np.zeros((len(labels), len(self.values)), np.float32)
+        out[np.arange(len(labels)), [index[v] for v in labels]] = 1.0
+        return out
+
+    def column(self, labels: Sequence[str]) -> pd.Series:
+        """Labels back in the column's original type."""
+        cast = {"int": int, "float": float, "bool": lambda v: v == "True"}.get(self.dtype, str)
+        return pd.Series([cast(v) for v in labels], name=self.name)
+
+    def insert(self, frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+        out = frame.copy()
+        out.insert(min(self.position, len(out.columns)), self.name, self.column(labels).to_numpy())
+        return out
+
+
+def _label(value: Any) -> str:
+    """A condition value as text: 3, 3.0 and '3' are one label."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass
 class TableSchema:
     """The columns a model was trained on, in order, with their scaling statistics."""
 
     columns: list[Column]
     dropped: list[str] = field(default_factory=list)
+    condition: Condition | None = None
 
     @property
     def names(self) -> list[str]:
@@ -177,15 +250,21 @@ class TableSchema:
 
     @classmethod
     def fit(
-        cls, frame: pd.DataFrame, drop: Sequence[str] = (), rows: np.ndarray | None = None
+        cls,
+        frame: pd.DataFrame,
+        drop: Sequence[str] = (),
+        rows: np.ndarray | None = None,
+        condition: str | None = None,
     ) -> TableSchema:
-        """Learn the schema from `frame`; statistics come from `rows` (the training split)."""
+        """Learn the schema from `frame`; statistics come from `rows` (the training split).
+        A `condition` column is kept out of the features and one-hot encoded."""
         unknown = [c for c in drop if c not in frame.columns]
         if unknown:
             raise DataError(
                 f"--drop names columns that are not in the data: {', '.join(map(str, unknown))}"
             )
-        kept = [c for c in frame.columns if c not in set(drop)]
+        cond = Condition.fit(frame, condition, rows) if condition is not None else None
+        kept = [c for c in frame.columns if c not in {*drop, condition}]
         if not kept:
             raise DataError("no columns left to model after --drop")
         _check_names(frame)
@@ -206,7 +285,7 @@ class TableSchema:
                     max=float(col.max()),
                 )
             )
-        return cls(columns, [str(c) for c in drop])
+        return cls(columns, [str(c) for c in drop], cond)
 
     def choose_likelihoods(self, choice: str, variational: bool) -> list[str]:
         """Set each column's decoder likelihood from --likelihood and the data; Bernoulli
@@ -283,12 +362,25 @@ class TableSchema:
                 out[col.name] = raw[:, j]
         return pd.DataFrame(out)
 
+    @property
+    def n_condition(self) -> int:
+        return len(self.condition.values) if self.condition is not None else 0
+
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": [asdict(c) for c in self.columns], "dropped": self.dropped}
+        return {
+            "columns": [asdict(c) for c in self.columns],
+            "dropped": self.dropped,
+            "condition": asdict(self.condition) if self.condition is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TableSchema:
-        return cls([Column(**c) for c in data["columns"]], list(data.get("dropped", [])))
+        cond = data.get("condition")
+        return cls(
+            [Column(**c) for c in data["columns"]],
+            list(data.get("dropped", [])),
+            Condition(**cond) if cond is not None else None,
+        )
 
 
 def _dtype(series: pd.Series) -> str:

@@ -30,22 +30,32 @@ def decoder_logvar(net: AutoencoderNet) -> torch.Tensor:
 
 
 def elbo_terms(
-    net: AutoencoderNet, lik: Likelihood, x_in: torch.Tensor, x: torch.Tensor, gen: torch.Generator
+    net: AutoencoderNet,
+    lik: Likelihood,
+    x_in: torch.Tensor,
+    x: torch.Tensor,
+    gen: torch.Generator,
+    y: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(-E_q log p(x|z) with one sample, KL(q || p), z) per row."""
-    mu, logvar = net.encode_dist(x_in)
+    """(-E_q log p(x|z) with one sample, KL(q || p), z) per row; y: the condition, if any."""
+    mu, logvar = net.encode_dist(x_in, y)
     z = reparameterise(mu, logvar, gen)
-    nll = lik.nll(net.decode(z), x, decoder_logvar(net))
+    nll = lik.nll(net.decode(z, y), x, decoder_logvar(net))
     return nll, kl_standard_normal(mu, logvar), z
 
 
 @torch.no_grad()
 def iwae_bound(
-    net: AutoencoderNet, lik: Likelihood, x: torch.Tensor, samples: int, gen: torch.Generator
+    net: AutoencoderNet,
+    lik: Likelihood,
+    x: torch.Tensor,
+    samples: int,
+    gen: torch.Generator,
+    y: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q: a lower bound on log p(x) per row that
     tightens as K grows (K = 1 is the ELBO)."""
-    mu, logvar = net.encode_dist(x)
+    mu, logvar = net.encode_dist(x, y)
     std = torch.exp(0.5 * logvar)
     logvar_x = decoder_logvar(net)
     weights = []
@@ -54,7 +64,7 @@ def iwae_bound(
         z = mu + eps * std
         log_q = -0.5 * (math.log(2 * math.pi) + logvar + eps.pow(2)).sum(-1)
         log_prior = -0.5 * (math.log(2 * math.pi) + z.pow(2)).sum(-1)
-        log_lik = -lik.nll(net.decode(z), x, logvar_x)
+        log_lik = -lik.nll(net.decode(z, y), x, logvar_x)
         weights.append(log_lik + log_prior - log_q)
     stacked = torch.stack(weights)
     return torch.logsumexp(stacked, dim=0) - math.log(samples)
