@@ -37,8 +37,8 @@ _KINDS = [
     ),
     Kind(
         "sparse",
-        "Penalises the code: L1 of h, or KL(rho || mean activation) with sigmoid codes.",
-        preset={"sparsity": "l1", "init": "random"},
+        "Penalises the code: L1 of soft-thresholded h, or KL(rho || mean activation) of sigmoid h.",
+        preset={"sparsity": "l1", "init": "pca"},
         overcomplete_ok=True,
     ),
     Kind(
@@ -49,7 +49,7 @@ _KINDS = [
     Kind(
         "contractive",
         "Penalises the squared Frobenius norm of the encoder's Jacobian.",
-        preset={"contractive_weight": 0.1},
+        preset={"contractive_weight": 0.01},
     ),
 ]
 

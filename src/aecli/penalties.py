@@ -23,18 +23,52 @@ def jacobian_frobenius_sq(net: AutoencoderNet, x: torch.Tensor, h: torch.Tensor)
     """Mean over rows of ||d h / d x||_F^2, exactly, differentiable in the network's parameters.
 
     `h` must be `net.encode(x)` with `x.requires_grad`. Closed forms where the encoder is one layer
-    (linear: ||W||_F^2; sigmoid: sum_i (h_i (1 - h_i))^2 ||W_i||^2, Rifai et al. 2011); otherwise
-    the full Jacobian of every row from one batched backward pass (k vector-Jacobian products).
+    h = a(Wx + b): linear ||W||_F^2; sigmoid sum_i (h_i (1 - h_i))^2 ||W_i||^2 (Rifai et al. 2011);
+    soft threshold sum_i [h_i != 0] ||W_i||^2. Otherwise every row's full Jacobian from one batched
+    backward pass (k vector-Jacobian products).
     """
-    if net.enc_mlp is None:
-        w_sq = net.enc_skip.weight.pow(2).sum(dim=1)  # ||W_i||^2 per code unit
-        if net.arch.code_activation is None:
-            return w_sq.sum()
-        if net.arch.code_activation == "sigmoid":
-            return ((h * (1 - h)).pow(2) * w_sq).sum(dim=1).mean()
+    closed = _one_layer_frobenius_sq(net, h)
+    if closed is not None:
+        return closed
+    return encoder_jacobian(net, x, h, create_graph=True).pow(2).sum(dim=(1, 2)).mean()
+
+
+def _one_layer_frobenius_sq(net: AutoencoderNet, h: torch.Tensor) -> torch.Tensor | None:
+    """The closed form for a one-layer deterministic encoder, or None for any other encoder."""
+    if net.enc_mlp is not None or net.arch.variational:
+        return None
+    w_sq = net.enc_skip.weight[:, : net.arch.n_features].pow(2).sum(dim=1)  # ||W_i||^2, x only
+    activation = net.arch.code_activation
+    if activation is None:
+        return w_sq.sum()
+    if activation == "sigmoid":
+        slope = h * (1 - h)
+    elif activation == "shrink":
+        slope = (h != 0).to(h.dtype)
+    else:
+        return None
+    return (slope.pow(2) * w_sq).sum(dim=1).mean()
+
+
+def encoder_jacobian(
+    net: AutoencoderNet,
+    x: torch.Tensor,
+    h: torch.Tensor | None = None,
+    *,
+    create_graph: bool = False,
+) -> torch.Tensor:
+    """d h / d x for every row, shape (rows, k, d): one batched backward pass, exact.
+
+    Rows do not interact in the encoder, so the gradient of code unit j summed over rows gives
+    row r's Jacobian row j. Pass `h = net.encode(x)` (x requiring grad) to reuse a forward pass.
+    """
+    if h is None:
+        x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            h = net.encode(x)
     k = h.shape[1]
     basis = torch.eye(k, dtype=h.dtype).unsqueeze(1).expand(k, *h.shape)
     (jac,) = torch.autograd.grad(
-        h, x, grad_outputs=basis, is_grads_batched=True, create_graph=True
+        h, x, grad_outputs=basis, is_grads_batched=True, create_graph=create_graph
     )  # (k, rows, d)
-    return jac.pow(2).sum(dim=(0, 2)).mean()
+    return jac.transpose(0, 1)
