@@ -35,9 +35,16 @@ def test_int_and_bool_columns_come_back_in_their_types():
     assert back["flag"].dtype == bool and back["flag"].tolist() == [True, False, True, True]
 
 
-def test_missing_values_are_refused_with_the_column_named():
+def test_missing_cells_are_left_out_of_the_statistics():
     frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2.0, 3.0]})
-    with pytest.raises(DataError, match="'a' has 1 missing"):
+    schema = TableSchema.fit(frame)
+    assert schema.columns[0].mean == 2.0 and schema.columns[0].scale == 1.0
+    assert np.isnan(schema.to_array(frame)[1, 0])
+
+
+def test_a_column_without_values_is_named():
+    frame = pd.DataFrame({"a": [np.nan, np.nan], "b": [1.0, 2.0]})
+    with pytest.raises(DataError, match="'a' has no values"):
         TableSchema.fit(frame)
 
 

@@ -102,9 +102,11 @@ def train(
         code_activation={"kl": "sigmoid", "l1": "shrink"}.get(opts.sparsity or ""),
         variational=kind.variational,
         learned_variance=kind.variational and not all(likelihood.is_bernoulli.tolist()),
+        mask_inputs=bool(np.isnan(x).any()) or (opts.noise or "").startswith("mask"),
     )
     x_train, x_val = torch.from_numpy(xy[train_rows]), torch.from_numpy(xy[val_rows])
-    low, high = x_train[:, :d].min(dim=0).values, x_train[:, :d].max(dim=0).values
+    low = torch.from_numpy(np.nanmin(x[train_rows], axis=0))
+    high = torch.from_numpy(np.nanmax(x[train_rows], axis=0))
     y_train = None if y is None else y[train_rows]
     y_val = None if y is None else y[val_rows]
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
@@ -161,7 +163,7 @@ def pca_summary(train: np.ndarray, k: int) -> dict[str, np.ndarray]:
     rest = variances[k:]
     return {
         "axes": axes.astype(np.float32),
-        "mean": train.mean(axis=0).astype(np.float32),
+        "mean": np.nanmean(train, axis=0).astype(np.float32),
         "variances": variances[:k].astype(np.float32),
         "noise_variance": np.array([rest.mean() if len(rest) else 0.0], np.float32),
     }
@@ -175,7 +177,7 @@ def _metrics(model: Model, train: Rows, val: Rows, pca_val: float) -> dict[str, 
     held_out = val if len(val[0]) else train
 
     def mse(rows: Rows) -> float:
-        return float(np.mean((model.reconstruct_array(*rows) - rows[0]) ** 2))
+        return float(np.nanmean((model.reconstruct_array(*rows) - rows[0]) ** 2))
 
     model_val = mse(held_out)
     return {

@@ -260,7 +260,7 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
             )
         a = meta["architecture"]
         fields = {"n_features", "latent_dim", "hidden", "activation", "code_activation"}
-        flags = {"variational", "learned_variance"}
+        flags = {"variational", "learned_variance", "mask_inputs"}
         if not fields <= set(a) <= fields | flags | {"n_condition"} or any(
             not isinstance(a.get(f, False), bool) for f in flags
         ):
@@ -281,6 +281,7 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
             a.get("variational", False),
             a.get("learned_variance", False),
             _int(a.get("n_condition", 0), "n_condition", 0, MAX_CONDITION_VALUES),
+            a.get("mask_inputs", False),
         )
         _validate_condition(meta["schema"].get("condition"), arch.n_condition)
         if arch.parameter_count() > MAX_PARAMETERS:

@@ -37,13 +37,21 @@ class Likelihood:
         bce = F.binary_cross_entropy_with_logits(out, x.clamp(0, 1), reduction="none")
         return torch.where(self.is_bernoulli, bce, (out - x).pow(2))
 
-    def nll(self, out: torch.Tensor, x: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """-log p(x | decoder output), in nats, summed over features: one value per row."""
-        gauss = 0.5 * (LOG_2PI + logvar + (x - out).pow(2) * torch.exp(-logvar))
-        if self.all_gaussian:
-            return gauss.sum(dim=-1)
-        bce = F.binary_cross_entropy_with_logits(out, x.clamp(0, 1), reduction="none")
-        return torch.where(self.is_bernoulli, bce, gauss).sum(dim=-1)
+    def nll(
+        self,
+        out: torch.Tensor,
+        x: torch.Tensor,
+        logvar: torch.Tensor,
+        present: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """-log p(x | decoder output), in nats, summed over the (present) features, per row."""
+        cells = 0.5 * (LOG_2PI + logvar + (x - out).pow(2) * torch.exp(-logvar))
+        if not self.all_gaussian:
+            bce = F.binary_cross_entropy_with_logits(out, x.clamp(0, 1), reduction="none")
+            cells = torch.where(self.is_bernoulli, bce, cells)
+        if present is not None:
+            cells = cells * present
+        return cells.sum(dim=-1)
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         """E[x | decoder output]: the output itself, or the Bernoulli probability."""

@@ -173,7 +173,7 @@ class Model:
         are hidden (seeded), and the count that restores them best is used.
         """
         frame = read_table(data)
-        x = self.schema.to_array(frame, allow_missing=True)
+        x = self.schema.to_array(frame)
         y = self._condition(frame)
         missing = np.isnan(x)
         if iterations is None:

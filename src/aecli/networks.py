@@ -38,6 +38,7 @@ class Architecture:
     variational: bool = False  # the encoder outputs a Gaussian q(z | x): mean and log-variance
     learned_variance: bool = False  # a learned log-variance per feature for Gaussian likelihoods
     n_condition: int = 0  # width of the one-hot condition y fed to encoder and decoder
+    mask_inputs: bool = False  # the encoder also sees which cells are missing (NaN)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -53,9 +54,10 @@ class Architecture:
         d, k, h = self.n_features, self.latent_dim, self.hidden
         out = 2 * k if self.variational else k
         c = self.n_condition
-        count = (d + c) * out + out + (k + c) * d + d + (d if self.learned_variance else 0)
+        e = d + c + (d if self.mask_inputs else 0)  # encoder input width
+        count = e * out + out + (k + c) * d + d + (d if self.learned_variance else 0)
         if h:
-            for sizes in ([d + c, *h, out], [k + c, *reversed(h), d]):
+            for sizes in ([e, *h, out], [k + c, *reversed(h), d]):
                 count += sum(a * b + b for a, b in itertools.pairwise(sizes))
         return count
 
@@ -78,16 +80,24 @@ class AutoencoderNet(nn.Module):
         d, k, h = arch.n_features, arch.latent_dim, arch.hidden
         out = 2 * k if arch.variational else k
         c = arch.n_condition
-        self.enc_skip = nn.Linear(d + c, out)
+        e = d + c + (d if arch.mask_inputs else 0)
+        self.enc_skip = nn.Linear(e, out)
         self.dec_skip = nn.Linear(k + c, d)
-        self.enc_mlp = _mlp([d + c, *h, out], arch.activation) if h else None
+        self.enc_mlp = _mlp([e, *h, out], arch.activation) if h else None
         self.dec_mlp = _mlp([k + c, *reversed(h), d], arch.activation) if h else None
         if arch.learned_variance:
             self.dec_logvar = nn.Parameter(torch.zeros(d))
 
     def _encoder(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's output for rows x (NaN = missing: seen as 0, the training mean, and,
+        for a mask-aware model, flagged in extra inputs), with the condition y if any."""
+        missing = torch.isnan(x)
+        parts = [x.masked_fill(missing, 0.0)]
+        if self.arch.mask_inputs:
+            parts.append(missing.to(x.dtype))
         if y is not None:
-            x = torch.cat([x, y], dim=1)
+            parts.append(y)
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         h = self.enc_skip(x)
         if self.enc_mlp is not None:
             h = h + self.enc_mlp(x)
@@ -132,6 +142,8 @@ class AutoencoderNet(nn.Module):
         basis = torch.zeros(d, k)
         m = min(k, components.shape[1])
         basis[:, :m] = components[:, :m]
+        self.enc_skip.weight.zero_()  # mask and condition inputs start silent
+        self.dec_skip.weight.zero_()
         self.enc_skip.weight[:k, :d].copy_(basis.T)
         self.dec_skip.weight[:, :k].copy_(basis)
         self.enc_skip.bias.zero_()

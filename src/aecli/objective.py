@@ -3,6 +3,10 @@
     loss(x) = NLL(x | g(f(corrupt(x)))) + sparsity_weight * Omega_sparse(h)
               + contractive_weight * ||d f / d x||_F^2
 
+The NLL always scores the clean x, whatever corrupt() fed the encoder. The code activation follows
+the sparsity penalty (networks.py): a soft threshold for L1, so that codes can be exactly zero, and
+a sigmoid for KL, so that a unit's mean activation is a firing rate.
+
 For the deterministic kinds the NLL is the per-cell squared error (a Gaussian with fixed variance,
 constants dropped; cross-entropy for Bernoulli features), averaged over cells. For the VAE the
 encoder is stochastic, h = z ~ q(z | x), the NLL is exact nats summed over features, and the
@@ -65,18 +69,26 @@ class Objective:
         """The loss on a batch; a conditional model's batch carries the one-hot y after x."""
         d = net.arch.n_features
         x, y = (batch[:, :d], batch[:, d:]) if net.arch.n_condition else (batch, None)
+        missing = torch.isnan(x)
+        present = None
+        if missing.any():  # missing cells: the encoder sees them, the loss leaves them out
+            present = ~missing
         x_in = self.corrupt(x, gen) if self.corrupt is not None else x
         if self.needs_input_grad:
             x_in = x_in.detach().requires_grad_(True)
         if net.arch.variational:
             from aecli.variational import elbo_terms
 
-            nll, kl, h = elbo_terms(net, self.likelihood, x_in, x, gen, y)
+            nll, kl, h = elbo_terms(net, self.likelihood, x_in, x, gen, y, present)
             recon = nll.mean()
             loss = recon + self.beta_now(net.training) * kl.mean()
         else:
             h = net.encode(x_in, y)
-            recon = self.likelihood.squared_error(net.decode(h, y), x).mean()
+            cells = self.likelihood.squared_error(net.decode(h, y), x.nan_to_num(0.0))
+            if present is None:
+                recon = cells.mean()
+            else:
+                recon = (cells * present).sum() / present.sum().clamp(min=1)
             loss = recon
         if self.sparsity == "l1":
             loss = loss + self.sparsity_weight * l1_sparsity(h)

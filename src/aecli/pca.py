@@ -6,7 +6,9 @@ import numpy as np
 
 
 def principal_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The top-k principal axes (d x k) of centred data and all explained variances, descending."""
+    """The top-k principal axes (d x k) of centred data and all explained variances, descending.
+    Missing cells (NaN) count as the column mean."""
+    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
     centred = x - x.mean(axis=0)
     _, s, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
     axes = vt[:k].T
@@ -15,9 +17,10 @@ def principal_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pca_reconstruction_error(train: np.ndarray, test: np.ndarray, k: int) -> float:
-    """Mean squared error per cell of PCA with k components fitted on `train`, applied to `test`."""
+    """Mean squared error per present cell of PCA with k components fitted on `train`, applied
+    to `test` (missing cells are read as the mean and left out of the error)."""
     axes, _ = principal_axes(train, k)
-    mean = train.mean(axis=0)
+    mean = np.nanmean(train, axis=0)
     centred = test.astype(np.float64) - mean
-    recon = centred @ axes @ axes.T
-    return float(np.mean((centred - recon) ** 2))
+    recon = np.nan_to_num(centred) @ axes @ axes.T
+    return float(np.nanmean((centred - recon) ** 2))

@@ -273,14 +273,19 @@ class TableSchema:
         stats = values if rows is None else values[rows]
         columns = []
         for j, name in enumerate(kept):
-            col = stats[:, j]
-            std = float(col.std())
+            col = stats[:, j][~np.isnan(stats[:, j])]  # statistics of the present cells
+            if not len(col):
+                raise DataError(
+                    f"column {name!r} has no values in the training rows; leave it out with "
+                    f"--drop {name}"
+                )
+            mean, std = float(col.mean()), float(col.std())
             columns.append(
                 Column(
                     name=str(name),
                     dtype=_dtype(frame[name]),
-                    mean=float(col.mean()),
-                    scale=std if std > 1e-12 * max(1.0, abs(float(col.mean()))) else 1.0,
+                    mean=mean,
+                    scale=std if std > 1e-12 * max(1.0, abs(mean)) else 1.0,
                     min=float(col.min()),
                     max=float(col.max()),
                 )
@@ -309,9 +314,9 @@ class TableSchema:
                 col.likelihood, col.mean, col.scale = "bernoulli", 0.0, 1.0
         return [c.likelihood for c in self.columns]
 
-    def to_array(self, frame: pd.DataFrame, allow_missing: bool = False) -> np.ndarray:
+    def to_array(self, frame: pd.DataFrame) -> np.ndarray:
         """Standardised float32 values of the schema's columns, matched by name (NaN where a
-        cell is missing, if `allow_missing`)."""
+        cell is missing."""
         missing = [n for n in self.names if n not in frame.columns]
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -319,7 +324,7 @@ class TableSchema:
                 f"the data lacks {len(missing)} column(s) the model was trained on: {shown}; "
                 "give a file with the training columns (any order)"
             )
-        _check_numeric(frame, self.names, allow_missing)
+        _check_numeric(frame, self.names)
         values = _as_float(frame, self.names)
         mean = np.array([c.mean for c in self.columns])
         scale = np.array([c.scale for c in self.columns])
@@ -398,9 +403,7 @@ def _check_names(frame: pd.DataFrame) -> None:
         raise DataError(f"duplicate column names: {', '.join(dupes)}; rename them")
 
 
-def _check_numeric(
-    frame: pd.DataFrame, columns: Sequence[str], allow_missing: bool = False
-) -> None:
+def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     bad = [
         c
         for c in columns
@@ -419,14 +422,6 @@ def _check_numeric(
         raise DataError(
             f"non-numeric column(s) {names}{sample}: aecli models numeric columns only; "
             f"leave them out with {drops}"
-        )
-    holes = [] if allow_missing else [c for c in columns if frame[c].isna().any()]
-    if holes:
-        c = holes[0]
-        count = int(frame[c].isna().sum())
-        raise DataError(
-            f"column {c!r} has {count} missing value(s); fill them, drop those rows, "
-            f"or leave the column out with --drop {c}"
         )
 
 

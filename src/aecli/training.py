@@ -55,7 +55,7 @@ def evaluate(net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: i
     with grad:
         for start in range(0, len(x), EVAL_BATCH):
             batch = x[start : start + EVAL_BATCH]
-            total += float(objective(net, batch, gen).loss) * len(batch)
+            total += float(objective(net, batch, gen).loss.detach()) * len(batch)
     return total / len(x)
 
 

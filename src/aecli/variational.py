@@ -36,11 +36,13 @@ def elbo_terms(
     x: torch.Tensor,
     gen: torch.Generator,
     y: torch.Tensor | None = None,
+    present: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(-E_q log p(x|z) with one sample, KL(q || p), z) per row; y: the condition, if any."""
+    """(-E_q log p(x|z) with one sample, KL(q || p), z) per row; y: the condition, if any;
+    `present`: which cells of x count (missing ones are left out)."""
     mu, logvar = net.encode_dist(x_in, y)
     z = reparameterise(mu, logvar, gen)
-    nll = lik.nll(net.decode(z, y), x, decoder_logvar(net))
+    nll = lik.nll(net.decode(z, y), x.nan_to_num(0.0), decoder_logvar(net), present)
     return nll, kl_standard_normal(mu, logvar), z
 
 
