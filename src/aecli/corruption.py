@@ -8,9 +8,11 @@ from aecli.noise_spec import parse_noise
 
 
 class Corruption:
-    """Gaussian noise (standardised units), masking to the mean (zero), or salt-and-pepper.
+    """Gaussian noise (standardised units), masking to zero, or salt-and-pepper.
 
-    Salt-and-pepper sets a cell to its column's training minimum or maximum with equal chance.
+    Masking sets a cell to 0: its column's training mean once standardised ("off" for a Bernoulli
+    column). Salt-and-pepper sets a cell to its column's training minimum or maximum with equal
+    chance. Each call draws new noise from `gen`.
     """
 
     def __init__(self, spec: str, low: torch.Tensor, high: torch.Tensor) -> None:

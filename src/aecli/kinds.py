@@ -38,7 +38,7 @@ _KINDS = [
     Kind(
         "sparse",
         "Penalises the code: L1 of soft-thresholded h, or KL(rho || mean activation) of sigmoid h.",
-        preset={"sparsity": "l1", "init": "pca"},
+        preset={"sparsity": "l1", "init": "pca", "lr": 3e-3},
         overcomplete_ok=True,
     ),
     Kind(

@@ -60,7 +60,8 @@ def encoder_jacobian(
     """d h / d x for every row, shape (rows, k, d): one batched backward pass, exact.
 
     Rows do not interact in the encoder, so the gradient of code unit j summed over rows gives
-    row r's Jacobian row j. Pass `h = net.encode(x)` (x requiring grad) to reuse a forward pass.
+    row r's Jacobian row j. Pass `h = net.encode(x)` (x requiring grad) to reuse a forward pass;
+    a conditional network needs it (`net.encode(x, y)`), since only x is known here.
     """
     if h is None:
         x = x.detach().requires_grad_(True)
