@@ -142,6 +142,9 @@ def test_overcomplete_codes_warn_for_undercomplete_only(wine):
         warnings.simplefilter("error", AecliWarning)
         model = aecli.train(wine, kind="sparse", **tiny)
     assert model.latent_dim == 16
+    with torch.no_grad():
+        h = model.net.encode(torch.from_numpy(model.schema.to_array(pd.read_csv(wine))))
+    assert bool((h[:, 13:] != 0).any(dim=0).all())  # codes past the 13 columns are alive
 
 
 # --- denoising -----------------------------------------------------------------------------------

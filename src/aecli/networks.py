@@ -146,6 +146,8 @@ class AutoencoderNet(nn.Module):
         self.dec_skip.weight.zero_()
         self.enc_skip.weight[:k, :d].copy_(basis.T)
         self.dec_skip.weight[:, :k].copy_(basis)
+        if m < k:  # codes beyond the data's rank start random, or a dead zone (shrink) kills them;
+            self.enc_skip.weight[m:k, :d].uniform_(-(d**-0.5), d**-0.5)  # the decoder ignores them
         self.enc_skip.bias.zero_()
         self.dec_skip.bias.zero_()
         if mean is not None:
