@@ -4,6 +4,7 @@ problem, no traceback, and leaves every file in the folder as it was."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
@@ -61,7 +63,36 @@ def _all_nan(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _image_bytes(mode: str, fmt: str, size: tuple[int, int] = (24, 16)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, 128 if mode == "L" else (10, 20, 30, 40)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+PNG = _image_bytes("L", "PNG")
+
 CASES: list[tuple[str, dict[str, object], list[str], str]] = [
+    (
+        "truncated image",
+        {"a.png": PNG[: len(PNG) // 2]},
+        ["denoise", "photo", "a.png", "-o", "b.png"],
+        "a.png",
+    ),
+    (
+        "image of the wrong channels",
+        {"c.jpg": _image_bytes("CMYK", "JPEG")},
+        ["denoise", "photo", "c.jpg", "-o", "d.jpg"],
+        "CMYK",
+    ),
+    ("image as a table", {"a.png": PNG}, ["train", "a.png"], "unknown file type"),
+    ("table model on an image", {"a.png": PNG}, ["denoise", "{model}", "a.png"], "photo"),
+    ("folder without --out-dir", {"imgs/a.png": PNG}, ["denoise", "photo", "imgs"], "--out-dir"),
+    (
+        "denoise output exists",
+        {"a.png": PNG, "b.png": PNG},
+        ["denoise", "photo", "a.png", "-o", "b.png"],
+        "--force",
+    ),
     ("missing file", {}, ["train", "nope.csv"], "no such file"),
     ("empty file", {"d.csv": b""}, ["train", "d.csv"], "is empty"),
     ("header only", {"d.csv": HEADER}, ["train", "d.csv"], "no data rows"),

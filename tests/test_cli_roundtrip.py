@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -104,18 +105,22 @@ def test_missing_column_is_a_one_line_error(tmp_path, wine, wine_model, runner):
     assert "Traceback" not in result.stderr
 
 
-def test_non_numeric_column_is_named_with_the_fix(tmp_path, wine, runner):
+def test_text_column_is_a_category_and_dropping_works(tmp_path, wine, runner):
     frame = pd.read_csv(wine)
     frame["grape"] = np.where(frame["alcohol"] > 13, "red", "white")
     mixed = tmp_path / "mixed.csv"
     frame.to_csv(mixed, index=False)
-    result = invoke(runner, "train", mixed, "-o", tmp_path / "m.safetensors", *FAST)
-    assert result.exit_code == 2
-    assert "'grape'" in result.stderr and "--drop grape" in result.stderr
-    result = invoke(
-        runner, "train", mixed, "--drop", "grape", "-o", tmp_path / "m.safetensors", *FAST
-    )
+    model = tmp_path / "m.safetensors"
+    result = invoke(runner, "train", mixed, "-o", model, *FAST)
     assert result.exit_code == 0, result.stderr
+    codes = invoke(runner, "encode", model, mixed, "-o", tmp_path / "z.csv")
+    assert codes.exit_code == 0, codes.stderr
+    back = pd.read_csv(io.StringIO(invoke(runner, "decode", model, tmp_path / "z.csv").stdout))
+    assert set(back["grape"]) <= {"red", "white"}
+    dropped = invoke(
+        runner, "train", mixed, "--drop", "grape", "-o", tmp_path / "d.safetensors", *FAST
+    )
+    assert dropped.exit_code == 0, dropped.stderr
 
 
 def test_installed_script_round_trip(tmp_path, wine):

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from aecli.density import fit_code_density
-from aecli.errors import DataError, TrainingInterrupted
+from aecli.errors import AecliWarning, DataError, TrainingInterrupted
 from aecli.kinds import KINDS
 from aecli.likelihoods import Likelihood
 from aecli.model import Model
@@ -25,10 +25,6 @@ from aecli.options import TrainOptions
 from aecli.pca import pca_reconstruction_error, principal_axes
 from aecli.tabular import TableSchema, read_table
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
-
-
-class AecliWarning(UserWarning):
-    """Something the user should know that does not stop the command."""
 
 
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,8 +69,16 @@ def train(
     if len(frame) < 2:
         raise DataError("training needs at least 2 rows")
     train_rows, val_rows = split_rows(len(frame), opts.val_fraction, opts.seed)
-    schema = TableSchema.fit(frame, opts.drop, rows=train_rows, condition=opts.condition)
-    likelihood = Likelihood(schema.choose_likelihoods(opts.likelihood, kind.variational))
+    schema = TableSchema.fit(
+        frame,
+        opts.drop,
+        rows=train_rows,
+        condition=opts.condition,
+        categorical=opts.categorical,
+        id_cols=opts.id_col,
+    )
+    kinds = schema.choose_likelihoods(opts.likelihood, kind.variational)
+    likelihood = Likelihood(kinds, [c.width for c in schema.columns])
     x = schema.to_array(frame)
     y = schema.condition.one_hot(frame) if schema.condition is not None else None
     xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y

@@ -25,7 +25,7 @@ from aecli.likelihoods import LIKELIHOODS
 from aecli.model import Model
 from aecli.networks import ACTIVATIONS, CODE_ACTIVATIONS, Architecture, AutoencoderNet
 from aecli.options import TrainOptions
-from aecli.tabular import MAX_CONDITION_VALUES, TableSchema
+from aecli.tabular import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
 
 FORMAT = "aecli"
 FORMAT_VERSION = 1
@@ -218,6 +218,18 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
+def _width(column: dict[str, Any]) -> int:
+    """A schema column's model-space width: its category count, or 1."""
+    categories = column.get("categories")
+    if categories is None:
+        return 1
+    if not isinstance(categories, list) or not all(isinstance(v, str) for v in categories):
+        raise CheckpointError("checkpoint metadata: a column's categories are malformed")
+    if not 1 <= len(categories) <= MAX_CATEGORIES:
+        raise CheckpointError("checkpoint metadata: a column declares too many categories")
+    return len(categories)
+
+
 def _validate_condition(cond: Any, width: int) -> None:
     """The condition spec must match the one-hot width the network declares."""
     if cond is None:
@@ -290,13 +302,14 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
                 f"the {MAX_PARAMETERS:,} aecli accepts; the file is not trustworthy"
             )
         columns = meta["schema"].get("columns")
-        if not isinstance(columns, list) or len(columns) != d:
+        if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+            raise CheckpointError("checkpoint metadata: the schema's columns are malformed")
+        if sum(_width(c) for c in columns) != d:
             raise CheckpointError("checkpoint metadata: the schema does not match n_features")
         for c in columns:
             ok = (
-                isinstance(c, dict)
-                and isinstance(c.get("name"), str)
-                and c.get("dtype") in ("float", "int", "bool")
+                isinstance(c.get("name"), str)
+                and c.get("dtype") in ("float", "int", "bool", "str")
                 and all(
                     isinstance(c.get(s), int | float) and math.isfinite(c[s])
                     for s in ("mean", "scale", "min", "max")

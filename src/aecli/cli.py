@@ -273,7 +273,9 @@ def train(
 
     _show_warnings(quiet)
     options["hidden"] = parse_int_list(options["hidden"])
-    options["drop"] = tuple(options["drop"] or ())
+    for f in dataclasses.fields(TrainOptions):
+        if f.metadata["cli"] == "multi":
+            options[f.name] = tuple(options[f.name] or ())
     TrainOptions.from_dict(options).validate()
     if output is None:
         if data == "-":
@@ -314,7 +316,7 @@ def train(
         "output": str(output),
         "kind": model.kind,
         "latent_dim": model.latent_dim,
-        "columns": model.architecture.n_features,
+        "columns": len(model.schema.columns),
         "epochs_run": model.history["epochs_run"],
         "best_epoch": model.history["best_epoch"],
         "stopped_early": model.history["stopped_early"],
@@ -380,12 +382,28 @@ def decode(
         ),
     ] = None,
     keep: Keep = None,
+    probabilities: Annotated[
+        bool,
+        typer.Option(
+            "--probabilities", help="Write categorical columns as one probability per category."
+        ),
+    ] = False,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
     """Decode codes back to rows in the training data's columns, order and units."""
-    _run_transform("decode", model_path, codes, output, keep, force, quiet, json_out)
+    _run_transform(
+        "decode",
+        model_path,
+        codes,
+        output,
+        keep,
+        force,
+        quiet,
+        json_out,
+        probabilities=probabilities,
+    )
 
 
 def _run_transform(

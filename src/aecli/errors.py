@@ -12,6 +12,10 @@ class UserError(Exception):
     exit_code = 2
 
 
+class AecliWarning(UserWarning):
+    """Something the user should know that does not stop the command."""
+
+
 class DataError(UserError):
     """The input data cannot be used as it is."""
 

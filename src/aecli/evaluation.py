@@ -41,24 +41,35 @@ def evaluate_model(
     recon = model.reconstruct_array(x, y)
     pca = model.extras.get("pca")
     out: dict[str, Any] = {"rows": len(x), "kind": model.kind}
-    per_feature_model = ((recon - x) ** 2).mean(0)
-    out["reconstruction_mse"] = {"model": float(per_feature_model.mean())}
+    per_feature_model = np.nanmean((recon - x) ** 2, axis=0)
+    out["reconstruction_mse"] = {"model": float(np.nanmean((recon - x) ** 2))}
     per_feature_pca = None
     if pca is not None:
-        centred = x - pca["mean"]
+        centred = np.nan_to_num(x - pca["mean"])  # a missing cell reads as the mean
         pca_recon = pca["mean"] + centred @ pca["axes"] @ pca["axes"].T
-        per_feature_pca = ((pca_recon - x) ** 2).mean(0)
-        out["reconstruction_mse"]["pca"] = float(per_feature_pca.mean())
-        ll = ppca_log_likelihood(x, pca) - jacobian
-        out["pca_log_likelihood"] = float(ll.mean())
-    out["per_feature"] = [
-        {
-            "column": c.name,
-            "model_mse": float(per_feature_model[j] * c.scale**2),
-            **({"pca_mse": float(per_feature_pca[j] * c.scale**2)} if pca is not None else {}),
-        }
-        for j, c in enumerate(model.schema.columns)
-    ]
+        per_feature_pca = np.nanmean((pca_recon - x) ** 2, axis=0)
+        out["reconstruction_mse"]["pca"] = float(np.nanmean((pca_recon - x) ** 2))
+        complete = ~np.isnan(x).any(axis=1)  # PPCA's density needs every cell
+        if complete.any():
+            ll = ppca_log_likelihood(x[complete], pca) - jacobian
+            out["pca_log_likelihood"] = float(ll.mean())
+    out["per_feature"] = []
+    for start, c in zip(model.schema.starts, model.schema.columns, strict=True):
+        if c.categories is not None:  # categories: accuracy of the most likely label
+            block = slice(start, start + c.width)
+            seen = ~np.isnan(x[:, start])
+            truth = x[seen, block].argmax(1)
+            entry = {
+                "column": c.name,
+                "model_accuracy": float(np.mean(recon[seen, block].argmax(1) == truth)),
+            }
+            if pca is not None:
+                entry["pca_accuracy"] = float(np.mean(pca_recon[seen, block].argmax(1) == truth))
+        else:
+            entry = {"column": c.name, "model_mse": float(per_feature_model[start] * c.scale**2)}
+            if per_feature_pca is not None:
+                entry["pca_mse"] = float(per_feature_pca[start] * c.scale**2)
+        out["per_feature"].append(entry)
     if model.variational:
         elbo, iwae = variational_bounds(model, x, y, importance_samples, seed)
         out["elbo"] = elbo - jacobian

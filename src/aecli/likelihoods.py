@@ -1,9 +1,12 @@
-"""Decoder likelihoods p(x | z), per feature, shared by every kind (one code path).
+"""Decoder likelihoods p(x | z), per column, shared by every kind (one code path).
 
 - "gaussian": a Gaussian on the standardised feature. The deterministic kinds use it with a fixed
   variance, where the negative log-likelihood is the squared error up to scale and a constant; the
   VAE learns one variance per feature and scores exact nats.
 - "bernoulli": for features in [0, 1] (pixels, binary columns); the decoder outputs logits.
+- "categorical": a one-hot column; the decoder outputs one logit per category (softmax).
+
+Losses are per column, so a categorical with 50 categories weighs as much as one number.
 """
 
 from __future__ import annotations
@@ -13,29 +16,61 @@ import math
 import torch
 import torch.nn.functional as F
 
-LIKELIHOODS = ("gaussian", "bernoulli")
+LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 LOG_2PI = math.log(2 * math.pi)
 
 
 class Likelihood:
-    """The per-feature likelihood of one table: which columns are Gaussian, which Bernoulli."""
+    """The likelihood of one table's model-space rows: a kind and a slot range per column."""
 
-    def __init__(self, kinds: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, kinds: list[str] | tuple[str, ...], widths: list[int] | None = None) -> None:
         self.kinds = tuple(kinds)
-        bern = [i for i, k in enumerate(self.kinds) if k == "bernoulli"]
-        self.bernoulli = torch.tensor(bern, dtype=torch.long) if bern else None
-        self.all_gaussian = self.bernoulli is None
-        mask = torch.zeros(len(self.kinds), dtype=torch.bool)
-        if bern:
-            mask[self.bernoulli] = True
-        self.is_bernoulli = mask
+        widths = widths or [1] * len(self.kinds)
+        starts = [sum(widths[:i]) for i in range(len(widths))]
+        self.starts = torch.tensor(starts, dtype=torch.long)
+        self.groups = [
+            (s, s + w)
+            for s, w, k in zip(starts, widths, self.kinds, strict=True)
+            if k == "categorical"
+        ]
+        scalar = [s for s, k in zip(starts, self.kinds, strict=True) if k != "categorical"]
+        self.scalar = torch.tensor(scalar, dtype=torch.long)
+        n_slots = sum(widths)
+        bern = torch.zeros(n_slots, dtype=torch.bool)
+        for s, k in zip(starts, self.kinds, strict=True):
+            bern[s] = k == "bernoulli"
+        self.is_bernoulli = bern
+        self.all_gaussian = all(k == "gaussian" for k in self.kinds)
+        self.simple = not self.groups  # one slot per column
 
-    def squared_error(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Per-cell loss of the deterministic kinds: squared error, or cross-entropy in nats."""
+    def _scalar_cells(
+        self, out: torch.Tensor, x: torch.Tensor, gauss: torch.Tensor
+    ) -> torch.Tensor:
         if self.all_gaussian:
-            return (out - x).pow(2)
+            return gauss
         bce = F.binary_cross_entropy_with_logits(out, x.clamp(0, 1), reduction="none")
-        return torch.where(self.is_bernoulli, bce, (out - x).pow(2))
+        return torch.where(self.is_bernoulli, bce, gauss)
+
+    def _per_column(self, cells: torch.Tensor, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """(rows, columns): scalar columns' cells and each categorical's cross-entropy."""
+        if self.simple:
+            return cells
+        columns = torch.empty(len(x), len(self.kinds), dtype=out.dtype)
+        index = 0
+        for j, kind in enumerate(self.kinds):
+            start = int(self.starts[j])
+            if kind == "categorical":
+                lo, hi = self.groups[index]
+                index += 1
+                columns[:, j] = -(x[:, lo:hi] * F.log_softmax(out[:, lo:hi], dim=1)).sum(1)
+            else:
+                columns[:, j] = cells[:, start]
+        return columns
+
+    def column_losses(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The deterministic kinds' loss per row and column: squared error (fixed-variance
+        Gaussian), or cross-entropy in nats for Bernoulli and categorical columns."""
+        return self._per_column(self._scalar_cells(out, x, (out - x).pow(2)), out, x)
 
     def nll(
         self,
@@ -44,17 +79,23 @@ class Likelihood:
         logvar: torch.Tensor,
         present: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """-log p(x | decoder output), in nats, summed over the (present) features, per row."""
-        cells = 0.5 * (LOG_2PI + logvar + (x - out).pow(2) * torch.exp(-logvar))
-        if not self.all_gaussian:
-            bce = F.binary_cross_entropy_with_logits(out, x.clamp(0, 1), reduction="none")
-            cells = torch.where(self.is_bernoulli, bce, cells)
+        """-log p(x | decoder output), in nats, summed over the (present) columns, per row."""
+        gauss = 0.5 * (LOG_2PI + logvar + (x - out).pow(2) * torch.exp(-logvar))
+        columns = self._per_column(self._scalar_cells(out, x, gauss), out, x)
         if present is not None:
-            cells = cells * present
-        return cells.sum(dim=-1)
+            columns = columns * present
+        return columns.sum(dim=-1)
+
+    def present(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Which cells (rows x columns) are present; None when none is missing."""
+        missing = torch.isnan(x if self.simple else x[:, self.starts])
+        return ~missing if missing.any() else None
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
-        """E[x | decoder output]: the output itself, or the Bernoulli probability."""
+        """E[x | decoder output]: the output itself, Bernoulli probabilities, softmax groups."""
         if self.all_gaussian:
             return out
-        return torch.where(self.is_bernoulli, torch.sigmoid(out), out)
+        mean = torch.where(self.is_bernoulli, torch.sigmoid(out), out)
+        for lo, hi in self.groups:
+            mean[:, lo:hi] = torch.softmax(out[:, lo:hi], dim=1)
+        return mean

@@ -44,7 +44,9 @@ class Model:
         self.history = history
         self.metrics = metrics
         self.extras = extras if extras is not None else {}  # "pca", "density": named arrays
-        self.likelihood = Likelihood([c.likelihood for c in schema.columns])
+        self.likelihood = Likelihood(
+            [c.likelihood for c in schema.columns], [c.width for c in schema.columns]
+        )
         self.train_seconds: float | None = None
 
     @property
@@ -101,8 +103,15 @@ class Model:
         out = pd.DataFrame(both, columns=columns)
         return _join(kept, out if with_logvar else out[self.code_columns])
 
-    def decode(self, codes: str | Path | pd.DataFrame, keep: Sequence[str] = ()) -> pd.DataFrame:
-        """Rows in the training data's columns, order, units and dtypes from codes z1..zK."""
+    def decode(
+        self,
+        codes: str | Path | pd.DataFrame,
+        keep: Sequence[str] = (),
+        *,
+        probabilities: bool = False,
+    ) -> pd.DataFrame:
+        """Rows in the training data's columns, order, units and dtypes from codes z1..zK;
+        categorical columns as labels, or with `probabilities` one column per category."""
         frame = read_table(codes)
         kept = _kept_columns(frame, keep)
         missing = [c for c in self.code_columns if c not in frame.columns]
@@ -119,7 +128,7 @@ class Model:
             raise DataError("the code columns hold missing or infinite values; fix those rows")
         y = self._condition(frame, hint=" (encode with --keep COLUMN to carry it along)")
         recon = self._apply(self._decode_mean, array, width=self.schema_width, y=y)
-        decoded = self.schema.from_array(recon)
+        decoded = self.schema.from_array(recon, probabilities=probabilities)
         cond = self.schema.condition
         if cond is not None and cond.name not in kept.columns:
             decoded = cond.insert(decoded, frame[cond.name].map(str).tolist())
@@ -175,11 +184,12 @@ class Model:
         frame = read_table(data)
         x = self.schema.to_array(frame)
         y = self._condition(frame)
-        missing = np.isnan(x)
+        missing = np.isnan(x)  # missing cells, and categories unseen in training
         if iterations is None:
             iterations = self._choose_iterations(x, y, missing, seed) if missing.any() else 1
         filled = self._impute(x, y, missing, iterations)
-        cells = np.ones_like(missing) if all_cells else missing
+        absent = frame[self.schema.names].isna().to_numpy()  # only these are filled
+        cells = np.ones_like(absent) if all_cells else absent
         values = self.reconstruct_array(filled, y) if all_cells else filled
         mask = pd.DataFrame(cells, columns=self.schema.names)
         return self.schema.write_back(frame, values, cells), mask
@@ -196,7 +206,9 @@ class Model:
     def _choose_iterations(
         self, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, seed: int
     ) -> int:
-        probe = (np.random.default_rng(seed).random(x.shape) < 0.1) & ~missing
+        widths = [c.width for c in self.schema.columns]
+        by_column = np.random.default_rng(seed).random((len(x), len(widths))) < 0.1
+        probe = np.repeat(by_column, widths, axis=1) & ~missing  # whole columns, as when missing
         if not probe.any():
             return 1
         hidden = missing | probe

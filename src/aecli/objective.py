@@ -69,10 +69,7 @@ class Objective:
         """The loss on a batch; a conditional model's batch carries the one-hot y after x."""
         d = net.arch.n_features
         x, y = (batch[:, :d], batch[:, d:]) if net.arch.n_condition else (batch, None)
-        missing = torch.isnan(x)
-        present = None
-        if missing.any():  # missing cells: the encoder sees them, the loss leaves them out
-            present = ~missing
+        present = self.likelihood.present(x)  # missing cells: left out of the loss
         x_in = self.corrupt(x, gen) if self.corrupt is not None else x
         if self.needs_input_grad:
             x_in = x_in.detach().requires_grad_(True)
@@ -84,7 +81,7 @@ class Objective:
             loss = recon + self.beta_now(net.training) * kl.mean()
         else:
             h = net.encode(x_in, y)
-            cells = self.likelihood.squared_error(net.decode(h, y), x.nan_to_num(0.0))
+            cells = self.likelihood.column_losses(net.decode(h, y), x.nan_to_num(0.0))
             if present is None:
                 recon = cells.mean()
             else:

@@ -138,6 +138,12 @@ class TrainOptions:
     )
     clip_grad: float | None = opt(None, "Clip the gradient norm to this value.", low=1e-8)
     drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi")
+    categorical: tuple[str, ...] = opt(
+        (), "Treat this column as a category, e.g. integer codes (repeatable).", cli="multi"
+    )
+    id_col: tuple[str, ...] = opt(
+        (), "An identifier column: not modelled, copied through (repeatable).", cli="multi"
+    )
     threads: int | None = opt(
         None,
         "Torch CPU threads. Default: 1 for small models, more for large ones.",

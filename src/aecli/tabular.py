@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from aecli.atomic import STDIO, atomic_path
-from aecli.errors import DataError, UserError
+from aecli.errors import AecliWarning, DataError, UserError
 
 READERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": ","}
 PARQUET = (".parquet", ".pq")
@@ -161,7 +162,13 @@ class Column:
     scale: float  # the standard deviation, or 1 for a constant column
     min: float
     max: float
-    likelihood: str = "gaussian"  # or "bernoulli": values in [0, 1], left unscaled
+    likelihood: str = "gaussian"  # "bernoulli" (values in [0, 1], unscaled) or "categorical"
+    categories: list[str] | None = None  # a categorical column's labels, in one-hot order
+
+    @property
+    def width(self) -> int:
+        """Slots in model space: 1, or one per category (one-hot in, softmax out)."""
+        return len(self.categories) if self.categories is not None else 1
 
 
 MAX_CONDITION_VALUES = 1000
@@ -190,7 +197,7 @@ class Condition:
                 f"--condition {name!r} has {len(labels)} distinct values; a condition must be a "
                 f"category with at most {MAX_CONDITION_VALUES} values"
             )
-        dtype = "str" if frame[name].dtype == object else _dtype(frame[name])
+        dtype = _label_dtype(frame[name])
         position = list(frame.columns).index(name)
         return cls(name, list(labels.index), [int(c) for c in labels], dtype, position)
 
@@ -220,8 +227,7 @@ class Condition:
 
     def column(self, labels: Sequence[str]) -> pd.Series:
         """Labels back in the column's original type."""
-        cast = {"int": int, "float": float, "bool": lambda v: v == "True"}.get(self.dtype, str)
-        return pd.Series([cast(v) for v in labels], name=self.name)
+        return pd.Series(_typed(labels, self.dtype), name=self.name)
 
     def insert(self, frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
         out = frame.copy()
@@ -243,6 +249,7 @@ class TableSchema:
     columns: list[Column]
     dropped: list[str] = field(default_factory=list)
     condition: Condition | None = None
+    ids: list[str] = field(default_factory=list)  # identifier columns: not modelled, kept as is
 
     @property
     def names(self) -> list[str]:
@@ -255,24 +262,58 @@ class TableSchema:
         drop: Sequence[str] = (),
         rows: np.ndarray | None = None,
         condition: str | None = None,
+        categorical: Sequence[str] = (),
+        id_cols: Sequence[str] = (),
     ) -> TableSchema:
         """Learn the schema from `frame`; statistics come from `rows` (the training split).
-        A `condition` column is kept out of the features and one-hot encoded."""
-        unknown = [c for c in drop if c not in frame.columns]
-        if unknown:
-            raise DataError(
-                f"--drop names columns that are not in the data: {', '.join(map(str, unknown))}"
-            )
-        cond = Condition.fit(frame, condition, rows) if condition is not None else None
-        kept = [c for c in frame.columns if c not in {*drop, condition}]
-        if not kept:
-            raise DataError("no columns left to model after --drop")
+
+        Numbers are numeric columns; text, booleans and the `categorical` columns are categories
+        (one-hot); `id_cols`, and text columns with a distinct value in every row, are
+        identifiers that are not modelled. A `condition` column is kept out of the features."""
+        for flag, names in (
+            ("--drop", drop),
+            ("--categorical", categorical),
+            ("--id-col", id_cols),
+        ):
+            unknown = [c for c in names if c not in frame.columns]
+            if unknown:
+                raise DataError(
+                    f"{flag} names columns that are not in the data: {', '.join(map(str, unknown))}"
+                )
         _check_names(frame)
-        _check_numeric(frame, kept)
-        values = _as_float(frame, kept)
+        _check_separator(frame)
+        cond = Condition.fit(frame, condition, rows) if condition is not None else None
+        train = frame if rows is None else frame.iloc[rows]
+        ids = [str(c) for c in id_cols]
+        kept, kinds = [], {}
+        for name in frame.columns:
+            if name in {*drop, condition, *ids}:
+                continue
+            kind = _column_kind(frame[name], str(name), name in set(categorical))
+            if kind == "categorical" and _all_distinct(train[name]):
+                warnings.warn(
+                    f"column {name!r} has a distinct value in every row: treated as an identifier "
+                    f"(not modelled, copied through); say --id-col {name} to silence this, or "
+                    f"--categorical {name} to model it",
+                    AecliWarning,
+                    stacklevel=3,
+                )
+                ids.append(str(name))
+                continue
+            kept.append(name)
+            kinds[name] = kind
+        if not kept:
+            raise DataError("no columns left to model after --drop and --id-col")
+        numeric = [c for c in kept if kinds[c] == "numeric"]
+        _check_numeric(frame, numeric)
+        values = _as_float(frame, numeric)
         stats = values if rows is None else values[rows]
         columns = []
-        for j, name in enumerate(kept):
+        for name in kept:
+            if kinds[name] == "categorical":
+                columns.append(_categorical_column(train[name], str(name)))
+                continue
+            j = numeric.index(name)
             col = stats[:, j][~np.isnan(stats[:, j])]  # statistics of the present cells
             if not len(col):
                 raise DataError(
@@ -290,12 +331,12 @@ class TableSchema:
                     max=float(col.max()),
                 )
             )
-        return cls(columns, [str(c) for c in drop], cond)
+        return cls(columns, [str(c) for c in drop], cond, ids)
 
     def choose_likelihoods(self, choice: str, variational: bool) -> list[str]:
         """Set each column's decoder likelihood from --likelihood and the data; Bernoulli
         columns are left unscaled so that their values stay probabilities."""
-        in_unit = [c.min >= 0 and c.max <= 1 for c in self.columns]
+        in_unit = [c.categories is not None or (c.min >= 0 and c.max <= 1) for c in self.columns]
         # auto: only columns that fill [0, 1] (binary flags, pixel intensities) or are constant
         # in it; a proportion that stays within [0.05, 0.2] is better served by a Gaussian
         spans = [
@@ -310,9 +351,25 @@ class TableSchema:
             )
         auto_bernoulli = choice == "auto" and variational
         for col, ok in zip(self.columns, spans, strict=True):
-            if choice == "bernoulli" or (auto_bernoulli and ok):
+            if col.categories is None and (choice == "bernoulli" or (auto_bernoulli and ok)):
                 col.likelihood, col.mean, col.scale = "bernoulli", 0.0, 1.0
         return [c.likelihood for c in self.columns]
+
+    @property
+    def width(self) -> int:
+        """Columns of the model-space array: one per numeric column, one per category."""
+        return sum(c.width for c in self.columns)
+
+    @property
+    def starts(self) -> list[int]:
+        """Each column's first slot in the model-space array."""
+        return list(np.cumsum([0] + [c.width for c in self.columns[:-1]]))
+
+    def slot_scales(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-slot mean and scale (categories: 0 and 1, one-hot values are left as they are)."""
+        mean = np.concatenate([[c.mean] * c.width for c in self.columns])
+        scale = np.concatenate([[c.scale] * c.width for c in self.columns])
+        return mean, scale
 
     def to_array(self, frame: pd.DataFrame) -> np.ndarray:
         """Standardised float32 values of the schema's columns, matched by name (NaN where a
@@ -324,48 +381,66 @@ class TableSchema:
                 f"the data lacks {len(missing)} column(s) the model was trained on: {shown}; "
                 "give a file with the training columns (any order)"
             )
-        _check_numeric(frame, self.names)
-        values = _as_float(frame, self.names)
-        mean = np.array([c.mean for c in self.columns])
-        scale = np.array([c.scale for c in self.columns])
-        return ((values - mean) / scale).astype(np.float32)
+        numeric = [c for c in self.columns if c.categories is None]
+        _check_numeric(frame, [c.name for c in numeric])
+        out = np.empty((len(frame), self.width), np.float32)
+        starts = self.starts
+        slots = [s for s, c in zip(starts, self.columns, strict=True) if c.categories is None]
+        if numeric:
+            values = _as_float(frame, [c.name for c in numeric])
+            mean = np.array([c.mean for c in numeric])
+            scale = np.array([c.scale for c in numeric])
+            out[:, slots] = (values - mean) / scale
+        for start, col in zip(starts, self.columns, strict=True):
+            if col.categories is not None:
+                out[:, start : start + col.width] = _one_hot(frame[col.name], col)
+        return out
 
     def write_back(
         self, frame: pd.DataFrame, values: np.ndarray, cells: np.ndarray
     ) -> pd.DataFrame:
-        """`frame` with the model columns' `cells` (a boolean mask) replaced by `values`
-        (model space); every other cell, column and the column order stay as they were, and
-        integer / boolean columns keep their type once no cell is missing."""
+        """`frame` with the model columns' `cells` (rows x columns, boolean) replaced by
+        `values` (model space); every other cell, column and the column order stay as they
+        were, and integer / boolean columns keep their type once no cell is missing."""
         out = frame.copy()
         decoded = self.from_array(values)
         for j, col in enumerate(self.columns):
             if not cells[:, j].any():
                 continue
-            merged = out[col.name].where(~cells[:, j], decoded[col.name].to_numpy())
-            if col.dtype == "int" and not merged.isna().any():
-                merged = np.rint(merged.astype(np.float64)).astype(np.int64)
-            elif col.dtype == "bool" and not merged.isna().any():
-                merged = merged.astype(bool)
+            new = decoded[col.name].to_numpy()
+            merged = out[col.name].astype(object).where(~cells[:, j], new)
+            if not merged.isna().any():
+                merged = merged.astype(decoded[col.name].dtype)
             out[col.name] = merged
         return out
 
-    def from_array(self, values: np.ndarray, clip: bool = False) -> pd.DataFrame:
-        """Undo the scaling; int columns are rounded and bool columns thresholded; with `clip`,
-        values are kept inside each column's training range."""
-        mean = np.array([c.mean for c in self.columns])
-        scale = np.array([c.scale for c in self.columns])
-        raw = values.astype(np.float64) * scale + mean
-        if clip:
-            raw = np.clip(raw, [c.min for c in self.columns], [c.max for c in self.columns])
-        out = {}
-        for j, col in enumerate(self.columns):
+    def from_array(
+        self, values: np.ndarray, clip: bool = False, probabilities: bool = False
+    ) -> pd.DataFrame:
+        """Back to the data's columns and types: numbers unscaled (int rounded, bool
+        thresholded; with `clip`, kept inside the training range), categories as their most
+        likely label, or with `probabilities` as one column per category (`col=label`)."""
+        out: dict[str, Any] = {}
+        for start, col in zip(self.starts, self.columns, strict=True):
+            if col.categories is not None:
+                block = values[:, start : start + col.width]
+                if probabilities:
+                    for i, label in enumerate(col.categories):
+                        out[f"{col.name}={label}"] = block[:, i].astype(np.float64)
+                else:
+                    labels = [col.categories[i] for i in block.argmax(axis=1)]
+                    out[col.name] = _typed(labels, col.dtype)
+                continue
+            raw = values[:, start].astype(np.float64) * col.scale + col.mean
+            if clip:
+                raw = np.clip(raw, col.min, col.max)
             if col.dtype == "int":
-                out[col.name] = np.rint(raw[:, j]).astype(np.int64)
+                out[col.name] = np.rint(raw).astype(np.int64)
             elif col.dtype == "bool":
-                out[col.name] = raw[:, j] >= 0.5
+                out[col.name] = raw >= 0.5
             else:
-                out[col.name] = raw[:, j]
-        return pd.DataFrame(out)
+                out[col.name] = raw
+        return pd.DataFrame(out, index=range(len(values)))
 
     @property
     def n_condition(self) -> int:
@@ -376,6 +451,7 @@ class TableSchema:
             "columns": [asdict(c) for c in self.columns],
             "dropped": self.dropped,
             "condition": asdict(self.condition) if self.condition is not None else None,
+            "ids": self.ids,
         }
 
     @classmethod
@@ -385,7 +461,100 @@ class TableSchema:
             [Column(**c) for c in data["columns"]],
             list(data.get("dropped", [])),
             Condition(**cond) if cond is not None else None,
+            list(data.get("ids", [])),
         )
+
+
+MAX_CATEGORIES = 1000
+
+
+def _column_kind(series: pd.Series, name: str, categorical: bool) -> str:
+    """'numeric' or 'categorical'; dates and numbers mistyped as text are refused."""
+    if categorical or pd.api.types.is_bool_dtype(series):
+        return "categorical"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        raise DataError(
+            f"column {name!r} holds dates, which aecli does not model; leave it out with "
+            f"--drop {name}, or convert it to numbers (e.g. days since a date) first"
+        )
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    present = series.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().mean() >= 0.9:
+        bad = present[numbers.isna()]
+        row = int(bad.index[0]) + 1
+        raise DataError(
+            f"column {name!r} is numeric but row {row} holds {str(bad.iloc[0])[:30]!r}; fix or "
+            f"empty those cells (empty cells count as missing), or leave it out with --drop {name}"
+        )
+    return "categorical"
+
+
+def _all_distinct(series: pd.Series) -> bool:
+    present = series.dropna()
+    return len(present) > 20 and present.nunique() == len(present)
+
+
+def _categorical_column(series: pd.Series, name: str) -> Column:
+    labels = series.dropna().map(_label)
+    categories = sorted(labels.unique().tolist())
+    if not categories:
+        raise DataError(f"column {name!r} has no values in the training rows; --drop {name}")
+    if len(categories) > MAX_CATEGORIES:
+        raise DataError(
+            f"column {name!r} has {len(categories)} distinct values, too many for a category; "
+            f"mark it as an identifier with --id-col {name} or leave it out with --drop {name}"
+        )
+    return Column(name, _label_dtype(series), 0.0, 1.0, 0.0, 1.0, "categorical", categories)
+
+
+def _one_hot(series: pd.Series, col: Column) -> np.ndarray:
+    """One-hot rows; a missing cell, or a label unseen in training (with a warning), is NaN."""
+    assert col.categories is not None
+    index = {label: i for i, label in enumerate(col.categories)}
+    out = np.zeros((len(series), col.width), np.float32)
+    labels = [None if pd.isna(v) else _label(v) for v in series]
+    unseen = sorted({v for v in labels if v is not None and v not in index})
+    if unseen:
+        shown = ", ".join(repr(v) for v in unseen[:5])
+        warnings.warn(
+            f"column {col.name!r} has categories unseen in training ({shown}); they are treated "
+            "as missing",
+            AecliWarning,
+            stacklevel=4,
+        )
+    for row, label in enumerate(labels):
+        if label is None or label not in index:
+            out[row] = np.nan
+        else:
+            out[row, index[label]] = 1.0
+    return out
+
+
+def _typed(labels: Sequence[str], dtype: str) -> np.ndarray:
+    """Labels back in the column's original type."""
+    if dtype == "int":
+        return np.array([int(float(v)) for v in labels], dtype=np.int64)
+    if dtype == "float":
+        return np.array([float(v) for v in labels], dtype=np.float64)
+    if dtype == "bool":
+        return np.array([v == "True" for v in labels], dtype=bool)
+    return np.array(labels, dtype=object)
+
+
+def _check_separator(frame: pd.DataFrame) -> None:
+    if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
+        raise DataError(
+            f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it uses "
+            "another separator; save it as comma-separated .csv or tab-separated .tsv"
+        )
+
+
+def _label_dtype(series: pd.Series) -> str:
+    """The type a category's labels are written back as: int, float, bool or str."""
+    numeric = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+    return _dtype(series) if numeric else "str"
 
 
 def _dtype(series: pd.Series) -> str:
