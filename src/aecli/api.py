@@ -23,7 +23,8 @@ from aecli.networks import Architecture, AutoencoderNet
 from aecli.objective import Objective
 from aecli.options import TrainOptions
 from aecli.pca import pca_reconstruction_error, principal_axes
-from aecli.tabular import TableSchema, read_table
+from aecli.schema import TableSchema
+from aecli.tabular import read_table
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
 

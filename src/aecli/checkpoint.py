@@ -25,7 +25,7 @@ from aecli.likelihoods import LIKELIHOODS
 from aecli.model import Model
 from aecli.networks import ACTIVATIONS, CODE_ACTIVATIONS, Architecture, AutoencoderNet
 from aecli.options import TrainOptions
-from aecli.tabular import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
+from aecli.schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
 
 FORMAT = "aecli"
 FORMAT_VERSION = 1

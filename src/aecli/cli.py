@@ -8,13 +8,9 @@ under --debug or AECLI_DEBUG=1.
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import json
 import os
 import sys
 import traceback
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +18,25 @@ import typer
 from typer.core import TyperGroup
 
 from aecli import __version__
+from aecli.cli_support import (
+    BUILTIN_MODELS,
+    IMAGE_SUFFIXES,
+    Force,
+    Json,
+    Keep,
+    ModelPath,
+    Quiet,
+    StopOnSignal,
+    denoise_images,
+    emit_json,
+    finish_table,
+    prepare_output,
+    progress_path,
+    say,
+    show_warnings,
+    with_train_options,
+    write_output_table,
+)
 from aecli.errors import UserError
 from aecli.options import TrainOptions, parse_int_list
 
@@ -30,10 +45,6 @@ DEBUG_FLAG = "--debug"
 
 def _debug_wanted(args: list[str]) -> bool:
     return DEBUG_FLAG in args or os.environ.get("AECLI_DEBUG", "") not in ("", "0")
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class AecliGroup(TyperGroup):
@@ -47,18 +58,18 @@ class AecliGroup(TyperGroup):
         try:
             code = super().main(args=argv, prog_name=prog_name or "aecli", **extra)
         except UserError as exc:
-            _say(f"error: {exc}")
+            say(f"error: {exc}")
             code = exc.exit_code
         except Exception as exc:
             if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a Click usage error
                 ctx = getattr(exc, "ctx", None)
                 where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-                _say(f"error: {exc.format_message()}{where}")
+                say(f"error: {exc.format_message()}{where}")
                 code = exc.exit_code
             else:
                 if debug:
                     traceback.print_exc()
-                _say(
+                say(
                     f"error: internal error ({type(exc).__name__}: {exc}); "
                     + ("" if debug else "rerun with --debug for the traceback, and ")
                     + "please report it"
@@ -102,137 +113,8 @@ def _root(
     """aecli: autoencoders from the shell."""
 
 
-# --- options shared by commands ------------------------------------------------------------------
-
-Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors on stderr.")]
-Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
-Keep = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--keep", metavar="COL", help="Copy this column through unchanged (repeatable), e.g. an id."
-    ),
-]
-ModelPath = Annotated[
-    Path, typer.Argument(metavar="MODEL", help="A checkpoint written by `aecli train`.")
-]
-
-
-def _show_warnings(quiet: bool) -> None:
-    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        if not quiet:
-            _say(f"warning: {message}")
-
-    warnings.showwarning = show
-
-
-def _emit_json(summary: dict[str, Any]) -> None:
-    print(json.dumps(summary, indent=2, default=str))
-
-
-def _stdout_or_file(output: str | None) -> str:
-    return "-" if output in (None, "-") else str(output)
-
-
-def _write_table(frame: Any, target: str, force: bool) -> None:
-    from aecli.tabular import write_table
-
-    try:
-        write_table(frame, target, force=force)
-    except BrokenPipeError:  # `aecli encode ... | head`: end quietly, as csvkit does
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-
-
-# --- train: its flags come from the TrainOptions dataclass ---------------------------------------
-
-
-def _option_parameters() -> list[inspect.Parameter]:
-    params = []
-    for f in dataclasses.fields(TrainOptions):
-        meta = f.metadata
-        flags = ["--" + f.name.replace("_", "-")] + ([meta["short"]] if meta["short"] else [])
-        if meta["cli"] == "intlist":
-            annotation, default = str, ",".join(map(str, f.default_factory()))
-        elif meta["cli"] == "multi":
-            annotation, default = list[str] | None, None
-        else:
-            annotation, default = f.type, f.default
-            annotation = {"int | None": int | None, "float | None": float | None}.get(
-                annotation, annotation
-            )
-            annotation = {"str | None": str | None, "int": int, "float": float, "str": str}.get(
-                annotation, annotation
-            )
-        metavar = {int: "N", float: "X", int | None: "N", float | None: "X"}.get(annotation, "TEXT")
-        if meta["cli"] != "value":
-            metavar = "SIZES" if meta["cli"] == "intlist" else "COL"
-        elif meta["choices"]:
-            metavar = "|".join(c for c in meta["choices"] if c != "none")
-        help_text = meta["help"]
-        params.append(
-            inspect.Parameter(
-                f.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=default,
-                annotation=Annotated[
-                    annotation, typer.Option(*flags, metavar=metavar, help=help_text)
-                ],
-            )
-        )
-    return params
-
-
-def _with_train_options(func: Callable[..., None]) -> Callable[..., None]:
-    """Give `func` one CLI flag per TrainOptions field, declared once in options.py."""
-    sig = inspect.signature(func, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-    params = own + _option_parameters()
-    func.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    func.__annotations__ = {p.name: p.annotation for p in params}
-    return func
-
-
-class _StopOnSignal:
-    """SIGINT / SIGTERM ask training to stop after the current batch; a second one aborts."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __call__(self) -> bool:
-        return self.signum is not None
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        if not self.quiet:
-            _say("stopping after this batch and saving progress (again to abort without saving)")
-
-    def __enter__(self) -> _StopOnSignal:
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _progress_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".resume.safetensors")
-
-
 @app.command(no_args_is_help=True)
-@_with_train_options
+@with_train_options
 def train(
     data: Annotated[
         str,
@@ -271,7 +153,7 @@ def train(
     from aecli.atomic import check_output
     from aecli.errors import TrainingInterrupted
 
-    _show_warnings(quiet)
+    show_warnings(quiet)
     options["hidden"] = parse_int_list(options["hidden"])
     for f in dataclasses.fields(TrainOptions):
         if f.metadata["cli"] == "multi":
@@ -282,7 +164,7 @@ def train(
             raise UserError("reading from stdin: name the checkpoint with -o FILE.safetensors")
         output = Path(Path(data).name).with_suffix(".safetensors")
     check_output(output, force, inputs=[data])
-    progress = resume or _progress_path(output)
+    progress = resume or progress_path(output)
     if resume is None and progress.exists() and not force:
         raise UserError(
             f"{progress} holds an interrupted run; continue it with --resume {progress}, "
@@ -294,7 +176,7 @@ def train(
     from aecli import api
     from aecli.progress import EpochProgress
 
-    stop = _StopOnSignal(quiet)
+    stop = StopOnSignal(quiet)
     try:
         with stop, EpochProgress(enabled=not quiet and sys.stderr.isatty()) as bar:
             model = api.train(
@@ -324,11 +206,11 @@ def train(
         **model.metrics,
     }
     if json_out:
-        _emit_json(summary)
+        emit_json(summary)
     if not quiet:
         from aecli.report import train_summary
 
-        _say(train_summary(summary, data))
+        say(train_summary(summary, data))
 
 
 @app.command(no_args_is_help=True)
@@ -419,40 +301,10 @@ def _run_transform(
 ) -> None:
     from aecli import api
 
-    target = _prepare_output(output, force, quiet, json_out, [data, model_path], f"{verb}d rows")
+    target = prepare_output(output, force, quiet, json_out, [data, model_path], f"{verb}d rows")
     model = api.load(model_path)
     frame = getattr(model, verb)(data, keep=tuple(keep or ()), **extra)
-    _finish_table(frame, target, force, quiet, json_out, verb + "d")
-
-
-def _prepare_output(
-    output: str | None, force: bool, quiet: bool, json_out: bool, inputs: list[Any], what: str
-) -> str:
-    """Resolve -o (stdout when absent or '-') and refuse clobbering before any work is done."""
-    from aecli.atomic import check_output
-
-    _show_warnings(quiet)
-    target = _stdout_or_file(output)
-    if json_out and target == "-":
-        raise UserError(f"--json prints on stdout, which carries the {what}; add -o FILE")
-    check_output(target, force, inputs=inputs)
-    return target
-
-
-def _finish_table(
-    frame: Any, target: str, force: bool, quiet: bool, json_out: bool, verb: str
-) -> None:
-    _write_table(frame, target, force)
-    if json_out:
-        _emit_json({"output": target, "rows": len(frame), "columns": list(frame.columns)})
-    elif not quiet and target != "-":
-        _say(f"{verb} {len(frame)} rows -> {target}")
-
-
-BUILTIN_MODELS = {
-    "photo": "A convolutional photo denoiser (any size, gray or colour; no training)."
-}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+    finish_table(frame, target, force, quiet, json_out, verb + "d")
 
 
 @app.command(no_args_is_help=True)
@@ -504,14 +356,14 @@ def denoise(
 ) -> None:
     """Repair data: fill a table's missing cells, or clean noisy photos with the photo model."""
     if not Path(model_ref).is_file() and model_ref in BUILTIN_MODELS:
-        _denoise_images(model_ref, Path(data), output, out_dir, quality, force, quiet, json_out)
+        denoise_images(model_ref, Path(data), output, out_dir, quality, force, quiet, json_out)
         return
     if out_dir is not None:
         raise UserError("--out-dir is for images and the photo model; for a table use -o FILE")
     from aecli import api
 
     inputs = [data, model_ref] + ([str(mask_out)] if mask_out else [])
-    target = _prepare_output(output, force, quiet, json_out, inputs, "repaired rows")
+    target = prepare_output(output, force, quiet, json_out, inputs, "repaired rows")
     if mask_out is not None:
         from aecli.atomic import check_output
 
@@ -523,60 +375,17 @@ def denoise(
     model = api.load(model_ref)
     repaired, mask = model.denoise(data, all_cells=all_cells, iterations=iterations)
     if mask_out is not None:
-        _write_table(mask.astype(int), str(mask_out), force)
-    _finish_table(repaired, target, force, quiet, json_out, "repaired")
+        write_output_table(mask.astype(int), str(mask_out), force)
+    finish_table(repaired, target, force, quiet, json_out, "repaired")
     if not quiet and not json_out:
-        _say(f"{int(mask.to_numpy().sum())} cells {'replaced' if all_cells else 'filled'}")
-
-
-def _denoise_images(
-    name: str,
-    data: Path,
-    output: str | None,
-    out_dir: Path | None,
-    quality: int,
-    force: bool,
-    quiet: bool,
-    json_out: bool,
-) -> None:
-    """The built-in photo model over one image (-o) or a folder (--out-dir), checked up front."""
-    from aecli.atomic import check_output
-
-    if data.is_dir():
-        sources = sorted(p for p in data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if out_dir is None:
-            raise UserError(f"{data} is a folder: give --out-dir DIR for the denoised images")
-        if not sources:
-            raise UserError(f"{data} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    elif data.is_file():
-        sources = [data]
-    else:
-        raise UserError(f"{data}: no such image file or folder")
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        targets = [out_dir / p.name for p in sources]
-    elif output in (None, "-"):
-        raise UserError("give the denoised image a name with -o FILE (or --out-dir DIR)")
-    else:
-        targets = [Path(output)]
-    for target in targets:
-        check_output(target, force, inputs=sources)
-    from aecli.photo import denoise_file, load_builtin
-
-    net = load_builtin(name)
-    for source, target in zip(sources, targets, strict=True):
-        denoise_file(source, target, force=force, quality=quality, model=net)
-        if not quiet and not json_out:
-            _say(f"denoised {source} -> {target}")
-    if json_out:
-        _emit_json({"model": name, "outputs": [str(t) for t in targets]})
+        say(f"{int(mask.to_numpy().sum())} cells {'replaced' if all_cells else 'filled'}")
 
 
 @app.command()
 def models(json_out: Json = False) -> None:
     """List the built-in models, usable wherever a command takes MODEL."""
     if json_out:
-        _emit_json(BUILTIN_MODELS)
+        emit_json(BUILTIN_MODELS)
         return
     for name, summary in BUILTIN_MODELS.items():
         print(f"{name:10} {summary}")
@@ -620,10 +429,10 @@ def sample(
     """Generate new rows in the training data's columns, units, types and ranges."""
     from aecli import api
 
-    target = _prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
+    target = prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
     model = api.load(model_path)
     frame = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)
-    _finish_table(frame, target, force, quiet, json_out, "sampled")
+    finish_table(frame, target, force, quiet, json_out, "sampled")
 
 
 @app.command(no_args_is_help=True)
@@ -644,7 +453,7 @@ def evaluate(
     model = api.load(model_path)
     figures = model.evaluate(data, importance_samples=importance_samples, seed=seed)
     if json_out:
-        _emit_json(figures)
+        emit_json(figures)
     else:
         from aecli.report import print_evaluation
 
@@ -658,7 +467,7 @@ def inspect_(model_path: ModelPath, json_out: Json = False) -> None:
 
     summary = api.load(model_path).summary()
     if json_out:
-        _emit_json(summary)
+        emit_json(summary)
     else:
         from aecli.report import print_inspect
 
@@ -671,7 +480,7 @@ def kinds(json_out: Json = False) -> None:
     from aecli.kinds import KINDS
 
     if json_out:
-        _emit_json({k.name: {"summary": k.summary, "preset": k.preset} for k in KINDS.values()})
+        emit_json({k.name: {"summary": k.summary, "preset": k.preset} for k in KINDS.values()})
         return
     for k in KINDS.values():
         preset = ", ".join(f"{n}={v}" for n, v in k.preset.items())

@@ -20,7 +20,8 @@ from aecli.errors import DataError, UserError
 from aecli.likelihoods import Likelihood
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.options import TrainOptions
-from aecli.tabular import TableSchema, read_table
+from aecli.schema import TableSchema
+from aecli.tabular import read_table
 from aecli.variational import reparameterise
 
 BLOCK = 65536

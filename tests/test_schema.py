@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from aecli.errors import DataError
-from aecli.tabular import TableSchema, read_table, write_table
+from aecli.schema import TableSchema
+from aecli.tabular import read_table, write_table
 
 
 def test_constant_column_does_not_divide_by_zero():

@@ -1,0 +1,469 @@
+"""The data schema a model is trained on: which columns are numbers, categories, identifiers or
+the condition, with the statistics that scale them. It turns a DataFrame into the model-space
+array (standardised numbers, one-hot categories, NaN where a cell is missing) and back, and it
+travels in the checkpoint, so later commands match columns by name and restore units and types.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aecli.errors import AecliWarning, DataError
+
+
+@dataclass
+class Column:
+    """One modelled column: its dtype and the statistics that standardise it."""
+
+    name: str
+    dtype: str  # "float", "int" or "bool"
+    mean: float
+    scale: float  # the standard deviation, or 1 for a constant column
+    min: float
+    max: float
+    likelihood: str = "gaussian"  # "bernoulli" (values in [0, 1], unscaled) or "categorical"
+    categories: list[str] | None = None  # a categorical column's labels, in one-hot order
+
+    @property
+    def width(self) -> int:
+        """Slots in model space: 1, or one per category (one-hot in, softmax out)."""
+        return len(self.categories) if self.categories is not None else 1
+
+
+MAX_CONDITION_VALUES = 1000
+
+
+@dataclass
+class Condition:
+    """The category y a conditional model is trained on, one-hot encoded."""
+
+    name: str
+    values: list[str]  # the labels, as text, in one-hot order
+    counts: list[int]  # how often each label occurred in the training rows
+    dtype: str  # "int", "float", "bool" or "str": the type labels are written back as
+    position: int  # the column's place in the training file
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, name: str, rows: np.ndarray | None) -> Condition:
+        if name not in frame.columns:
+            raise DataError(f"--condition {name!r} is not a column of the data")
+        series = frame[name] if rows is None else frame[name].iloc[rows]
+        if series.isna().any():
+            raise DataError(f"the condition column {name!r} has missing values; fill or drop them")
+        labels = series.map(_label).value_counts().sort_index()
+        if len(labels) > MAX_CONDITION_VALUES:
+            raise DataError(
+                f"--condition {name!r} has {len(labels)} distinct values; a condition must be a "
+                f"category with at most {MAX_CONDITION_VALUES} values"
+            )
+        dtype = _label_dtype(frame[name])
+        position = list(frame.columns).index(name)
+        return cls(name, list(labels.index), [int(c) for c in labels], dtype, position)
+
+    def one_hot(self, frame: pd.DataFrame) -> np.ndarray:
+        """The (rows, values) one-hot matrix of the frame's condition column."""
+        if self.name not in frame.columns:
+            raise DataError(
+                f"the data lacks the condition column {self.name!r} the model was trained with"
+            )
+        column = frame[self.name]
+        if column.isna().any():
+            raise DataError(f"the condition column {self.name!r} has missing values")
+        return self.encode_labels(column.map(_label).tolist())
+
+    def encode_labels(self, labels: Sequence[str]) -> np.ndarray:
+        index = {v: i for i, v in enumerate(self.values)}
+        unknown = [v for v in labels if v not in index]
+        if unknown:
+            known = ", ".join(self.values[:10]) + (" ..." if len(self.values) > 10 else "")
+            raise DataError(
+                f"condition {self.name!r} value {unknown[0]!r} was not seen in training; "
+                f"known values: {known}"
+            )
+        out = np.zeros((len(labels), len(self.values)), np.float32)
+        out[np.arange(len(labels)), [index[v] for v in labels]] = 1.0
+        return out
+
+    def column(self, labels: Sequence[str]) -> pd.Series:
+        """Labels back in the column's original type."""
+        return pd.Series(_typed(labels, self.dtype), name=self.name)
+
+    def insert(self, frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+        out = frame.copy()
+        out.insert(min(self.position, len(out.columns)), self.name, self.column(labels).to_numpy())
+        return out
+
+
+def _label(value: Any) -> str:
+    """A condition value as text: 3, 3.0 and '3' are one label."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass
+class TableSchema:
+    """The columns a model was trained on, in order, with their scaling statistics."""
+
+    columns: list[Column]
+    dropped: list[str] = field(default_factory=list)
+    condition: Condition | None = None
+    ids: list[str] = field(default_factory=list)  # identifier columns: not modelled, kept as is
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @classmethod
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        drop: Sequence[str] = (),
+        rows: np.ndarray | None = None,
+        condition: str | None = None,
+        categorical: Sequence[str] = (),
+        id_cols: Sequence[str] = (),
+    ) -> TableSchema:
+        """Learn the schema from `frame`; statistics come from `rows` (the training split).
+
+        Numbers are numeric columns; text, booleans and the `categorical` columns are categories
+        (one-hot); `id_cols`, and text columns with a distinct value in every row, are
+        identifiers that are not modelled. A `condition` column is kept out of the features."""
+        for flag, names in (
+            ("--drop", drop),
+            ("--categorical", categorical),
+            ("--id-col", id_cols),
+        ):
+            unknown = [c for c in names if c not in frame.columns]
+            if unknown:
+                raise DataError(
+                    f"{flag} names columns that are not in the data: {', '.join(map(str, unknown))}"
+                )
+        _check_names(frame)
+        _check_separator(frame)
+        cond = Condition.fit(frame, condition, rows) if condition is not None else None
+        train = frame if rows is None else frame.iloc[rows]
+        ids = [str(c) for c in id_cols]
+        kept, kinds = [], {}
+        for name in frame.columns:
+            if name in {*drop, condition, *ids}:
+                continue
+            kind = _column_kind(frame[name], str(name), name in set(categorical))
+            if kind == "categorical" and _all_distinct(train[name]):
+                warnings.warn(
+                    f"column {name!r} has a distinct value in every row: treated as an identifier "
+                    f"(not modelled, copied through); say --id-col {name} to silence this, or "
+                    f"--categorical {name} to model it",
+                    AecliWarning,
+                    stacklevel=3,
+                )
+                ids.append(str(name))
+                continue
+            kept.append(name)
+            kinds[name] = kind
+        if not kept:
+            raise DataError("no columns left to model after --drop and --id-col")
+        numeric = [c for c in kept if kinds[c] == "numeric"]
+        _check_numeric(frame, numeric)
+        values = _as_float(frame, numeric)
+        stats = values if rows is None else values[rows]
+        columns = []
+        for name in kept:
+            if kinds[name] == "categorical":
+                columns.append(_categorical_column(train[name], str(name)))
+                continue
+            j = numeric.index(name)
+            col = stats[:, j][~np.isnan(stats[:, j])]  # statistics of the present cells
+            if not len(col):
+                raise DataError(
+                    f"column {name!r} has no values in the training rows; leave it out with "
+                    f"--drop {name}"
+                )
+            mean, std = float(col.mean()), float(col.std())
+            columns.append(
+                Column(
+                    name=str(name),
+                    dtype=_dtype(frame[name]),
+                    mean=mean,
+                    scale=std if std > 1e-12 * max(1.0, abs(mean)) else 1.0,
+                    min=float(col.min()),
+                    max=float(col.max()),
+                )
+            )
+        return cls(columns, [str(c) for c in drop], cond, ids)
+
+    def choose_likelihoods(self, choice: str, variational: bool) -> list[str]:
+        """Set each column's decoder likelihood from --likelihood and the data; Bernoulli
+        columns are left unscaled so that their values stay probabilities."""
+        in_unit = [c.categories is not None or (c.min >= 0 and c.max <= 1) for c in self.columns]
+        # auto: only columns that fill [0, 1] (binary flags, pixel intensities) or are constant
+        # in it; a proportion that stays within [0.05, 0.2] is better served by a Gaussian
+        spans = [
+            ok and (c.max - c.min >= 0.99 or c.max == c.min)
+            for c, ok in zip(self.columns, in_unit, strict=True)
+        ]
+        if choice == "bernoulli" and not all(in_unit):
+            bad = next(c.name for c, ok in zip(self.columns, in_unit, strict=True) if not ok)
+            raise DataError(
+                f"--likelihood bernoulli needs values in [0, 1], but column {bad!r} is outside; "
+                "rescale it or use --likelihood gaussian"
+            )
+        auto_bernoulli = choice == "auto" and variational
+        for col, ok in zip(self.columns, spans, strict=True):
+            if col.categories is None and (choice == "bernoulli" or (auto_bernoulli and ok)):
+                col.likelihood, col.mean, col.scale = "bernoulli", 0.0, 1.0
+        return [c.likelihood for c in self.columns]
+
+    @property
+    def width(self) -> int:
+        """Columns of the model-space array: one per numeric column, one per category."""
+        return sum(c.width for c in self.columns)
+
+    @property
+    def starts(self) -> list[int]:
+        """Each column's first slot in the model-space array."""
+        return list(np.cumsum([0] + [c.width for c in self.columns[:-1]]))
+
+    def slot_scales(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-slot mean and scale (categories: 0 and 1, one-hot values are left as they are)."""
+        mean = np.concatenate([[c.mean] * c.width for c in self.columns])
+        scale = np.concatenate([[c.scale] * c.width for c in self.columns])
+        return mean, scale
+
+    def to_array(self, frame: pd.DataFrame) -> np.ndarray:
+        """Standardised float32 values of the schema's columns, matched by name (NaN where a
+        cell is missing."""
+        missing = [n for n in self.names if n not in frame.columns]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(
+                f"the data lacks {len(missing)} column(s) the model was trained on: {shown}; "
+                "give a file with the training columns (any order)"
+            )
+        numeric = [c for c in self.columns if c.categories is None]
+        _check_numeric(frame, [c.name for c in numeric])
+        out = np.empty((len(frame), self.width), np.float32)
+        starts = self.starts
+        slots = [s for s, c in zip(starts, self.columns, strict=True) if c.categories is None]
+        if numeric:
+            values = _as_float(frame, [c.name for c in numeric])
+            mean = np.array([c.mean for c in numeric])
+            scale = np.array([c.scale for c in numeric])
+            out[:, slots] = (values - mean) / scale
+        for start, col in zip(starts, self.columns, strict=True):
+            if col.categories is not None:
+                out[:, start : start + col.width] = _one_hot(frame[col.name], col)
+        return out
+
+    def write_back(
+        self, frame: pd.DataFrame, values: np.ndarray, cells: np.ndarray
+    ) -> pd.DataFrame:
+        """`frame` with the model columns' `cells` (rows x columns, boolean) replaced by
+        `values` (model space); every other cell, column and the column order stay as they
+        were, and integer / boolean columns keep their type once no cell is missing."""
+        out = frame.copy()
+        decoded = self.from_array(values)
+        for j, col in enumerate(self.columns):
+            if not cells[:, j].any():
+                continue
+            new = decoded[col.name].to_numpy()
+            merged = out[col.name].astype(object).where(~cells[:, j], new)
+            if not merged.isna().any():
+                merged = merged.astype(decoded[col.name].dtype)
+            out[col.name] = merged
+        return out
+
+    def from_array(
+        self, values: np.ndarray, clip: bool = False, probabilities: bool = False
+    ) -> pd.DataFrame:
+        """Back to the data's columns and types: numbers unscaled (int rounded, bool
+        thresholded; with `clip`, kept inside the training range), categories as their most
+        likely label, or with `probabilities` as one column per category (`col=label`)."""
+        out: dict[str, Any] = {}
+        for start, col in zip(self.starts, self.columns, strict=True):
+            if col.categories is not None:
+                block = values[:, start : start + col.width]
+                if probabilities:
+                    for i, label in enumerate(col.categories):
+                        out[f"{col.name}={label}"] = block[:, i].astype(np.float64)
+                else:
+                    labels = [col.categories[i] for i in block.argmax(axis=1)]
+                    out[col.name] = _typed(labels, col.dtype)
+                continue
+            raw = values[:, start].astype(np.float64) * col.scale + col.mean
+            if clip:
+                raw = np.clip(raw, col.min, col.max)
+            if col.dtype == "int":
+                out[col.name] = np.rint(raw).astype(np.int64)
+            elif col.dtype == "bool":
+                out[col.name] = raw >= 0.5
+            else:
+                out[col.name] = raw
+        return pd.DataFrame(out, index=range(len(values)))
+
+    @property
+    def n_condition(self) -> int:
+        return len(self.condition.values) if self.condition is not None else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": [asdict(c) for c in self.columns],
+            "dropped": self.dropped,
+            "condition": asdict(self.condition) if self.condition is not None else None,
+            "ids": self.ids,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableSchema:
+        cond = data.get("condition")
+        return cls(
+            [Column(**c) for c in data["columns"]],
+            list(data.get("dropped", [])),
+            Condition(**cond) if cond is not None else None,
+            list(data.get("ids", [])),
+        )
+
+
+MAX_CATEGORIES = 1000
+
+
+def _column_kind(series: pd.Series, name: str, categorical: bool) -> str:
+    """'numeric' or 'categorical'; dates and numbers mistyped as text are refused."""
+    if categorical or pd.api.types.is_bool_dtype(series):
+        return "categorical"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        raise DataError(
+            f"column {name!r} holds dates, which aecli does not model; leave it out with "
+            f"--drop {name}, or convert it to numbers (e.g. days since a date) first"
+        )
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    present = series.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().mean() >= 0.9:
+        bad = present[numbers.isna()]
+        row = int(bad.index[0]) + 1
+        raise DataError(
+            f"column {name!r} is numeric but row {row} holds {str(bad.iloc[0])[:30]!r}; fix or "
+            f"empty those cells (empty cells count as missing), or leave it out with --drop {name}"
+        )
+    return "categorical"
+
+
+def _all_distinct(series: pd.Series) -> bool:
+    present = series.dropna()
+    return len(present) > 20 and present.nunique() == len(present)
+
+
+def _categorical_column(series: pd.Series, name: str) -> Column:
+    labels = series.dropna().map(_label)
+    categories = sorted(labels.unique().tolist())
+    if not categories:
+        raise DataError(f"column {name!r} has no values in the training rows; --drop {name}")
+    if len(categories) > MAX_CATEGORIES:
+        raise DataError(
+            f"column {name!r} has {len(categories)} distinct values, too many for a category; "
+            f"mark it as an identifier with --id-col {name} or leave it out with --drop {name}"
+        )
+    return Column(name, _label_dtype(series), 0.0, 1.0, 0.0, 1.0, "categorical", categories)
+
+
+def _one_hot(series: pd.Series, col: Column) -> np.ndarray:
+    """One-hot rows; a missing cell, or a label unseen in training (with a warning), is NaN."""
+    assert col.categories is not None
+    index = {label: i for i, label in enumerate(col.categories)}
+    out = np.zeros((len(series), col.width), np.float32)
+    labels = [None if pd.isna(v) else _label(v) for v in series]
+    unseen = sorted({v for v in labels if v is not None and v not in index})
+    if unseen:
+        shown = ", ".join(repr(v) for v in unseen[:5])
+        warnings.warn(
+            f"column {col.name!r} has categories unseen in training ({shown}); they are treated "
+            "as missing",
+            AecliWarning,
+            stacklevel=4,
+        )
+    for row, label in enumerate(labels):
+        if label is None or label not in index:
+            out[row] = np.nan
+        else:
+            out[row, index[label]] = 1.0
+    return out
+
+
+def _typed(labels: Sequence[str], dtype: str) -> np.ndarray:
+    """Labels back in the column's original type."""
+    if dtype == "int":
+        return np.array([int(float(v)) for v in labels], dtype=np.int64)
+    if dtype == "float":
+        return np.array([float(v) for v in labels], dtype=np.float64)
+    if dtype == "bool":
+        return np.array([v == "True" for v in labels], dtype=bool)
+    return np.array(labels, dtype=object)
+
+
+def _check_separator(frame: pd.DataFrame) -> None:
+    if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
+        raise DataError(
+            f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it uses "
+            "another separator; save it as comma-separated .csv or tab-separated .tsv"
+        )
+
+
+def _label_dtype(series: pd.Series) -> str:
+    """The type a category's labels are written back as: int, float, bool or str."""
+    numeric = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+    return _dtype(series) if numeric else "str"
+
+
+def _dtype(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series):
+        return "int"
+    return "float"
+
+
+def _check_names(frame: pd.DataFrame) -> None:
+    names = [str(c) for c in frame.columns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"duplicate column names: {', '.join(dupes)}; rename them")
+
+
+def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    bad = [
+        c
+        for c in columns
+        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+    ]
+    if bad:
+        if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
+            raise DataError(
+                f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it "
+                "uses another separator; save it as comma-separated .csv or tab-separated .tsv"
+            )
+        example = frame[bad[0]].dropna()
+        sample = f" (e.g. {str(example.iloc[0])[:30]!r})" if len(example) else ""
+        names = ", ".join(repr(str(b)) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        drops = " ".join(f"--drop {b}" for b in bad[:5])
+        raise DataError(
+            f"non-numeric column(s) {names}{sample}: aecli models numeric columns only; "
+            f"leave them out with {drops}"
+        )
+
+
+def _as_float(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    values = frame[list(columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isinf(values).any():
+        row, col = np.argwhere(np.isinf(values))[0]
+        raise DataError(
+            f"column {columns[col]!r} has an infinite value in row {row + 1}; fix or drop it"
+        )
+    return values
