@@ -13,16 +13,18 @@ MAX_COMPONENTS = 16
 def fit_code_density(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """Mixture weights (m,), means (m, k) and full covariances (m, k, k) of the codes."""
     from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
 
     best, best_bic = None, np.inf
-    for m in (1, 2, 4, 8, MAX_COMPONENTS):
-        if m > 1 and len(codes) < 20 * m:
-            break
-        gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-5, random_state=seed)
-        gm.fit(codes.astype(np.float64))
-        bic = gm.bic(codes)
-        if bic < best_bic:
-            best, best_bic = gm, bic
+    with threadpool_limits(1):  # small matrices: BLAS threads only contend (12 s -> 3.6 s seen)
+        for m in (1, 2, 4, 8, MAX_COMPONENTS):
+            if m > 1 and len(codes) < 20 * m:
+                break
+            gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-5, random_state=seed)
+            gm.fit(codes.astype(np.float64))
+            bic = gm.bic(codes)
+            if bic < best_bic:
+                best, best_bic = gm, bic
     assert best is not None
     return {
         "weights": best.weights_.astype(np.float32),

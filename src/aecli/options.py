@@ -83,7 +83,7 @@ class TrainOptions:
     )
     lr: float | None = opt(
         None,
-        "Adam learning rate, cosine-decayed. Default: by kind (1e-3; linear: 3e-3).",
+        "Adam learning rate, cosine-decayed. Default: by kind (1e-3; linear, sparse: 3e-3).",
         low=1e-8,
         high=10,
     )

@@ -46,7 +46,10 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
     overview.add_row(
         "architecture",
         f"{arch['n_features']} -> {arch['hidden']} -> {arch['latent_dim']} "
-        f"({arch['activation']}; {summary['parameters']:,} parameters)",
+        f"({arch['activation']}; code {arch['code_activation'] or 'linear'}"
+        f"{'; variational' if arch.get('variational') else ''}"
+        f"{'; sees missing cells' if arch.get('mask_inputs') else ''}; "
+        f"{summary['parameters']:,} parameters)",
     )
     for name, value in summary["metrics"].items():
         overview.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
