@@ -31,6 +31,13 @@ def invoke(runner: CliRunner, *args: str, input: str | bytes | None = None):
     return runner.invoke(app, [str(a) for a in args], input=input)
 
 
+def train_model(runner: CliRunner, data: Path, model: Path, *options: str) -> Path:
+    """`aecli train DATA -o MODEL OPTIONS --quiet`, asserting that it succeeds."""
+    result = invoke(runner, "train", data, "-o", model, "--quiet", *options)
+    assert result.exit_code == 0, result.stderr
+    return model
+
+
 @pytest.fixture
 def wine_model(tmp_path: Path, wine: Path, runner: CliRunner) -> Path:
     model = tmp_path / "wine.safetensors"

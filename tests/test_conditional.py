@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from conftest import invoke
+from conftest import invoke, train_model
 
 
 def small_digits(n: int) -> pd.DataFrame:
@@ -26,10 +26,10 @@ def test_conditional_vae_samples_the_requested_digit(tmp_path, runner):
     data = tmp_path / "digits.csv"
     frame.to_csv(data, index=False)
     model = tmp_path / "cvae.safetensors"
-    trained = invoke(
+    train_model(
         runner,
-        "train",
         data,
+        model,
         "--kind",
         "vae",
         "--condition",
@@ -40,11 +40,7 @@ def test_conditional_vae_samples_the_requested_digit(tmp_path, runner):
         "64",
         "--steps",
         "1500",
-        "-o",
-        model,
-        "-q",
     )
-    assert trained.exit_code == 0, trained.stderr
     classifier = LogisticRegression(max_iter=2000).fit(frame.iloc[:, 1:], frame["digit"])
     hits = []
     for digit in (0, 3, 7):

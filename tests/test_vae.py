@@ -15,7 +15,7 @@ import aecli
 from aecli.likelihoods import Likelihood
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.variational import iwae_bound, kl_standard_normal
-from conftest import SAMPLE, invoke
+from conftest import SAMPLE, invoke, train_model
 
 
 def test_analytic_kl_matches_monte_carlo():
@@ -78,23 +78,7 @@ def test_sample_has_the_training_schema_and_is_reproducible(tmp_path, runner, ki
     data = tmp_path / "d.csv"
     digits.to_csv(data, index=False)
     model = tmp_path / "m.safetensors"
-    trained = invoke(
-        runner,
-        "train",
-        data,
-        "--kind",
-        kind,
-        "-k",
-        "4",
-        "-o",
-        model,
-        "--steps",
-        "300",
-        "--hidden",
-        "32",
-        "--quiet",
-    )
-    assert trained.exit_code == 0, trained.stderr
+    train_model(runner, data, model, "--kind", kind, "-k", "4", "--steps", "300", "--hidden", "32")
     first = invoke(runner, "sample", model, "-n", "50", "--seed", "3")
     again = invoke(runner, "sample", model, "-n", "50", "--seed", "3")
     other = invoke(runner, "sample", model, "-n", "50", "--seed", "4")
@@ -108,23 +92,7 @@ def test_sample_has_the_training_schema_and_is_reproducible(tmp_path, runner, ki
 
 def test_vae_encode_stochastic_logvar_and_evaluate_through_the_cli(tmp_path, runner, wine):
     model = tmp_path / "v.safetensors"
-    trained = invoke(
-        runner,
-        "train",
-        wine,
-        "--kind",
-        "vae",
-        "-k",
-        "2",
-        "-o",
-        model,
-        "--steps",
-        "300",
-        "--hidden",
-        "32",
-        "--quiet",
-    )
-    assert trained.exit_code == 0, trained.stderr
+    train_model(runner, wine, model, "--kind", "vae", "-k", "2", "--steps", "300", "--hidden", "32")
     means = invoke(runner, "encode", model, wine)
     draw = invoke(runner, "encode", model, wine, "--stochastic", "--seed", "1")
     same = invoke(runner, "encode", model, wine, "--stochastic", "--seed", "1")
