@@ -1,5 +1,5 @@
-"""Property-based: whatever CSV text arrives on stdin, `encode` and `decode` answer with exit
-code 0 or 2 and never a traceback (exit 1 would mean an unhandled internal error)."""
+"""Property-based: whatever CSV text arrives on stdin, `encode`, `decode` and `denoise` answer
+with exit code 0 or 2 and never a traceback (exit 1 would mean an unhandled internal error)."""
 
 from __future__ import annotations
 
@@ -63,5 +63,13 @@ def test_encode_never_crashes(shared_model, text):
 @given(text=csv_text(["z1", "z2", "z3"]))
 def test_decode_never_crashes(shared_model, text):
     result = invoke(CliRunner(), "decode", shared_model, "-", input=text.encode())
+    assert result.exit_code in (0, 2), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@SETTINGS
+@given(text=csv_text(COLUMNS))
+def test_denoise_never_crashes(shared_model, text):
+    result = invoke(CliRunner(), "denoise", shared_model, "-", input=text.encode())
     assert result.exit_code in (0, 2), result.stderr
     assert "Traceback" not in result.stderr
