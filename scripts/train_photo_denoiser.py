@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from aecli.photo import PhotoDenoiser, psnr, save_weights
+from aecli.photo import PhotoDenoiser, load_weights, psnr, save_weights
 
 BENCHMARK = ("camera", "moon", "coins", "text", "page", "astronaut", "coffee", "chelsea", "cat")
 NATURAL = (
@@ -180,6 +180,9 @@ def main() -> None:
     parser.add_argument("--clip-fraction", type=float, default=0.25)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--init", type=Path, default=None, help="start from these weights (a further phase)"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -191,8 +194,13 @@ def main() -> None:
     )
     patches = Patches(planes, args.patch, args.seed)
     cases = validation_set(args.seed)
-    model = PhotoDenoiser(blocks=args.blocks, channels=args.channels)
-    init_weights(model)
+    if args.init is not None:
+        model = load_weights(args.init).requires_grad_(True)
+        previous = dict(getattr(model, "recipe", {}))
+    else:
+        model = PhotoDenoiser(blocks=args.blocks, channels=args.channels)
+        init_weights(model)
+        previous = None
     model = model.to(memory_format=torch.channels_last).train()
     print(f"{sum(p.numel() for p in model.parameters()):,} parameters", flush=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -215,6 +223,7 @@ def main() -> None:
         "script": "scripts/train_photo_denoiser.py",
         "seed": args.seed,
         "steps_planned": args.steps,
+        "minutes_budget": args.minutes,
         "batch": args.batch,
         "patch": args.patch,
         "lr": args.lr,
@@ -230,6 +239,8 @@ def main() -> None:
         "threads": args.threads,
         "torch": torch.__version__,
     }
+    if previous is not None:
+        recipe["init"] = {"file": str(args.init), "recipe": previous}
     start = time.monotonic()
     best, running, step = -math.inf, 0.0, 0
     for step in range(args.steps):

@@ -203,6 +203,10 @@ def test_missing_files_unsupported_modes_and_format_clashes(tmp_path: Path) -> N
         denoise_file(src, tmp_path / "clean.jpg")  # PNG data in a .jpg name: refused
     with pytest.raises(UserError, match="quality"):
         denoise_file(src, tmp_path / "out.png", quality=0)
+    with pytest.raises(UserError, match="same file"):
+        denoise_file(src, src, force=True)
+    with pytest.raises(DataError, match="float"):
+        denoise_array(np.zeros((8, 8), dtype=np.uint8))
 
 
 def test_an_existing_output_needs_force(tmp_path: Path) -> None:

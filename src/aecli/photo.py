@@ -28,7 +28,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 from torch.nn import functional as F
 
-from aecli.atomic import atomic_path
+from aecli.atomic import atomic_path, check_output
 from aecli.errors import CheckpointError, DataError, UserError
 
 FORMAT = "aecli-photo-denoiser"
@@ -65,7 +65,6 @@ _FORMAT_SUFFIXES = {
     "BMP": {".bmp"},
     "WEBP": {".webp"},
     "PPM": {".ppm", ".pgm", ".pbm", ".pnm"},
-    "GIF": {".gif"},
 }
 
 
@@ -285,22 +284,22 @@ def denoise_array(
         raise DataError(
             f"expected an (H, W) or (H, W, C) image, got an array of shape {image.shape}"
         )
-    if not np.issubdtype(image.dtype, np.floating) and not np.issubdtype(image.dtype, np.integer):
-        raise DataError(f"expected a numeric image, got dtype {image.dtype}")
+    if not np.issubdtype(image.dtype, np.floating):
+        raise DataError(f"expected a float image scaled to [0, 1], got dtype {image.dtype}")
     if not np.isfinite(image).all():
         raise DataError("the image holds NaN or infinite values")
     if tile is not None and tile < 1:
         raise UserError(f"tile must be a positive number of pixels, got {tile}")
     net = _fast(model if model is not None else load_builtin())
-    values = image.astype(np.float64)
+    values = image.astype(np.float32)  # float32 throughout: large photos stay affordable
     if values.ndim == 2:
         return np.clip(_denoise_plane(values, net, tile), 0.0, 1.0)
     if values.shape[2] == 3:
-        opponent = values @ _OPPONENT.T + _OPPONENT_OFFSET
+        forward, offset = _OPPONENT.astype(np.float32), _OPPONENT_OFFSET.astype(np.float32)
+        opponent = values @ forward.T + offset
         planes = [_denoise_plane(opponent[..., c], net, tile) for c in range(3)]
-        clean = (np.stack(planes, axis=-1).astype(np.float64) - _OPPONENT_OFFSET) @ (
-            _OPPONENT_INVERSE.T
-        )
+        del opponent
+        clean = (np.stack(planes, axis=-1) - offset) @ _OPPONENT_INVERSE.astype(np.float32).T
     else:
         clean = np.stack(
             [_denoise_plane(values[..., c], net, tile) for c in range(values.shape[2])], axis=-1
@@ -360,6 +359,7 @@ def denoise_file(
     source, target = Path(src), Path(dst)
     if not 1 <= quality <= 100:
         raise UserError(f"--quality must be between 1 and 100, got {quality}")
+    check_output(target, force, [source])  # before any work: no clobbering, not the input
     image = _open_image(source)
     fmt = image.format or "PNG"
     if fmt == "MPO":  # multi-picture JPEG, as written by some cameras: keep the first frame
@@ -371,33 +371,32 @@ def denoise_file(
             f"{source} has image mode {image.mode}, which the denoiser does not handle; convert "
             "it to RGB or grayscale (L) first"
         )
+    if fmt == "JPEG" and image.mode not in ("L", "RGB"):
+        raise DataError(f"{source}: a JPEG image in mode {image.mode} is not handled")
     _check_suffix(target, fmt)
     bands, full_scale = _MODES[image.mode]
     pixels = np.asarray(image)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    colour = pixels[..., :bands].astype(np.float64) / full_scale
+    colour = pixels[..., :bands].astype(np.float32) / np.float32(full_scale)
     clean = denoise_array(colour if bands == 3 else colour[..., 0], model=model, tile=tile)
     clean = clean.reshape(colour.shape)
     dtype = np.uint16 if image.mode == "I;16" else np.uint8
-    result = np.rint(clean.astype(np.float64) * full_scale).astype(dtype)
+    result = np.rint(clean * np.float32(full_scale)).astype(dtype)
     if pixels.shape[2] > bands:  # alpha, untouched
         result = np.concatenate([result, pixels[..., bands:].astype(dtype)], axis=-1)
     if result.shape[2] == 1:
         result = result[..., 0]
-    out = Image.fromarray(result, mode=image.mode) if image.mode != "I;16" else None
-    if out is None:
+    if image.mode == "I;16":
         out = Image.frombytes("I;16", image.size, result.astype("<u2").tobytes())
+    else:
+        out = Image.fromarray(result)  # uint8 with 1-4 bands: L, LA, RGB or RGBA
     options: dict[str, Any] = {}
     for key in ("icc_profile", "exif", "dpi"):
         if key in image.info:
             options[key] = image.info[key]
     if fmt == "JPEG":
         options.update(quality=quality)
-        if image.mode in ("LA", "RGBA", "I;16"):  # cannot happen for real JPEG files
-            raise DataError(f"{source}: JPEG cannot hold mode {image.mode}")
-    if fmt == "GIF":
-        raise DataError(f"{source} is a GIF (palette) image; convert it to PNG first")
     with atomic_path(target, force) as tmp:
         try:
             out.save(tmp, format=fmt, **options)
