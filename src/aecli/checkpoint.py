@@ -22,6 +22,7 @@ from aecli.atomic import atomic_path
 from aecli.errors import CheckpointError, UserError
 from aecli.kinds import KINDS
 from aecli.likelihoods import LIKELIHOODS
+from aecli.metadata import parse_metadata
 from aecli.model import Model
 from aecli.networks import ACTIVATIONS, CODE_ACTIVATIONS, Architecture, AutoencoderNet
 from aecli.options import TrainOptions
@@ -193,23 +194,14 @@ def _resume_tensors(
 
 
 def _parse(header: dict[str, str], target: Path) -> dict[str, Any]:
-    if METADATA_KEY not in header:
-        raise CheckpointError(f"{target} is a safetensors file but not an aecli checkpoint")
-    try:
-        meta = json.loads(header[METADATA_KEY])
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{target}: its aecli metadata is not valid JSON") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{target}: its metadata does not describe an aecli model")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise CheckpointError(f"{target}: bad format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{target} was written by a newer aecli (format {version}, "
-            f"this aecli {__version__} reads format {FORMAT_VERSION}); upgrade aecli"
-        )
-    return meta
+    return parse_metadata(
+        header,
+        target,
+        key=METADATA_KEY,
+        fmt=FORMAT,
+        version=FORMAT_VERSION,
+        what="an aecli checkpoint",
+    )
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from aecli.atomic import atomic_path, check_output
 from aecli.errors import CheckpointError, DataError, UserError
+from aecli.metadata import parse_metadata
 
 FORMAT = "aecli-photo-denoiser"
 FORMAT_VERSION = 1
@@ -156,20 +157,14 @@ def _read_metadata(target: Path) -> dict[str, Any]:
             header = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{target} is not a readable safetensors file ({exc})") from None
-    if METADATA_KEY not in header:
-        raise CheckpointError(f"{target} is a safetensors file but not an aecli photo denoiser")
-    try:
-        meta = json.loads(header[METADATA_KEY])
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{target}: its denoiser metadata is not valid JSON") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{target}: its metadata does not describe a photo denoiser")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise CheckpointError(f"{target}: malformed format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise CheckpointError(f"{target} was written by a newer aecli (format {version}); upgrade")
-    return meta
+    return parse_metadata(
+        header,
+        target,
+        key=METADATA_KEY,
+        fmt=FORMAT,
+        version=FORMAT_VERSION,
+        what="an aecli photo denoiser",
+    )
 
 
 def _validated_architecture(meta: dict[str, Any], target: Path) -> dict[str, int]:
