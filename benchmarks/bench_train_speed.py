@@ -44,8 +44,12 @@ from aecli.api import split_rows, train
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.objective import Objective
 from aecli.options import TrainOptions
-from aecli.schema import TableSchema
 from aecli.tabular import read_table
+
+try:
+    from aecli.schema import TableSchema
+except ImportError:  # versions before the schema / tabular split
+    from aecli.tabular import TableSchema
 
 DATA = Path(__file__).resolve().parents[1] / "sample_data"
 TARGET = 1.05

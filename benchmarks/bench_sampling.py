@@ -1,0 +1,387 @@
+"""Issue 4 benchmark: how real do generated rows look? A classifier two-sample test (C2ST).
+
+Data: sample_data/breast_cancer.csv (569 rows x 30 float columns). The rows are shuffled with a
+split seed (0 for the main table) and split into 70% training rows (398) and 30% held-out rows
+(171). Every sampler sees only the training rows; aecli additionally keeps its default 10% of them
+for early stopping.
+
+Protocol, for one sampler, one temperature and one sample seed s (s = 0, 1, 2; each cell is the
+mean over the seeds and, after "±", their standard deviation):
+  1. draw n = 171 rows (as many as the held-out set) with seed s;
+  2. label the held-out real rows 0 and the generated rows 1 (342 rows, balanced);
+  3. score `RandomForestClassifier(n_estimators=100, random_state=s)` by ROC AUC with
+     `StratifiedKFold(5, shuffle=True, random_state=s)` (`cross_val_score`), averaging the folds.
+An AUC of 0.5 means the forest cannot tell generated from real rows; 1.0 means it always can.
+
+Samplers (every generated row is clipped to the training rows' per-column range, which
+`Model.sample` does itself, so the baselines get the same help):
+- real training rows: 171 of the training rows drawn without replacement (the floor);
+- single Gaussian: the training rows' mean and full covariance;
+- GMM on raw rows: scikit-learn `GaussianMixture` (full covariances) on the standardised training
+  rows, components chosen by BIC among 1-10;
+- PCA + mixture: the same BIC-chosen mixture on the scores of PCA with k components, decoded by
+  the PCA axes (no added noise);
+- aecli: `aecli.train(kind=..., latent_dim=k, seed=0, threads=1)` at the kind's defaults
+  (4000-step budget, patience 50) unless the settings column says otherwise, sampled with
+  `model.sample(n, seed=s, temperature=T, source=...)`: "prior" (VAE only: z ~ N(0, T^2 I)) or
+  "codes" (the BIC-chosen Gaussian mixture aecli fits to the training codes).
+The temperature T scales the spread of z (prior) or of each mixture component, for the baselines'
+mixtures too. `Model.sample` returns the decoder's mean E[x | z], so its rows lie on a k-dimensional
+surface; two diagnostic samplers (NOT aecli features, measured at T = 1 only) show what adding the
+missing observation noise does:
+- "+ residual noise": independent Gaussian noise with the per-column standard deviation of the
+  model's reconstruction residuals on the training rows (public API only);
+- "+ decoder noise" (VAE): x = mean + sigma * eps with the VAE's own learned per-column sigma
+  (read from `model.net.dec_logvar`, an internal), i.e. a true draw from p(x | z).
+
+Finally the best aecli sampler (lowest mean AUC over its temperatures) and the baselines are
+re-measured on three fresh train/held-out splits (split seeds 1, 2, 3; models retrained) so that
+picking the best of many settings on one split does not flatter it.
+
+Run from the repository root:  .venv/bin/python benchmarks/bench_sampling.py [--quick]
+(about 40 minutes on 2 busy cores; --quick: k = 8 only, about 8 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from threadpoolctl import threadpool_limits
+
+import aecli
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "sample_data" / "breast_cancer.csv"
+OUT = ROOT / "benchmarks" / "out"
+HELD_OUT = 0.3
+SAMPLE_SEEDS = (0, 1, 2)
+TEMPERATURES = (0.8, 0.9, 1.0, 1.2)
+TARGET = 0.62
+Generator = Callable[[int, int, float], np.ndarray]  # (n, seed, temperature) -> raw rows
+
+
+def c2st_auc(real: np.ndarray, fake: np.ndarray, seed: int) -> float:
+    """Cross-validated ROC AUC of a random forest telling `fake` rows (1) from `real` rows (0)."""
+    x = np.vstack([real, fake])
+    y = np.r_[np.zeros(len(real)), np.ones(len(fake))]
+    forest = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return float(cross_val_score(forest, x, y, cv=folds, scoring="roc_auc").mean())
+
+
+def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded shuffle into (training rows, held-out rows)."""
+    order = np.random.default_rng(seed).permutation(len(frame))
+    n_held = round(HELD_OUT * len(frame))
+    held, train = np.sort(order[:n_held]), np.sort(order[n_held:])
+    return frame.iloc[train].reset_index(drop=True), frame.iloc[held].reset_index(drop=True)
+
+
+@dataclass
+class Mixture:
+    """A Gaussian mixture sampled with seeded numpy, its spread scaled by a temperature."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    chols: np.ndarray
+
+    @classmethod
+    def fit_bic(cls, rows: np.ndarray, max_components: int = 10, seed: int = 0) -> Mixture:
+        """Full-covariance mixture with the BIC-best number of components (1..max, >= 20 rows
+        per component)."""
+        best, best_bic = None, np.inf
+        for m in range(1, max_components + 1):
+            if m > 1 and len(rows) < 20 * m:
+                break
+            gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-6, random_state=seed)
+            gm.fit(rows)
+            bic = gm.bic(rows)
+            if bic < best_bic:
+                best, best_bic = gm, bic
+        assert best is not None
+        return cls(best.weights_, best.means_, np.linalg.cholesky(best.covariances_))
+
+    def sample(self, n: int, seed: int, temperature: float) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        comp = rng.choice(len(self.weights), size=n, p=self.weights / self.weights.sum())
+        eps = rng.standard_normal((n, self.means.shape[1]))
+        return self.means[comp] + temperature * np.einsum("nij,nj->ni", self.chols[comp], eps)
+
+
+class Baselines:
+    """Samplers fitted with numpy and scikit-learn on the standardised training rows."""
+
+    def __init__(self, train: np.ndarray) -> None:
+        self.train = train
+        self.mean, self.std = train.mean(0), train.std(0)
+        self.z = (train - self.mean) / self.std
+
+    def real(self) -> tuple[Generator, str]:
+        def gen(n: int, seed: int, temperature: float) -> np.ndarray:
+            pick = np.random.default_rng(seed).choice(len(self.train), n, replace=False)
+            return self.train[pick]
+
+        return gen, f"held-out-sized draw of the {len(self.train)}"
+
+    def gaussian(self) -> tuple[Generator, str]:
+        single = Mixture(
+            np.ones(1), self.z.mean(0)[None], np.linalg.cholesky(np.cov(self.z.T))[None]
+        )
+        return (lambda n, s, t: single.sample(n, s, t) * self.std + self.mean), "full covariance"
+
+    def raw_mixture(self) -> tuple[Generator, str]:
+        mix = Mixture.fit_bic(self.z)
+        gen: Generator = lambda n, s, t: mix.sample(n, s, t) * self.std + self.mean  # noqa: E731
+        return gen, f"{len(mix.weights)} components (BIC)"
+
+    def pca_mixture(self, k: int) -> tuple[Generator, str]:
+        centre = self.z.mean(0)
+        _, _, vt = np.linalg.svd(self.z - centre, full_matrices=False)
+        axes = vt[:k].T
+        mix = Mixture.fit_bic((self.z - centre) @ axes)
+
+        def gen(n: int, seed: int, temperature: float) -> np.ndarray:
+            return (centre + mix.sample(n, seed, temperature) @ axes.T) * self.std + self.mean
+
+        return gen, f"{len(mix.weights)} components (BIC)"
+
+
+def aecli_sampler(model: aecli.Model, source: str, columns: list[str]) -> Generator:
+    """`model.sample` as a generator of raw rows in `columns` order."""
+
+    def gen(n: int, seed: int, temperature: float) -> np.ndarray:
+        frame = model.sample(n, seed=seed, temperature=temperature, source=source)
+        return frame[columns].to_numpy(np.float64)
+
+    return gen
+
+
+def with_noise(gen: Generator, sd: np.ndarray) -> Generator:
+    """`gen` plus independent Gaussian noise of per-column standard deviation `sd`."""
+
+    def noisy(n: int, seed: int, temperature: float) -> np.ndarray:
+        rows = gen(n, seed, temperature)
+        rng = np.random.default_rng(10_000 + seed)
+        return rows + temperature * sd * rng.standard_normal(rows.shape)
+
+    return noisy
+
+
+def residual_sd(model: aecli.Model, train: pd.DataFrame) -> np.ndarray:
+    """Per-column standard deviation of the reconstruction residuals, in data units."""
+    return (train - model.reconstruct(train)[train.columns]).to_numpy().std(0)
+
+
+def decoder_sd(model: aecli.Model) -> np.ndarray:
+    """A VAE's learned per-column likelihood sigma, in data units (reads internals)."""
+    logvar = model.net.dec_logvar.detach().clamp(-12, 12).numpy().astype(np.float64)
+    return np.exp(0.5 * logvar) * np.array([c.scale for c in model.schema.columns])
+
+
+@dataclass
+class Config:
+    """One aecli training setting."""
+
+    kind: str
+    k: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        return ", ".join(f"{a}={b}" for a, b in self.options.items()) or "defaults"
+
+
+@dataclass
+class Row:
+    """One sampler's AUCs: temperature -> one AUC per sample seed."""
+
+    name: str
+    k: str
+    detail: str
+    aucs: dict[float, list[float]]
+    seconds: float
+    config: Config | None = None  # set for pure aecli samplers
+    source: str = ""
+
+    def cell(self, t: float) -> str:
+        if t not in self.aucs:
+            return "-"
+        a = np.array(self.aucs[t])
+        return f"{a.mean():.3f} ± {a.std():.3f}"
+
+    def best(self) -> tuple[float, float]:
+        """(lowest mean AUC, its temperature)."""
+        means = {t: float(np.mean(v)) for t, v in self.aucs.items()}
+        t = min(means, key=lambda key: means[key])
+        return means[t], t
+
+
+class Split:
+    """One train/held-out split and the C2ST against its held-out rows."""
+
+    def __init__(self, frame: pd.DataFrame, seed: int, temperatures: tuple[float, ...]) -> None:
+        self.train_df, held_df = split(frame, seed)
+        self.columns = list(frame.columns)
+        self.train = self.train_df.to_numpy(np.float64)
+        self.held = held_df.to_numpy(np.float64)
+        self.low, self.high = self.train.min(0), self.train.max(0)
+        self.temperatures = temperatures
+        self.rows: list[Row] = []
+
+    def measure(self, gen: Generator, temperatures: tuple[float, ...]) -> dict[float, list[float]]:
+        out: dict[float, list[float]] = {}
+        for t in temperatures:
+            out[t] = []
+            for s in SAMPLE_SEEDS:
+                fake = np.clip(gen(len(self.held), s, t), self.low, self.high)
+                out[t].append(c2st_auc(self.held, fake, s))
+        return out
+
+    def add(
+        self,
+        name: str,
+        k: str,
+        make: Callable[[], tuple[Generator, str]],
+        temperatures: tuple[float, ...] | None = None,
+    ) -> None:
+        started = time.perf_counter()
+        gen, detail = make()
+        seconds = time.perf_counter() - started
+        aucs = self.measure(gen, temperatures or self.temperatures)
+        self.rows.append(Row(name, k, detail, aucs, seconds))
+        self.print_row(self.rows[-1])
+
+    def add_aecli(self, cfg: Config, sources: tuple[str, ...], diagnostics: bool) -> None:
+        started = time.perf_counter()
+        model = aecli.train(
+            self.train_df, kind=cfg.kind, latent_dim=cfg.k, seed=0, threads=1, **cfg.options
+        )
+        seconds = time.perf_counter() - started
+        comps = len(model.extras["density"]["weights"])
+        for source in sources:
+            name, k = f"aecli {cfg.kind}, {source}", str(cfg.k)
+            detail = cfg.label() + (f"; {comps} comp." if source == "codes" else "")
+            gen = aecli_sampler(model, source, self.columns)
+            row = Row(name, k, detail, self.measure(gen, self.temperatures), seconds, cfg, source)
+            self.rows.append(row)
+            self.print_row(row)
+            if not diagnostics:
+                continue
+            noisy = {"residual": residual_sd(model, self.train_df)}
+            if model.variational and hasattr(model.net, "dec_logvar"):
+                noisy["decoder"] = decoder_sd(model)
+            for label, sd in noisy.items():
+                aucs = self.measure(with_noise(gen, sd), (1.0,))
+                self.rows.append(Row(f"{name} + {label} noise", k, detail, aucs, seconds))
+                self.print_row(self.rows[-1])
+
+    def print_header(self) -> None:
+        temps = " | ".join(f"T = {t:g}" for t in self.temperatures)
+        print(f"\n| sampler | k | settings | {temps} | fit s |")
+        print("|---|---:|---|" + "---:|" * len(self.temperatures) + "---:|", flush=True)
+
+    def print_row(self, r: Row) -> None:
+        cells = " | ".join(r.cell(t) for t in self.temperatures)
+        print(f"| {r.name} | {r.k} | {r.detail} | {cells} | {r.seconds:.1f} |", flush=True)
+
+
+def run_split(
+    frame: pd.DataFrame,
+    seed: int,
+    configs: list[Config],
+    dims: tuple[int, ...],
+    temperatures: tuple[float, ...],
+    diagnostics: bool,
+    sources: dict[str, tuple[str, ...]] | None = None,
+) -> list[Row]:
+    """The baselines and every aecli setting on one split."""
+    sp = Split(frame, seed, temperatures)
+    base = Baselines(sp.train)
+    sp.print_header()
+    sp.add("real training rows (floor)", "-", base.real, (1.0,))
+    sp.add("single Gaussian", "-", base.gaussian)
+    sp.add("GMM on raw rows", "-", base.raw_mixture)
+    for k in dims:
+        sp.add("PCA + mixture", str(k), lambda k=k: base.pca_mixture(k))
+    for cfg in configs:
+        default = ("prior", "codes") if cfg.kind == "vae" else ("codes",)
+        sp.add_aecli(cfg, (sources or {}).get(cfg.kind, default), diagnostics)
+    return sp.rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="k = 8 only, VAE and undercomplete")
+    parser.add_argument("--no-confirm", action="store_true", help="skip the fresh-split re-runs")
+    parser.add_argument("--out", type=Path, default=OUT / "sampling.json")
+    args = parser.parse_args()
+    frame = pd.read_csv(DATA).astype(np.float64)
+    if args.quick:
+        dims: tuple[int, ...] = (8,)
+        configs = [Config("vae", 8), Config("undercomplete", 8)]
+    else:
+        dims = (2, 4, 8, 12)
+        configs = [Config(kind, k) for kind in ("vae", "undercomplete") for k in dims]
+        configs += [Config(kind, k) for kind in ("sparse", "denoising") for k in (4, 8)]
+        configs += [
+            Config("vae", 8, {"beta": 0.5}),
+            Config("vae", 8, {"steps": 12000}),
+            Config("vae", 12, {"beta": 0.5}),
+            Config("vae", 12, {"beta": 0.25}),
+            Config("undercomplete", 8, {"steps": 12000}),
+        ]
+    print(
+        f"# C2ST on {DATA.name}: {len(frame)} rows, {1 - HELD_OUT:.0%} train / {HELD_OUT:.0%} "
+        f"held out, split seed 0, sample seeds {SAMPLE_SEEDS}, aecli {aecli.__version__}"
+    )
+    started = time.perf_counter()
+    with threadpool_limits(1):
+        rows = run_split(frame, 0, configs, dims, TEMPERATURES, diagnostics=True)
+        best = min((r for r in rows if r.config is not None), key=lambda r: r.best()[0])
+        auc, t = best.best()
+        assert best.config is not None
+        print(f"\nbest aecli sampler on split 0: {best.name}, k={best.k}, {best.detail}, T={t:g}")
+        print(f"AUC {auc:.3f}: target < {TARGET} {'met' if auc < TARGET else 'NOT met'}")
+        confirm: dict[str, list[float]] = {}
+        temps = tuple(sorted({1.0, t}))
+        if not args.no_confirm:
+            for seed in (1, 2, 3):
+                print(f"\n# fresh split {seed}: the best aecli setting and the baselines")
+                sources = {best.config.kind: (best.source,)}
+                fresh = run_split(
+                    frame, seed, [best.config], (best.config.k,), temps, True, sources
+                )
+                for r in fresh:
+                    for temp, values in r.aucs.items():
+                        confirm.setdefault(f"{r.name} | {r.k} | {temp:g}", []).extend(values)
+            print("\n| sampler | k | T | mean AUC, splits 1-3 x seeds 0-2 | sd |")
+            print("|---|---:|---:|---:|---:|")
+            for name, values in confirm.items():
+                print(f"| {name} | {np.mean(values):.3f} | {np.std(values):.3f} |")
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "rows": [
+            {"name": r.name, "k": r.k, "detail": r.detail, "aucs": r.aucs, "fit_s": r.seconds}
+            for r in rows
+        ],
+        "best": {"name": best.name, "k": best.k, "detail": best.detail, "T": t, "auc": auc},
+        "confirm": confirm,
+    }
+    args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
