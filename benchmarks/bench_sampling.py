@@ -39,7 +39,7 @@ re-measured on three fresh train/held-out splits (split seeds 1, 2, 3; models re
 picking the best of many settings on one split does not flatter it.
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_sampling.py [--quick]
-(about 40 minutes on 2 busy cores; --quick: k = 8 only, about 8 minutes)
+(about 19 minutes on 2 busy cores; --quick: k = 8, VAE and undercomplete only, about 4 minutes)
 """
 
 from __future__ import annotations
