@@ -125,9 +125,8 @@ def train(
         trainer = Trainer(net, objective, x_train, x_val, opts)
         if saved is not None:
             trainer.restore(saved[1], saved[2], saved[0].net.state_dict())
-        pca_error = pca_reconstruction_error(
-            x[train_rows], x[val_rows] if len(val_rows) else x[train_rows], k
-        )
+        held_out = x[val_rows] if len(val_rows) else x[train_rows]
+        pca_error = pca_reconstruction_error(pca["axes"], pca["mean"], held_out)
 
         def snapshot(final: bool = False) -> Model:
             history = {**trainer.history(), "data_sha256": fingerprint}

@@ -16,11 +16,9 @@ def principal_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return axes * np.where(signs == 0, 1, signs), s**2 / max(len(x) - 1, 1)
 
 
-def pca_reconstruction_error(train: np.ndarray, test: np.ndarray, k: int) -> float:
-    """Mean squared error per present cell of PCA with k components fitted on `train`, applied
+def pca_reconstruction_error(axes: np.ndarray, mean: np.ndarray, test: np.ndarray) -> float:
+    """Mean squared error per present cell of the PCA with `axes` (d x k) around `mean`, applied
     to `test` (missing cells are read as the mean and left out of the error)."""
-    axes, _ = principal_axes(train, k)
-    mean = np.nanmean(train, axis=0)
     centred = test.astype(np.float64) - mean
     recon = np.nan_to_num(centred) @ axes @ axes.T
     return float(np.nanmean((centred - recon) ** 2))
