@@ -38,10 +38,15 @@ def auto_threads(n_params: int, batch_size: int) -> int:
 
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
+    """Use n threads in torch and in numpy's / scipy's BLAS (PCA, code density) alike: a BLAS
+    pool left at the core count spins against torch and other processes on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        with threadpool_limits(n):
+            yield
     finally:
         torch.set_num_threads(before)
 
@@ -74,6 +79,7 @@ class Trainer:
         self.net, self.objective, self.options = net, objective, options
         self.x_train, self.x_val = x_train, x_val
         self.monitor = x_val if len(x_val) else x_train
+        objective.may_have_missing = bool(x_train.isnan().any() or x_val.isnan().any())
         self.n = len(x_train)
         self.batch = min(options.batch_size, self.n)
         self.epochs = planned_epochs(options, self.n)
@@ -85,7 +91,8 @@ class Trainer:
             self.optimiser, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total) / total))
         )
         self.best = evaluate(net, objective, self.monitor, options.seed)
-        self.best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        self.live_state = net.state_dict()  # aliases of the parameters, updated in place
+        self.best_state = {k: v.clone() for k, v in self.live_state.items()}
         self.best_epoch = 0
         self.records: list[dict[str, Any]] = [
             {"epoch": 0, "train_loss": None, "val_loss": self.best}
@@ -124,7 +131,7 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(net.parameters(), options.clip_grad)
                 self.optimiser.step()
                 self.schedule.step()
-                self.running += loss.detach() * len(rows)
+                self.running.add_(loss.detach(), alpha=len(rows))
                 self.start += self.batch
                 if should_stop is not None and self.start < self.n and should_stop():
                     return False
@@ -146,7 +153,8 @@ class Trainer:
         self.records.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss})
         if val_loss < self.best:
             self.best, self.best_epoch = val_loss, self.epoch
-            self.best_state = {k: v.clone() for k, v in self.net.state_dict().items()}
+            for name, value in self.live_state.items():  # copy into the kept buffers: no
+                self.best_state[name].copy_(value)  # state_dict() walk, no allocation
         if on_epoch is not None:
             on_epoch(self.records[-1], self.epochs)
         patience = self.options.patience
