@@ -317,6 +317,7 @@ EXPLORE = [  # --explore adds these: prototypes of library changes, and seed ens
     AeConfig("P3 marked + masked-only loss", MASK, patch=P3, mode="marked"),
     AeConfig("P3 + latent min(16, d-1)", MASK, lambda d: min(16, d - 1), P3, mode="marked"),
     AeConfig("recipe, 5 seeds averaged", MASK, seeds=5),
+    AeConfig("mask:0.2 latent min(16, d-1), 5 seeds averaged", MASK, WIDE_CODE.latent, seeds=5),
     AeConfig("P3, 5 seeds averaged", MASK, patch=P3, seeds=5, mode="marked"),
 ]
 
