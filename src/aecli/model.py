@@ -7,6 +7,7 @@ network, the data schema and the training history.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 import torch
 
 from aecli.density import sample_mixture
-from aecli.errors import DataError, UserError
+from aecli.errors import AecliWarning, DataError, UserError
 from aecli.likelihoods import Likelihood
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.options import TrainOptions
@@ -186,6 +187,14 @@ class Model:
         x = self.schema.to_array(frame)
         y = self._condition(frame)
         missing = np.isnan(x)  # missing cells, and categories unseen in training
+        masked = (self.options.noise or "").startswith("mask") or self.architecture.mask_inputs
+        if missing.any() and not masked:
+            warnings.warn(
+                "this model never saw missing cells in training; fills are better from a model "
+                "trained with --kind denoising --noise mask:0.2",
+                AecliWarning,
+                stacklevel=2,
+            )
         if iterations is None:
             iterations = self._choose_iterations(x, y, missing, seed) if missing.any() else 1
         filled = self._impute(x, y, missing, iterations)
