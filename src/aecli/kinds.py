@@ -51,15 +51,12 @@ _KINDS = [
         "Penalises the squared Frobenius norm of the encoder's Jacobian.",
         preset={"contractive_weight": 0.01},
     ),
-]
-
-_KINDS.append(
     Kind(
         "vae",
         "Variational autoencoder: Gaussian q(z|x), prior N(0, I), loss -ELBO with beta * KL.",
         preset={"init": "random", "beta": 1.0},
         variational=True,
-    )
-)
+    ),
+]
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
