@@ -337,7 +337,7 @@ def prototype(patch: str | None) -> Iterator[None]:
     original_corrupt, original_objective = Corruption.__call__, Objective.__call__
 
     def corrupt(self: Corruption, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        hit = torch.rand(x.shape, generator=gen) < self.level
+        hit = torch.rand(x.shape, generator=gen) < self.level_low
         return x.masked_fill(hit, float("nan"))  # the objective decides how the encoder sees it
 
     def objective(self: Objective, net: Any, batch: torch.Tensor, gen: torch.Generator) -> Terms:

@@ -151,10 +151,12 @@ def test_overcomplete_codes_warn_for_undercomplete_only(wine):
 
 
 def test_noise_specs_parse_and_bad_ones_name_the_flag():
-    assert parse_noise("gaussian:0.5") == ("gaussian", 0.5)
-    assert parse_noise(" Mask:0.2") == ("mask", 0.2)
-    assert parse_noise("saltpepper:0") == ("saltpepper", 0.0)
-    for bad in ("gaussian", "blur:0.1", "mask:1", "mask:-0.1", "gaussian:x", "saltpepper:1.5"):
+    assert parse_noise("gaussian:0.5") == ("gaussian", 0.5, 0.5)
+    assert parse_noise(" Mask:0.2") == ("mask", 0.2, 0.2)
+    assert parse_noise("saltpepper:0") == ("saltpepper", 0.0, 0.0)
+    assert parse_noise("gaussian:0-50") == ("gaussian", 0.0, 50.0)
+    bad_specs = ("gaussian", "blur:0.1", "mask:1", "mask:-0.1", "gaussian:x", "saltpepper:1.5")
+    for bad in (*bad_specs, "gaussian:50-10", "gaussian:0-300", "mask:0.1-1"):
         with pytest.raises(UserError, match="--noise"):
             parse_noise(bad)
 

@@ -15,7 +15,8 @@ import pandas as pd
 import torch
 
 from aecli.density import fit_code_density
-from aecli.errors import AecliWarning, DataError, TrainingInterrupted
+from aecli.errors import AecliWarning, DataError, TrainingInterrupted, UserError
+from aecli.images import ImageSchema, find_images, is_image_source
 from aecli.kinds import KINDS
 from aecli.likelihoods import Likelihood
 from aecli.model import Model
@@ -66,22 +67,9 @@ def train(
     else:
         opts = TrainOptions.from_dict(options).resolved()
     kind = KINDS[opts.kind]
-    frame = read_table(data)
-    if len(frame) < 2:
-        raise DataError("training needs at least 2 rows")
-    train_rows, val_rows = split_rows(len(frame), opts.val_fraction, opts.seed)
-    schema = TableSchema.fit(
-        frame,
-        opts.drop,
-        rows=train_rows,
-        condition=opts.condition,
-        categorical=opts.categorical,
-        id_cols=opts.id_col,
-    )
-    kinds = schema.choose_likelihoods(opts.likelihood, kind.variational)
-    likelihood = Likelihood(kinds, [c.width for c in schema.columns])
-    x = schema.to_array(frame)
-    y = schema.condition.one_hot(frame) if schema.condition is not None else None
+    schema, x, y = _read_training_data(data, opts, kind.variational)
+    likelihood = Likelihood(*schema.kinds_and_widths())
+    train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y
     fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
     if saved is not None and saved[0].history.get("data_sha256") != fingerprint:
@@ -89,7 +77,8 @@ def train(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
     d = x.shape[1]
-    k = opts.latent_dim or default_latent_dim(d)
+    images = isinstance(schema, ImageSchema)
+    k = opts.latent_dim or (16 if images else default_latent_dim(d))
     if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
         warnings.warn(
             f"--latent-dim {k} is not smaller than the {d} input columns: an undercomplete model "
@@ -102,16 +91,20 @@ def train(
         n_features=d,
         n_condition=schema.n_condition,
         latent_dim=k,
-        hidden=() if kind.linear else opts.hidden,
+        hidden=() if kind.linear else opts.conv if images else opts.hidden,
         activation=opts.activation,
         code_activation={"kl": "sigmoid", "l1": "shrink"}.get(opts.sparsity or ""),
         variational=kind.variational,
         learned_variance=kind.variational and not all(likelihood.is_bernoulli.tolist()),
         mask_inputs=bool(np.isnan(x).any()) or (opts.noise or "").startswith("mask"),
+        image_shape=schema.shape if images else None,
     )
     x_train, x_val = torch.from_numpy(xy[train_rows]), torch.from_numpy(xy[val_rows])
-    low = torch.from_numpy(np.nanmin(x[train_rows], axis=0))
-    high = torch.from_numpy(np.nanmax(x[train_rows], axis=0))
+    if images:  # pixels: salt-and-pepper is black and white
+        low, high = torch.zeros(d), torch.ones(d)
+    else:
+        low = torch.from_numpy(np.nanmin(x[train_rows], axis=0))
+        high = torch.from_numpy(np.nanmax(x[train_rows], axis=0))
     y_train = None if y is None else y[train_rows]
     y_val = None if y is None else y[val_rows]
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
@@ -121,7 +114,7 @@ def train(
         pca = pca_summary(x[train_rows], k)
         if opts.init == "pca":
             net.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
-        objective = Objective(opts, low, high, likelihood)
+        objective = Objective(opts, low, high, likelihood, noise_unit=255.0 if images else 1.0)
         trainer = Trainer(net, objective, x_train, x_val, opts)
         if saved is not None:
             trainer.restore(saved[1], saved[2], saved[0].net.state_dict())
@@ -156,6 +149,38 @@ def train(
         time.perf_counter() - started
     )  # not saved: checkpoints stay byte-identical
     return model
+
+
+def _read_training_data(
+    data: str | Path | pd.DataFrame, opts: TrainOptions, variational: bool
+) -> tuple[TableSchema | ImageSchema, np.ndarray, np.ndarray | None]:
+    """The schema, model-space rows x and one-hot condition y (or None) of the training data:
+    a table, or images (a folder, a glob or a file), detected from `data`."""
+    if is_image_source(data):
+        if opts.condition is not None:
+            raise UserError("--condition is for tables; images have no condition column")
+        files = find_images(data, opts.recursive)
+        if len(files) < 2:
+            raise DataError(f"{data}: training needs at least 2 images")
+        schema: TableSchema | ImageSchema = ImageSchema.fit(files, opts.channels, opts.image_size)
+        schema.choose_likelihoods(opts.likelihood, variational)
+        return schema, schema.load(files), None
+    frame = read_table(data)
+    if len(frame) < 2:
+        raise DataError("training needs at least 2 rows")
+    train_rows, _ = split_rows(len(frame), opts.val_fraction, opts.seed)
+    schema = TableSchema.fit(
+        frame,
+        opts.drop,
+        rows=train_rows,
+        condition=opts.condition,
+        categorical=opts.categorical,
+        id_cols=opts.id_col,
+    )
+    schema.choose_likelihoods(opts.likelihood, variational)
+    x = schema.to_array(frame)
+    y = schema.condition.one_hot(frame) if schema.condition is not None else None
+    return schema, x, y
 
 
 def pca_summary(train: np.ndarray, k: int) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 from aecli import __version__
 from aecli.atomic import atomic_path
 from aecli.errors import CheckpointError, UserError
+from aecli.images import MAX_SIDE, ImageSchema
 from aecli.kinds import KINDS
 from aecli.likelihoods import LIKELIHOODS
 from aecli.metadata import parse_metadata
@@ -124,13 +125,35 @@ def _load(path: str | os.PathLike[str], with_resume: bool) -> tuple[Model, Any, 
     net.load_state_dict(state)
     model = Model(
         TrainOptions.from_dict(meta["options"]),
-        TableSchema.from_dict(meta["schema"]),
+        _schema(meta["schema"]),
         net,
         meta["history"],
         meta["metrics"],
         extras,
     )
     return model, meta.get("resume"), resume
+
+
+def _schema(data: dict[str, Any]) -> TableSchema | ImageSchema:
+    if data.get("type") == "images":
+        return ImageSchema.from_dict(data)
+    return TableSchema.from_dict(data)
+
+
+def _validate_images(schema: dict[str, Any], arch: Architecture) -> None:
+    """An image schema must name the shape the convolutional network declares."""
+    ok = (
+        set(schema) == {"type", "height", "width", "channels", "likelihood"}
+        and schema["likelihood"] in LIKELIHOODS
+        and schema["channels"] in (1, 3)
+        and all(
+            isinstance(schema[s], int) and 1 <= schema[s] <= MAX_SIDE for s in ("height", "width")
+        )
+        and arch.image_shape == (schema["channels"], schema["height"], schema["width"])
+        and arch.n_condition == 0
+    )
+    if not ok:
+        raise CheckpointError("checkpoint metadata: the image schema is malformed")
 
 
 def _extras(handle: Any, names: list[str], arch: Architecture, target: Path) -> dict[str, Any]:
@@ -210,6 +233,18 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
+def _image_shape(shape: Any, d: int) -> tuple[int, int, int] | None:
+    """(C, H, W) of an image model, matching its n_features; None for a table model."""
+    if shape is None:
+        return None
+    if not isinstance(shape, list) or len(shape) != 3:
+        raise CheckpointError("checkpoint metadata: image_shape must be [channels, height, width]")
+    c, h, w = (_int(v, "image_shape", 1, MAX_SIDE) for v in shape)
+    if c not in (1, 3) or c * h * w != d:
+        raise CheckpointError("checkpoint metadata: image_shape does not match n_features")
+    return c, h, w
+
+
 def _width(column: dict[str, Any]) -> int:
     """A schema column's model-space width: its category count, or 1."""
     categories = column.get("categories")
@@ -265,7 +300,7 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
         a = meta["architecture"]
         fields = {"n_features", "latent_dim", "hidden", "activation", "code_activation"}
         flags = {"variational", "learned_variance", "mask_inputs"}
-        if not fields <= set(a) <= fields | flags | {"n_condition"} or any(
+        if not fields <= set(a) <= fields | flags | {"n_condition", "image_shape"} or any(
             not isinstance(a.get(f, False), bool) for f in flags
         ):
             raise CheckpointError("checkpoint metadata: architecture has unexpected fields")
@@ -286,13 +321,20 @@ def _validate(meta: dict[str, Any], target: Path) -> Architecture:
             a.get("learned_variance", False),
             _int(a.get("n_condition", 0), "n_condition", 0, MAX_CONDITION_VALUES),
             a.get("mask_inputs", False),
+            _image_shape(a.get("image_shape"), d),
         )
-        _validate_condition(meta["schema"].get("condition"), arch.n_condition)
+        if (meta["schema"].get("type") == "images") != (arch.image_shape is not None):
+            raise CheckpointError("checkpoint metadata: the schema and architecture disagree")
         if arch.parameter_count() > MAX_PARAMETERS:
             raise CheckpointError(
                 f"checkpoint metadata declares {arch.parameter_count():,} parameters, more than "
                 f"the {MAX_PARAMETERS:,} aecli accepts; the file is not trustworthy"
             )
+        if arch.image_shape is not None:
+            _validate_images(meta["schema"], arch)
+            TrainOptions.from_dict(meta["options"]).validate()
+            return arch
+        _validate_condition(meta["schema"].get("condition"), arch.n_condition)
         columns = meta["schema"].get("columns")
         if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
             raise CheckpointError("checkpoint metadata: the schema's columns are malformed")

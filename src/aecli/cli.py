@@ -20,18 +20,20 @@ from typer.core import TyperGroup
 from aecli import __version__
 from aecli.cli_support import (
     BUILTIN_MODELS,
-    IMAGE_SUFFIXES,
     Force,
     Json,
     Keep,
     ModelPath,
+    OutDir,
     Quiet,
+    Recursive,
     StopOnSignal,
     denoise_images,
     emit_json,
     finish_table,
     prepare_output,
     progress_path,
+    save_images,
     say,
     show_warnings,
     with_train_options,
@@ -81,7 +83,7 @@ class AecliGroup(TyperGroup):
 app = typer.Typer(
     cls=AecliGroup,
     name="aecli",
-    help="Train autoencoders on tables: compress, reconstruct, denoise and generate.",
+    help="Train autoencoders on tables and images: compress, reconstruct, denoise, generate.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -118,7 +120,11 @@ def _root(
 def train(
     data: Annotated[
         str,
-        typer.Argument(metavar="DATA", help="CSV, TSV or Parquet file; '-' reads CSV on stdin."),
+        typer.Argument(
+            metavar="DATA",
+            help="CSV, TSV or Parquet file ('-' reads CSV on stdin), or images: a folder, a "
+            "quoted glob such as 'scans/*.png', or one image file.",
+        ),
     ],
     output: Annotated[
         Path | None,
@@ -149,19 +155,20 @@ def train(
     json_out: Json = False,
     **options: Any,
 ) -> None:
-    """Train an autoencoder on a table and save it as one .safetensors checkpoint."""
+    """Train an autoencoder on a table or on images and save it as one .safetensors file."""
     from aecli.atomic import check_output
     from aecli.errors import TrainingInterrupted
 
     show_warnings(quiet)
-    options["hidden"] = parse_int_list(options["hidden"])
     for f in dataclasses.fields(TrainOptions):
+        if f.metadata["cli"] == "intlist":
+            options[f.name] = parse_int_list(options[f.name], "--" + f.name)
         if f.metadata["cli"] == "multi":
             options[f.name] = tuple(options[f.name] or ())
     TrainOptions.from_dict(options).validate()
     if output is None:
-        if data == "-":
-            raise UserError("reading from stdin: name the checkpoint with -o FILE.safetensors")
+        if data == "-" or any(ch in data for ch in "*?["):
+            raise UserError("name the checkpoint with -o FILE.safetensors")
         output = Path(Path(data).name).with_suffix(".safetensors")
     check_output(output, force, inputs=[data])
     progress = resume or progress_path(output)
@@ -198,7 +205,8 @@ def train(
         "output": str(output),
         "kind": model.kind,
         "latent_dim": model.latent_dim,
-        "columns": len(model.schema.columns),
+        "data": "images" if model.is_image else "table",
+        "columns": model.architecture.n_features,
         "epochs_run": model.history["epochs_run"],
         "best_epoch": model.history["best_epoch"],
         "stopped_early": model.history["stopped_early"],
@@ -217,7 +225,12 @@ def train(
 def encode(
     model_path: ModelPath,
     data: Annotated[
-        str, typer.Argument(metavar="DATA", help="Table to encode; '-' reads CSV on stdin.")
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="Table to encode ('-' reads CSV on stdin); for an image model, a folder, glob "
+            "or image (rows then start with the image's path).",
+        ),
     ],
     output: Annotated[
         str | None,
@@ -231,11 +244,12 @@ def encode(
         bool, typer.Option("--with-logvar", help="VAE: add posterior log-variance columns.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --stochastic.")] = 0,
+    recursive: Recursive = False,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
-    """Encode every row to its code z1..zK, in the input's order."""
+    """Encode every row (or image) to its code z1..zK, in the input's order."""
     _run_transform(
         "encode",
         model_path,
@@ -248,6 +262,7 @@ def encode(
         stochastic=stochastic,
         with_logvar=with_logvar,
         seed=seed,
+        recursive=recursive,
     )
 
 
@@ -270,11 +285,24 @@ def decode(
             "--probabilities", help="Write categorical columns as one probability per category."
         ),
     ] = False,
+    out_dir: OutDir = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
-    """Decode codes back to rows in the training data's columns, order and units."""
+    """Decode codes back to rows in the training data's columns, order and units; for an image
+    model, to one PNG per row in --out-dir, named from the codes' path column."""
+    from aecli import api
+
+    model = api.load(model_path)
+    if model.is_image:
+        if output is not None or keep or probabilities:
+            raise UserError("an image model writes PNGs: use --out-dir DIR (not -o/--keep)")
+        named = model.decode_images(codes)
+        save_images(named, out_dir, None, force, quiet, json_out, [codes, model_path], "decoded")
+        return
+    if out_dir is not None:
+        raise UserError("--out-dir is for image models; write a table with -o FILE")
     _run_transform(
         "decode",
         model_path,
@@ -284,6 +312,7 @@ def decode(
         force,
         quiet,
         json_out,
+        model=model,
         probabilities=probabilities,
     )
 
@@ -297,12 +326,13 @@ def _run_transform(
     force: bool,
     quiet: bool,
     json_out: bool,
+    model: Any = None,
     **extra: Any,
 ) -> None:
     from aecli import api
 
     target = prepare_output(output, force, quiet, json_out, [data, model_path], f"{verb}d rows")
-    model = api.load(model_path)
+    model = model or api.load(model_path)
     frame = getattr(model, verb)(data, keep=tuple(keep or ()), **extra)
     finish_table(frame, target, force, quiet, json_out, verb + "d")
 
@@ -319,8 +349,8 @@ def denoise(
         str,
         typer.Argument(
             metavar="DATA",
-            help="A table whose missing cells to fill ('-' is stdin); for the photo model, an "
-            "image or a folder of images.",
+            help="A table whose missing cells to fill ('-' is stdin); for the photo model or a "
+            "model trained on images, an image, a folder or a quoted glob.",
         ),
     ],
     output: Annotated[
@@ -350,17 +380,24 @@ def denoise(
     quality: Annotated[
         int, typer.Option("--quality", min=1, max=100, help="Images: JPEG quality.")
     ] = 95,
+    recursive: Recursive = False,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
-    """Repair data: fill a table's missing cells, or clean noisy photos with the photo model."""
-    if not Path(model_ref).is_file() and model_ref in BUILTIN_MODELS:
-        denoise_images(model_ref, Path(data), output, out_dir, quality, force, quiet, json_out)
+    """Repair data: fill a table's missing cells, or clean noisy images of any size with the
+    photo model or a model trained on images."""
+    from aecli import api
+    from aecli.images import is_image_source
+
+    builtin = not Path(model_ref).is_file() and model_ref in BUILTIN_MODELS
+    model = None if builtin else api.load(model_ref)
+    if model is None or model.is_image:
+        args = (out_dir, quality, force, quiet, json_out, recursive, model)
+        denoise_images(model_ref, Path(data), output, *args)
         return
     if out_dir is not None:
-        raise UserError("--out-dir is for images and the photo model; for a table use -o FILE")
-    from aecli import api
+        raise UserError("--out-dir is for images; for a table use -o FILE")
 
     inputs = [data, model_ref] + ([str(mask_out)] if mask_out else [])
     target = prepare_output(output, force, quiet, json_out, inputs, "repaired rows")
@@ -368,11 +405,11 @@ def denoise(
         from aecli.atomic import check_output
 
         check_output(mask_out, force, inputs=[data, model_ref, target])
-    if Path(data).suffix.lower() in IMAGE_SUFFIXES:
+    if is_image_source(data):
         raise UserError(
-            f"{model_ref} is a table model; denoise images with: aecli denoise photo {data}"
+            f"{model_ref} was trained on a table; denoise images with a model trained on "
+            f"images, or the built-in one: aecli denoise photo {data}"
         )
-    model = api.load(model_ref)
     repaired, mask = model.denoise(data, all_cells=all_cells, iterations=iterations)
     if mask_out is not None:
         write_output_table(mask.astype(int), str(mask_out), force)
@@ -422,15 +459,31 @@ def sample(
             "(default: values drawn with their training frequencies).",
         ),
     ] = None,
+    out_dir: OutDir = None,
+    grid: Annotated[
+        Path | None,
+        typer.Option("--grid", metavar="FILE", help="Images: also write all samples as one PNG."),
+    ] = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
 ) -> None:
-    """Generate new rows in the training data's columns, units, types and ranges."""
+    """Generate new rows in the training data's columns, units, types and ranges; for an image
+    model, PNGs in --out-dir (sample-0001.png, ...) and/or one --grid image."""
     from aecli import api
 
-    target = prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
     model = api.load(model_path)
+    if model.is_image:
+        if output is not None or condition is not None:
+            raise UserError("an image model writes PNGs: use --out-dir DIR and/or --grid FILE")
+        images = model.sample_images(n, seed=seed, temperature=temperature, source=source)
+        digits = max(4, len(str(n)))
+        named = [(f"sample-{i + 1:0{digits}d}.png", im) for i, im in enumerate(images)]
+        save_images(named, out_dir, grid, force, quiet, json_out, [model_path], "sampled")
+        return
+    if out_dir is not None or grid is not None:
+        raise UserError("--out-dir and --grid are for image models; write rows with -o FILE")
+    target = prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
     frame = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)
     finish_table(frame, target, force, quiet, json_out, "sampled")
 

@@ -34,6 +34,13 @@ Keep = Annotated[
         "--keep", metavar="COL", help="Copy this column through unchanged (repeatable), e.g. an id."
     ),
 ]
+OutDir = Annotated[
+    Path | None,
+    typer.Option("--out-dir", metavar="DIR", help="Images: write one PNG per row here."),
+]
+Recursive = Annotated[
+    bool, typer.Option("--recursive", help="Images: also read the folder's subfolders.")
+]
 ModelPath = Annotated[
     Path, typer.Argument(metavar="MODEL", help="A checkpoint written by `aecli train`.")
 ]
@@ -82,9 +89,13 @@ def option_parameters() -> list[inspect.Parameter]:
             annotation = {"int | None": int | None, "float | None": float | None}.get(
                 annotation, annotation
             )
-            annotation = {"str | None": str | None, "int": int, "float": float, "str": str}.get(
-                annotation, annotation
-            )
+            annotation = {
+                "str | None": str | None,
+                "int": int,
+                "float": float,
+                "str": str,
+                "bool": bool,
+            }.get(annotation, annotation)
         metavar = {int: "N", float: "X", int | None: "N", float | None: "X"}.get(annotation, "TEXT")
         if meta["cli"] != "value":
             metavar = "SIZES" if meta["cli"] == "intlist" else "COL"
@@ -179,11 +190,55 @@ def finish_table(
 BUILTIN_MODELS = {
     "photo": "A convolutional photo denoiser (any size, gray or colour; no training)."
 }
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def save_images(
+    named: list[tuple[str, Any]],
+    out_dir: Path | None,
+    grid: Path | None,
+    force: bool,
+    quiet: bool,
+    json_out: bool,
+    inputs: list[Any],
+    verb: str,
+) -> None:
+    """Write (name, PIL image) pairs as PNGs under out_dir and/or one grid image; every target
+    is checked (inside out_dir, not clobbering, not an input) before the first is written."""
+    from aecli.atomic import check_output
+    from aecli.images import grid as make_grid
+    from aecli.images import safe_target, write_images
+
+    if out_dir is None and grid is None:
+        raise UserError("this model makes images: give --out-dir DIR (and/or --grid FILE.png)")
+    if grid is not None and grid.suffix.lower() != ".png":
+        raise UserError(f"--grid {grid}: the grid is written as PNG; name it {grid.stem}.png")
+    targets = []
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        targets = [safe_target(out_dir, name) for name, _ in named]
+    for target in targets + ([grid] if grid is not None else []):
+        check_output(target, force, inputs=inputs)
+    images = [image for _, image in named]
+    write_images(images, targets, force)
+    if grid is not None:
+        write_images([make_grid(images)], [grid], force)
+    if json_out:
+        emit_json(
+            {
+                "outputs": [str(t) for t in targets],
+                "grid": str(grid) if grid else None,
+                "images": len(images),
+            }
+        )
+    elif not quiet:
+        where = " and ".join(
+            x for x in (str(out_dir) if out_dir else "", str(grid) if grid else "") if x
+        )
+        say(f"{verb} {len(images)} images -> {where}")
 
 
 def denoise_images(
-    name: str,
+    model_ref: str,
     data: Path,
     output: str | None,
     out_dir: Path | None,
@@ -191,35 +246,51 @@ def denoise_images(
     force: bool,
     quiet: bool,
     json_out: bool,
+    recursive: bool = False,
+    model: Any = None,
 ) -> None:
-    """The built-in photo model over one image (-o) or a folder (--out-dir), checked up front."""
+    """A built-in photo model or an image checkpoint over one image (-o) or a folder or glob
+    (--out-dir, names kept relative to the folder), every target checked up front."""
     from aecli.atomic import check_output
+    from aecli.images import find_images, safe_target
 
-    if data.is_dir():
-        sources = sorted(p for p in data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    sources = find_images(data, recursive)
+    if data.is_file():
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            targets = [safe_target(out_dir, data.name)]
+        elif output in (None, "-"):
+            raise UserError("give the denoised image a name with -o FILE (or --out-dir DIR)")
+        else:
+            targets = [Path(output)]
+    else:
         if out_dir is None:
-            raise UserError(f"{data} is a folder: give --out-dir DIR for the denoised images")
-        if not sources:
-            raise UserError(f"{data} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    elif data.is_file():
-        sources = [data]
-    else:
-        raise UserError(f"{data}: no such image file or folder")
-    if out_dir is not None:
+            raise UserError(f"{data} names several images: give --out-dir DIR for the results")
         out_dir.mkdir(parents=True, exist_ok=True)
-        targets = [out_dir / p.name for p in sources]
-    elif output in (None, "-"):
-        raise UserError("give the denoised image a name with -o FILE (or --out-dir DIR)")
-    else:
-        targets = [Path(output)]
+        root = data if data.is_dir() else Path(os.path.commonpath([p.parent for p in sources]))
+        targets = [safe_target(out_dir, p.relative_to(root).as_posix()) for p in sources]
     for target in targets:
         check_output(target, force, inputs=sources)
-    from aecli.photo import denoise_file, load_builtin
+    from aecli.photo import denoise_file
 
-    net = load_builtin(name)
+    denoiser = model.denoise_image if model is not None else _builtin_denoiser(model_ref)
     for source, target in zip(sources, targets, strict=True):
-        denoise_file(source, target, force=force, quality=quality, model=net)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        denoise_file(source, target, force=force, quality=quality, denoiser=denoiser)
         if not quiet and not json_out:
             say(f"denoised {source} -> {target}")
     if json_out:
-        emit_json({"model": name, "outputs": [str(t) for t in targets]})
+        emit_json({"model": model_ref, "outputs": [str(t) for t in targets]})
+
+
+def _builtin_denoiser(name: str) -> Callable[[Any], Any]:
+    """(H, W, C) -> (H, W, C) with the built-in photo model `name`."""
+    from aecli.photo import denoise_array, load_builtin
+
+    net = load_builtin(name)
+
+    def photo(image: Any) -> Any:
+        plane = image if image.shape[2] == 3 else image[..., 0]
+        return denoise_array(plane, model=net).reshape(image.shape)
+
+    return photo

@@ -36,7 +36,8 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """The figures `aecli evaluate` prints; `x` is in model space (from schema.to_array), `y`
     the one-hot condition of a conditional model."""
-    scale = np.array([c.scale for c in model.schema.columns])
+    columns = getattr(model.schema, "columns", None)  # None for images: pixels are not scaled
+    scale = np.array([c.scale for c in columns]) if columns is not None else np.ones(1)
     jacobian = float(np.log(scale).sum())  # log |d x_std / d x_raw|
     recon = model.reconstruct_array(x, y)
     pca = model.extras.get("pca")
@@ -54,7 +55,7 @@ def evaluate_model(
             ll = ppca_log_likelihood(x[complete], pca) - jacobian
             out["pca_log_likelihood"] = float(ll.mean())
     out["per_feature"] = []
-    for start, c in zip(model.schema.starts, model.schema.columns, strict=True):
+    for start, c in zip(getattr(model.schema, "starts", []), columns or [], strict=True):
         if c.categories is not None:  # categories: accuracy of the most likely label
             block = slice(start, start + c.width)
             seen = ~np.isnan(x[:, start])

@@ -18,6 +18,7 @@ import torch
 
 from aecli.density import sample_mixture
 from aecli.errors import AecliWarning, DataError, UserError
+from aecli.images import PATH_COLUMN, ImageSchema, denoise_tiled, find_images, is_image_source
 from aecli.likelihoods import Likelihood
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.options import TrainOptions
@@ -34,7 +35,7 @@ class Model:
     def __init__(
         self,
         options: TrainOptions,
-        schema: TableSchema,
+        schema: TableSchema | ImageSchema,
         net: AutoencoderNet,
         history: dict[str, Any],
         metrics: dict[str, Any],
@@ -46,9 +47,7 @@ class Model:
         self.history = history
         self.metrics = metrics
         self.extras = extras if extras is not None else {}  # "pca", "density": named arrays
-        self.likelihood = Likelihood(
-            [c.likelihood for c in schema.columns], [c.width for c in schema.columns]
-        )
+        self.likelihood = Likelihood(*schema.kinds_and_widths())
         self.train_seconds: float | None = None
 
     @property
@@ -71,6 +70,37 @@ class Model:
     def variational(self) -> bool:
         return self.net.arch.variational
 
+    @property
+    def is_image(self) -> bool:
+        """True for a model trained on images (its rows are C x H x W pixels)."""
+        return isinstance(self.schema, ImageSchema)
+
+    def _rows(
+        self, data: str | Path | pd.DataFrame, keep: Sequence[str] = (), recursive: bool = False
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+        """The input's kept columns (for images: the `path` of each file), its model-space
+        rows x and one-hot condition y (None unless the model is conditional)."""
+        if isinstance(self.schema, ImageSchema):
+            if isinstance(data, pd.DataFrame) or not is_image_source(data):
+                raise UserError(
+                    f"this model was trained on images; give an image, a folder or a glob, "
+                    f"not {'a table' if isinstance(data, pd.DataFrame) else data}"
+                )
+            if keep:
+                raise UserError("--keep is for tables; image codes always carry a path column")
+            files = find_images(data, recursive)
+            paths = pd.DataFrame({PATH_COLUMN: [f.as_posix() for f in files]})
+            return paths, self.schema.load(files), None
+        if not isinstance(data, pd.DataFrame) and is_image_source(data):
+            raise UserError(f"this model was trained on a table; {data} is not one")
+        frame = read_table(data)
+        return _kept_columns(frame, keep), self.schema.to_array(frame), self._condition(frame)
+
+    def _table_schema(self, what: str) -> TableSchema:
+        if not isinstance(self.schema, TableSchema):
+            raise UserError(f"{what} is for table models; this model makes images")
+        return self.schema
+
     def encode(
         self,
         data: str | Path | pd.DataFrame,
@@ -79,17 +109,18 @@ class Model:
         stochastic: bool = False,
         with_logvar: bool = False,
         seed: int = 0,
+        recursive: bool = False,
     ) -> pd.DataFrame:
         """One row of codes z1..zK per input row, in order; `keep` columns copied in front.
+        For an image model, `data` is an image, a folder (`recursive`: with subfolders) or a
+        glob, and each row starts with the image's `path`.
 
         A VAE gives posterior means, or with `stochastic` a draw z ~ q(z | x) (seeded);
         `with_logvar` adds the posterior log-variances as logvar1..logvarK.
         """
         if (stochastic or with_logvar) and not self.variational:
             raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
-        frame = read_table(data)
-        kept = _kept_columns(frame, keep)
-        x, y = self.schema.to_array(frame), self._condition(frame)
+        kept, x, y = self._rows(data, keep, recursive)
         if not self.variational:
             codes = self._apply(self.net.encode, x, y=y)
             return _join(kept, pd.DataFrame(codes, columns=self.code_columns))
@@ -114,8 +145,32 @@ class Model:
     ) -> pd.DataFrame:
         """Rows in the training data's columns, order, units and dtypes from codes z1..zK;
         categorical columns as labels, or with `probabilities` one column per category."""
+        schema = self._table_schema("decode to a table")
         frame = read_table(codes)
         kept = _kept_columns(frame, keep)
+        y = self._condition(frame, hint=" (encode with --keep COLUMN to carry it along)")
+        recon = self._apply(self._decode_mean, self._codes(frame), width=self.schema_width, y=y)
+        decoded = schema.from_array(recon, probabilities=probabilities)
+        cond = schema.condition
+        if cond is not None and cond.name not in kept.columns:
+            decoded = cond.insert(decoded, frame[cond.name].map(str).tolist())
+        return _join(kept, decoded)
+
+    def decode_images(self, codes: str | Path | pd.DataFrame) -> list[tuple[str, Any]]:
+        """(name, PIL image) per row of codes: the PNG name comes from the row's `path` (as
+        `encode` writes it; relative, never leaving the output folder), else a number."""
+        from aecli.images import output_names
+
+        if not isinstance(self.schema, ImageSchema):
+            raise UserError("this model was trained on a table; decode its codes to a table")
+        frame = read_table(codes)
+        recon = self._apply(self._decode_mean, self._codes(frame), width=self.schema_width)
+        paths = frame[PATH_COLUMN].astype(str).tolist() if PATH_COLUMN in frame.columns else []
+        names = output_names(paths, len(frame))
+        return list(zip(names, self.schema.to_images(recon), strict=True))
+
+    def _codes(self, frame: pd.DataFrame) -> np.ndarray:
+        """The code columns z1..zK of a codes table, checked."""
         missing = [c for c in self.code_columns if c not in frame.columns]
         if missing:
             raise DataError(
@@ -128,13 +183,7 @@ class Model:
         array = values.to_numpy(dtype=np.float32)
         if not np.isfinite(array).all():
             raise DataError("the code columns hold missing or infinite values; fix those rows")
-        y = self._condition(frame, hint=" (encode with --keep COLUMN to carry it along)")
-        recon = self._apply(self._decode_mean, array, width=self.schema_width, y=y)
-        decoded = self.schema.from_array(recon, probabilities=probabilities)
-        cond = self.schema.condition
-        if cond is not None and cond.name not in kept.columns:
-            decoded = cond.insert(decoded, frame[cond.name].map(str).tolist())
-        return _join(kept, decoded)
+        return array
 
     @property
     def schema_width(self) -> int:
@@ -162,9 +211,35 @@ class Model:
 
     def reconstruct(self, data: str | Path | pd.DataFrame) -> pd.DataFrame:
         """decode(encode(data)), in the data's own units."""
-        frame = read_table(data)
-        x, y = self.schema.to_array(frame), self._condition(frame)
-        return self.schema.from_array(self.reconstruct_array(x, y))
+        schema = self._table_schema("reconstruct")
+        _, x, y = self._rows(data)
+        return schema.from_array(self.reconstruct_array(x, y))
+
+    def denoise_image(self, image: np.ndarray) -> np.ndarray:
+        """x_hat = g(f(x)) over an (H, W, C) float image in [0, 1] of any size: tiles of the
+        training size, overlapping and blended. A grayscale model cleans each colour channel; a
+        colour model sees a grayscale image as gray RGB and returns the mean of its channels."""
+        if not isinstance(self.schema, ImageSchema):
+            raise UserError(
+                "this model was trained on a table; denoise images with a model "
+                "trained on images, or the built-in one: aecli denoise photo IMAGE"
+            )
+        c = self.schema.channels
+        size = (self.schema.height, self.schema.width)
+
+        def rows(tiles: np.ndarray) -> np.ndarray:  # (N, H, W, C) -> (N, H, W, C)
+            n, h, w, channels = tiles.shape
+            if c == 1:  # each channel as its own grayscale image
+                planes = tiles.transpose(0, 3, 1, 2).reshape(n * channels, h * w)
+                out = self.reconstruct_array(planes).reshape(n, channels, h, w)
+                return out.transpose(0, 2, 3, 1)
+            rgb = tiles if channels == 3 else np.repeat(tiles, 3, axis=3)
+            out = self.reconstruct_array(rgb.transpose(0, 3, 1, 2).reshape(n, -1))
+            out = out.reshape(n, 3, h, w).transpose(0, 2, 3, 1)
+            return out if channels == 3 else out.mean(axis=3, keepdims=True)
+
+        image = np.asarray(image, np.float32)
+        return np.clip(denoise_tiled(image, size, rows), 0.0, 1.0)
 
     def denoise(
         self,
@@ -183,8 +258,9 @@ class Model:
         by default the count (1 to 10) is chosen on the data itself: 10% of the present cells
         are hidden (seeded), and the count that restores them best is used.
         """
+        schema = self._table_schema("filling missing cells")
         frame = read_table(data)
-        x = self.schema.to_array(frame)
+        x = schema.to_array(frame)
         y = self._condition(frame)
         missing = np.isnan(x)  # missing cells, and categories unseen in training
         masked = (self.options.noise or "").startswith("mask") or self.architecture.mask_inputs
@@ -198,11 +274,11 @@ class Model:
         if iterations is None:
             iterations = self._choose_iterations(x, y, missing, seed) if missing.any() else 1
         filled = self._impute(x, y, missing, iterations)
-        absent = frame[self.schema.names].isna().to_numpy()  # only these are filled
+        absent = frame[schema.names].isna().to_numpy()  # only these are filled
         cells = np.ones_like(absent) if all_cells else absent
         values = self.reconstruct_array(filled, y) if all_cells else filled
-        mask = pd.DataFrame(cells, columns=self.schema.names)
-        return self.schema.write_back(frame, values, cells), mask
+        mask = pd.DataFrame(cells, columns=schema.names)
+        return schema.write_back(frame, values, cells), mask
 
     def _impute(
         self, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, iterations: int
@@ -216,7 +292,7 @@ class Model:
     def _choose_iterations(
         self, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, seed: int
     ) -> int:
-        widths = [c.width for c in self.schema.columns]
+        widths = [c.width for c in self._table_schema("filling missing cells").columns]
         by_column = np.random.default_rng(seed).random((len(x), len(widths))) < 0.1
         probe = np.repeat(by_column, widths, axis=1) & ~missing  # whole columns, as when missing
         if not probe.any():
@@ -238,13 +314,32 @@ class Model:
         source: str | None = None,
         condition: str | None = None,
     ) -> pd.DataFrame:
-        """n new rows in the training data's columns, units, dtypes and ranges.
+        """n new rows in the training data's columns, units, dtypes and ranges (for an image
+        model, see `sample_images`).
 
         `source` "prior" draws z ~ N(0, T^2 I) (VAE only); "codes" draws from the Gaussian
         mixture fitted to the training codes. Default: prior for a VAE, codes otherwise.
         A conditional model generates for `condition` (a value of its condition column), or
         for labels drawn with their training frequencies.
         """
+        schema = self._table_schema("sample to a table")
+        x, labels = self._sample_rows(n, seed, temperature, source, condition)
+        rows = schema.from_array(x, clip=True)
+        cond = schema.condition
+        return cond.insert(rows, labels) if cond is not None and labels else rows
+
+    def sample_images(
+        self, n: int, *, seed: int = 0, temperature: float = 1.0, source: str | None = None
+    ) -> list[Any]:
+        """n new images (PIL, the training size and channels), as `sample` draws rows."""
+        if not isinstance(self.schema, ImageSchema):
+            raise UserError("this model was trained on a table; sample it to a table")
+        return self.schema.to_images(self._sample_rows(n, seed, temperature, source, None)[0])
+
+    def _sample_rows(
+        self, n: int, seed: int, temperature: float, source: str | None, condition: str | None
+    ) -> tuple[np.ndarray, list[str] | None]:
+        """Model-space rows decoded from n drawn codes, with the condition labels if any."""
         source = source or ("prior" if self.variational else "codes")
         gen = torch.Generator().manual_seed(seed)
         cond = self.schema.condition
@@ -274,9 +369,7 @@ class Model:
             z = sample_mixture(density, n, gen, temperature)
         else:
             raise UserError(f"--from {source!r} is not one of: prior, codes")
-        x = self._apply(self._decode_mean, z.numpy(), width=self.schema_width, y=y)
-        rows = self.schema.from_array(x, clip=True)
-        return cond.insert(rows, labels) if cond is not None and labels else rows
+        return self._apply(self._decode_mean, z.numpy(), width=self.schema_width, y=y), labels
 
     def evaluate(
         self, data: str | Path | pd.DataFrame, *, importance_samples: int = 100, seed: int = 0
@@ -285,8 +378,7 @@ class Model:
         and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
         from aecli.evaluation import evaluate_model
 
-        frame = read_table(data)
-        x, y = self.schema.to_array(frame), self._condition(frame)
+        _, x, y = self._rows(data)
         return evaluate_model(self, x, y, importance_samples, seed)
 
     transform = encode

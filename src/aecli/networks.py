@@ -1,6 +1,7 @@
-"""The network: encoder f and decoder g, each a linear skip path plus an optional MLP residual.
+"""The network: encoder f and decoder g, each a linear skip path plus an optional residual body:
+an MLP for tables, a convolutional encoder / decoder for images (rows of C x H x W pixels).
 
-With the MLP's last layer at zero and the skip paths set to the principal axes, the network starts
+With the body's last layer at zero and the skip paths set to the principal axes, the network starts
 exactly at the PCA solution, so training (with early stopping on validation) can only improve on it.
 """
 
@@ -39,18 +40,33 @@ class Architecture:
     learned_variance: bool = False  # a learned log-variance per feature for Gaussian likelihoods
     n_condition: int = 0  # width of the one-hot condition y fed to encoder and decoder
     mask_inputs: bool = False  # the encoder also sees which cells are missing (NaN)
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W): `hidden` are conv channels
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["hidden"] = list(self.hidden)
+        if self.image_shape is None:
+            del data["image_shape"]
+        else:
+            data["image_shape"] = list(self.image_shape)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Architecture:
-        return cls(**{**data, "hidden": tuple(data["hidden"])})
+        shape = data.get("image_shape")
+        return cls(
+            **{
+                **data,
+                "hidden": tuple(data["hidden"]),
+                "image_shape": tuple(shape) if shape is not None else None,
+            }
+        )
 
     def parameter_count(self) -> int:
         """Parameters the network will have, computed without allocating it."""
+        if self.image_shape is not None and self.hidden:
+            with torch.device("meta"):  # shapes only: nothing is allocated
+                return sum(p.numel() for p in AutoencoderNet(self).parameters())
         d, k, h = self.n_features, self.latent_dim, self.hidden
         out = 2 * k if self.variational else k
         c = self.n_condition
@@ -71,6 +87,77 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def conv_sizes(height: int, width: int, stages: int) -> list[tuple[int, int]]:
+    """Feature-map sizes from the input down: each stride-2 stage halves (rounding up)."""
+    sizes = [(height, width)]
+    for _ in range(stages):
+        h, w = sizes[-1]
+        sizes.append(((h + 1) // 2, (w + 1) // 2))
+    return sizes
+
+
+class ConvEncoder(nn.Module):
+    """Rows of C x H x W pixels (then as many missing-flags, then the condition y) -> code.
+
+    Stride-2 3x3 convolutions with the `hidden` channel counts, then one linear map (which
+    also sees y) to the code."""
+
+    def __init__(self, arch: Architecture, out: int) -> None:
+        super().__init__()
+        assert arch.image_shape is not None
+        c, h, w = arch.image_shape
+        self.in_shape = (c * (2 if arch.mask_inputs else 1), h, w)
+        self.pixels = self.in_shape[0] * h * w
+        layers: list[nn.Module] = []
+        previous = self.in_shape[0]
+        for channels in arch.hidden:
+            layers += [nn.Conv2d(previous, channels, 3, stride=2, padding=1)]
+            layers += [ACTIVATIONS[arch.activation]()]
+            previous = channels
+        self.convs = nn.Sequential(*layers)
+        fh, fw = conv_sizes(h, w, len(arch.hidden))[-1]
+        self.last = nn.Linear(previous * fh * fw + arch.n_condition, out)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        images = v[:, : self.pixels].reshape(-1, *self.in_shape)
+        features = self.convs(images.contiguous(memory_format=torch.channels_last)).flatten(1)
+        if v.shape[1] > self.pixels:  # the condition y
+            features = torch.cat([features, v[:, self.pixels :]], dim=1)
+        return self.last(features)
+
+
+class ConvDecoder(nn.Module):
+    """Code (then y) -> rows of C x H x W: a linear map to the smallest feature map, then
+    nearest-neighbour upsampling to each encoder stage's exact size, each followed by a 3x3
+    convolution (the last one, at full size, straight to the image's channels)."""
+
+    def __init__(self, arch: Architecture) -> None:
+        super().__init__()
+        assert arch.image_shape is not None
+        c, h, w = arch.image_shape
+        channels = list(arch.hidden)
+        sizes = conv_sizes(h, w, len(channels))
+        self.start = (channels[-1], *sizes[-1])
+        act = ACTIVATIONS[arch.activation]
+        cells = channels[-1] * sizes[-1][0] * sizes[-1][1]
+        self.first = nn.Sequential(nn.Linear(arch.latent_dim + arch.n_condition, cells), act())
+        layers: list[nn.Module] = []
+        for i in range(len(channels) - 1, 0, -1):
+            layers += [nn.Upsample(size=sizes[i], mode="nearest")]
+            layers += [nn.Conv2d(channels[i], channels[i - 1], 3, padding=1), act()]
+        layers += [nn.Upsample(size=sizes[0], mode="nearest")]
+        self.convs = nn.Sequential(*layers)
+        self.last = nn.Conv2d(channels[0], c, 3, padding=1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        maps = self.first(h).reshape(-1, *self.start)
+        return self.last(self.convs(maps)).flatten(1)
+
+
+def _last_layer(body: nn.Module) -> nn.Module:
+    return body.last if isinstance(body, ConvEncoder | ConvDecoder) else body[-1]
+
+
 class AutoencoderNet(nn.Module):
     """h = f(x) = skip(x) + mlp(x);  x_hat = g(h) = skip(h) + mlp(h)."""
 
@@ -83,8 +170,13 @@ class AutoencoderNet(nn.Module):
         e = d + c + (d if arch.mask_inputs else 0)
         self.enc_skip = nn.Linear(e, out)
         self.dec_skip = nn.Linear(k + c, d)
-        self.enc_mlp = _mlp([e, *h, out], arch.activation) if h else None
-        self.dec_mlp = _mlp([k + c, *reversed(h), d], arch.activation) if h else None
+        if arch.image_shape is not None and h:  # the residual bodies: conv for images
+            self.enc_mlp: nn.Module | None = ConvEncoder(arch, out)
+            self.dec_mlp: nn.Module | None = ConvDecoder(arch)
+            self.to(memory_format=torch.channels_last)  # oneDNN's fast CPU convolutions
+        else:
+            self.enc_mlp = _mlp([e, *h, out], arch.activation) if h else None
+            self.dec_mlp = _mlp([k + c, *reversed(h), d], arch.activation) if h else None
         if arch.learned_variance:
             self.dec_logvar = nn.Parameter(torch.zeros(d))
 
@@ -155,5 +247,5 @@ class AutoencoderNet(nn.Module):
             self.dec_skip.bias.copy_(mean)
         for mlp in (self.enc_mlp, self.dec_mlp):
             if mlp is not None:
-                mlp[-1].weight.zero_()
-                mlp[-1].bias.zero_()
+                _last_layer(mlp).weight.zero_()
+                _last_layer(mlp).bias.zero_()

@@ -43,12 +43,13 @@ class Objective:
         low: torch.Tensor,
         high: torch.Tensor,
         likelihood: Likelihood | None = None,
+        noise_unit: float = 1.0,
     ) -> None:
         self.likelihood = likelihood or Likelihood(["gaussian"] * len(low))
         self.beta = options.beta if options.beta is not None else 1.0
         self.warmup = options.kl_warmup
         self.epoch = 1  # set by the training loop; drives the KL warm-up
-        self.corrupt = Corruption(options.noise, low, high) if options.noise else None
+        self.corrupt = Corruption(options.noise, low, high, noise_unit) if options.noise else None
         self.sparsity = options.sparsity
         self.sparsity_weight = options.sparsity_weight or 0.0
         self.rho = options.target_rho

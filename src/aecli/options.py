@@ -37,7 +37,7 @@ def opt(
     return field(default=default, metadata=meta)
 
 
-def parse_int_list(text: str) -> tuple[int, ...]:
+def parse_int_list(text: str, flag: str = "--hidden") -> tuple[int, ...]:
     """'128,64' -> (128, 64); '' or 'none' -> () (no hidden layers)."""
     text = text.strip().lower()
     if text in ("", "none", "0"):
@@ -46,7 +46,7 @@ def parse_int_list(text: str) -> tuple[int, ...]:
         sizes = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise UserError(
-            f"--hidden {text!r} is not a list of layer sizes; write it like --hidden 128,64"
+            f"{flag} {text!r} is not a list of layer sizes; write it like {flag} 128,64"
         ) from None
     return sizes
 
@@ -64,6 +64,11 @@ class TrainOptions:
     )
     hidden: tuple[int, ...] = opt(
         (128, 64), "Hidden layer sizes of the encoder (the decoder mirrors them).", cli="intlist"
+    )
+    conv: tuple[int, ...] = opt(
+        (32, 64),
+        "Images: channels of the stride-2 convolutions of the encoder (the decoder mirrors them).",
+        cli="intlist",
     )
     activation: str = opt("gelu", "Hidden-layer activation.", choices=ACTIVATIONS)
     epochs: int | None = opt(
@@ -144,6 +149,13 @@ class TrainOptions:
     id_col: tuple[str, ...] = opt(
         (), "An identifier column: not modelled, copied through (repeatable).", cli="multi"
     )
+    channels: int | None = opt(
+        None, "Images: 1 (grayscale) or 3 (RGB). Default: 3 if any image has colour.", low=1, high=3
+    )
+    image_size: str | None = opt(
+        None, "Images: HEIGHTxWIDTH to train at. Default: the most common size (others resized)."
+    )
+    recursive: bool = opt(False, "Images: also read the folder's subfolders.")
     threads: int | None = opt(
         None,
         "Torch CPU threads. Default: 1 for small models, more for large ones.",
@@ -176,6 +188,14 @@ class TrainOptions:
                     raise UserError(f"{flag} must be at most {meta['high']:g}, not {value}")
         if any(h < 1 or h > 100_000 for h in self.hidden):
             raise UserError(f"--hidden sizes must be between 1 and 100000, not {self.hidden}")
+        if len(self.conv) > 8 or any(c < 1 or c > 4096 for c in self.conv):
+            raise UserError(f"--conv takes 0-8 channel counts of 1-4096, not {self.conv}")
+        if self.channels == 2:
+            raise UserError("--channels must be 1 (grayscale) or 3 (RGB), not 2")
+        if self.image_size is not None:
+            from aecli.images import parse_size
+
+            parse_size(self.image_size)
         if self.noise is not None:
             from aecli.noise_spec import parse_noise
 

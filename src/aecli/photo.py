@@ -15,21 +15,21 @@ import functools
 import json
 import math
 import os
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from safetensors import SafetensorError, safe_open
 from torch import nn
 from torch.nn import functional as F
 
 from aecli.atomic import atomic_path, check_output
 from aecli.errors import CheckpointError, DataError, UserError
+from aecli.images import open_image
 from aecli.metadata import parse_metadata
 
 FORMAT = "aecli-photo-denoiser"
@@ -306,28 +306,6 @@ def denoise_array(
 # Files
 
 
-def _open_image(src: Path) -> Image.Image:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(src)
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(
-            f"{src} declares more than {Image.MAX_IMAGE_PIXELS:,} pixels, which could be a "
-            "decompression bomb; downscale or split it first"
-        ) from None
-    except FileNotFoundError:
-        raise DataError(f"{src} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{src} is a folder; give an image file") from None
-    except UnidentifiedImageError:
-        raise DataError(f"{src} is not an image Pillow can read; give a PNG or JPEG file") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{src} could not be read as an image ({exc}); it may be damaged") from None
-    return image
-
-
 def _check_suffix(dst: Path, fmt: str) -> None:
     suffix = dst.suffix.lower()
     known = {s: name for name, suffixes in _FORMAT_SUFFIXES.items() for s in suffixes}
@@ -346,16 +324,19 @@ def denoise_file(
     quality: int = 95,
     model: PhotoDenoiser | None = None,
     tile: int | None = DEFAULT_TILE,
+    denoiser: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
     """Denoise the image file `src` into `dst`, keeping its size, mode and format (atomic write).
 
     Modes L, LA, RGB, RGBA and I;16 are handled (alpha kept as is); JPEG is saved at `quality`.
+    `denoiser` maps an (H, W, C) float image in [0, 1] (C = 1 or 3) to a cleaned one of the same
+    shape; by default the photo model `model` (the built-in one if None) with tiles of `tile`.
     """
     source, target = Path(src), Path(dst)
     if not 1 <= quality <= 100:
         raise UserError(f"--quality must be between 1 and 100, got {quality}")
     check_output(target, force, [source])  # before any work: no clobbering, not the input
-    image = _open_image(source)
+    image = open_image(source)
     fmt = image.format or "PNG"
     if fmt == "MPO":  # multi-picture JPEG, as written by some cameras: keep the first frame
         fmt = "JPEG"
@@ -374,7 +355,10 @@ def denoise_file(
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     colour = pixels[..., :bands].astype(np.float32) / np.float32(full_scale)
-    clean = denoise_array(colour if bands == 3 else colour[..., 0], model=model, tile=tile)
+    if denoiser is None:
+        clean = denoise_array(colour if bands == 3 else colour[..., 0], model=model, tile=tile)
+    else:
+        clean = np.clip(denoiser(colour), 0.0, 1.0)
     clean = clean.reshape(colour.shape)
     dtype = np.uint16 if image.mode == "I;16" else np.uint8
     result = np.rint(clean * np.float32(full_scale)).astype(dtype)

@@ -220,6 +220,10 @@ class TableSchema:
                 col.likelihood, col.mean, col.scale = "bernoulli", 0.0, 1.0
         return [c.likelihood for c in self.columns]
 
+    def kinds_and_widths(self) -> tuple[list[str], list[int]]:
+        """Each column's likelihood and model-space width: what `Likelihood` is built from."""
+        return [c.likelihood for c in self.columns], [c.width for c in self.columns]
+
     @property
     def width(self) -> int:
         """Columns of the model-space array: one per numeric column, one per category."""
