@@ -84,7 +84,7 @@ CASES: list[tuple[str, dict[str, object], list[str], str]] = [
         ["denoise", "photo", "c.jpg", "-o", "d.jpg"],
         "CMYK",
     ),
-    ("image as a table", {"a.png": PNG}, ["train", "a.png"], "unknown file type"),
+    ("one image to train on", {"a.png": PNG}, ["train", "a.png"], "at least 2 images"),
     ("table model on an image", {"a.png": PNG}, ["denoise", "{model}", "a.png"], "photo"),
     ("folder without --out-dir", {"imgs/a.png": PNG}, ["denoise", "photo", "imgs"], "--out-dir"),
     (

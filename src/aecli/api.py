@@ -160,11 +160,16 @@ def _read_training_data(
         if opts.condition is not None:
             raise UserError("--condition is for tables; images have no condition column")
         files = find_images(data, opts.recursive)
-        if len(files) < 2:
-            raise DataError(f"{data}: training needs at least 2 images")
-        schema: TableSchema | ImageSchema = ImageSchema.fit(files, opts.channels, opts.image_size)
+        if len(files) < 2 and opts.patch is None:
+            raise DataError(
+                f"{data}: training needs at least 2 images (or --patch P to learn from crops)"
+            )
+        schema: TableSchema | ImageSchema = ImageSchema.fit(
+            files, opts.channels, opts.image_size, opts.patch
+        )
         schema.choose_likelihoods(opts.likelihood, variational)
-        return schema, schema.load(files), None
+        rows = schema.crops(files, opts.seed) if opts.patch else schema.load(files)
+        return schema, rows, None
     frame = read_table(data)
     if len(frame) < 2:
         raise DataError("training needs at least 2 rows")

@@ -143,7 +143,8 @@ def _schema(data: dict[str, Any]) -> TableSchema | ImageSchema:
 def _validate_images(schema: dict[str, Any], arch: Architecture) -> None:
     """An image schema must name the shape the convolutional network declares."""
     ok = (
-        set(schema) == {"type", "height", "width", "channels", "likelihood"}
+        set(schema) == {"type", "height", "width", "channels", "likelihood", "patches"}
+        and isinstance(schema["patches"], bool)
         and schema["likelihood"] in LIKELIHOODS
         and schema["channels"] in (1, 3)
         and all(

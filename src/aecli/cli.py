@@ -296,8 +296,8 @@ def decode(
 
     model = api.load(model_path)
     if model.is_image:
-        if output is not None or keep or probabilities:
-            raise UserError("an image model writes PNGs: use --out-dir DIR (not -o/--keep)")
+        if output is not None or keep or probabilities or out_dir is None:
+            raise UserError("this model makes images: write them with --out-dir DIR (not -o)")
         named = model.decode_images(codes)
         save_images(named, out_dir, None, force, quiet, json_out, [codes, model_path], "decoded")
         return

@@ -216,6 +216,8 @@ def save_images(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         targets = [safe_target(out_dir, name) for name, _ in named]
+        for folder in {t.parent for t in targets}:
+            folder.mkdir(parents=True, exist_ok=True)
     for target in targets + ([grid] if grid is not None else []):
         check_output(target, force, inputs=inputs)
     images = [image for _, image in named]

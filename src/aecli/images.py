@@ -134,6 +134,7 @@ class ImageSchema:
     width: int
     channels: int
     likelihood: str = "gaussian"  # of every pixel: "gaussian" (squared error) or "bernoulli"
+    patches: bool = False  # trained on random crops of this size rather than whole images
 
     condition = None  # images have no condition column
     n_condition = 0
@@ -152,12 +153,18 @@ class ImageSchema:
 
     @classmethod
     def fit(
-        cls, files: Sequence[Path], channels: int | None = None, size: str | None = None
+        cls,
+        files: Sequence[Path],
+        channels: int | None = None,
+        size: str | None = None,
+        patch: int | None = None,
     ) -> ImageSchema:
-        """The training size (given, or the most common) and channels (given, or 3 if any
-        image has colour), read from the files' headers."""
+        """The training size (given, the patch size, or the most common size) and channels
+        (given, or 3 if any image has colour), read from the files' headers."""
         headers = [_header(f) for f in files]
-        if size is not None:
+        if patch is not None:
+            height, width = patch, patch
+        elif size is not None:
             height, width = parse_size(size)
         else:
             (width, height), _ = Counter(s for s, _ in headers).most_common(1)[0]
@@ -171,7 +178,7 @@ class ImageSchema:
             channels = 1 if all(m in GRAY_MODES for _, m in headers) else 3
         if channels not in (1, 3):
             raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), not {channels}")
-        return cls(height, width, channels)
+        return cls(height, width, channels, patches=patch is not None)
 
     def choose_likelihoods(self, choice: str, variational: bool) -> list[str]:
         """auto: Bernoulli pixels for a VAE (a likelihood of values in [0, 1]), squared error
@@ -201,6 +208,26 @@ class ImageSchema:
             )
         return rows
 
+    def crops(self, files: Sequence[Path], seed: int, rows: int = 4000) -> np.ndarray:
+        """About `rows` random crops of the schema's size (at least 16 per image), drawn
+        uniformly from each image at its own size; images smaller than a crop are
+        reflect-padded."""
+        per_image = max(16, math.ceil(rows / len(files)))
+        rng = np.random.default_rng(seed)
+        out = np.empty((per_image * len(files), self.n_features), np.float32)
+        h, w = self.height, self.width
+        for i, src in enumerate(files):
+            image = pixels(open_image(src), self.channels)
+            pad_h, pad_w = max(0, h - image.shape[0]), max(0, w - image.shape[1])
+            if pad_h or pad_w:
+                image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
+            tops = rng.integers(0, image.shape[0] - h + 1, per_image)
+            lefts = rng.integers(0, image.shape[1] - w + 1, per_image)
+            for j, (y, x) in enumerate(zip(tops, lefts, strict=True)):
+                crop = image[y : y + h, x : x + w].transpose(2, 0, 1)
+                out[i * per_image + j] = crop.reshape(-1)
+        return out
+
     def to_images(self, rows: np.ndarray) -> list[Image.Image]:
         """8-bit grayscale (L) or RGB images from rows of values in [0, 1]."""
         values = np.clip(np.asarray(rows, np.float32), 0.0, 1.0).reshape(-1, *self.shape)
@@ -216,11 +243,18 @@ class ImageSchema:
             "width": self.width,
             "channels": self.channels,
             "likelihood": self.likelihood,
+            "patches": self.patches,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageSchema:
-        return cls(data["height"], data["width"], data["channels"], data["likelihood"])
+        return cls(
+            data["height"],
+            data["width"],
+            data["channels"],
+            data["likelihood"],
+            data.get("patches", False),
+        )
 
 
 def output_names(paths: Sequence[str], count: int) -> list[str]:

@@ -156,6 +156,13 @@ class TrainOptions:
         None, "Images: HEIGHTxWIDTH to train at. Default: the most common size (others resized)."
     )
     recursive: bool = opt(False, "Images: also read the folder's subfolders.")
+    patch: int | None = opt(
+        None,
+        "Images: train on random P x P crops of the images at their own size (a denoiser of "
+        "photos: `denoise` then cleans any size tile by tile). Default: whole images.",
+        low=4,
+        high=512,
+    )
     threads: int | None = opt(
         None,
         "Torch CPU threads. Default: 1 for small models, more for large ones.",
