@@ -61,6 +61,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
 import aecli
+from aecli.api import split_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data" / "breast_cancer.csv"
@@ -213,6 +214,7 @@ class Row:
     seconds: float
     config: Config | None = None  # set for pure aecli samplers
     source: str = ""
+    dcr: float | None = None  # density study only: see `dcr_ratio`
 
     def cell(self, t: float) -> str:
         if t not in self.aucs:
@@ -320,13 +322,384 @@ def run_split(
     return sp.rows
 
 
+# ---------------------------------------------------------------------------------------------
+# Code-density study (added 2026-11-26): kernel density / aggregate posterior over the codes,
+# and a decoder noise calibrated on validation residuals, prototyped here in-process.
+
+
+def whitened_sq_distances(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pairwise squared Mahalanobis distances under the points' covariance, its Cholesky)."""
+    cov = np.cov(points.T) + 1e-9 * np.eye(points.shape[1])
+    chol = np.linalg.cholesky(cov)
+    y = np.linalg.solve(chol, (points - points.mean(0)).T).T
+    sq = (y**2).sum(1)
+    return np.maximum(sq[:, None] + sq[None, :] - 2 * y @ y.T, 0.0), chol
+
+
+def scott_factor(n: int, k: int) -> float:
+    """Scott's rule: kernel covariance factor^2 * cov(points)."""
+    return float(n ** (-1.0 / (k + 4)))
+
+
+def loo_factor(points: np.ndarray, grid: np.ndarray | None = None) -> float:
+    """The bandwidth factor h (kernel covariance h^2 * cov(points)) that maximises the
+    leave-one-out log-likelihood of the points under their own Gaussian kernel density."""
+    k = points.shape[1]
+    d2, _ = whitened_sq_distances(points)
+    np.fill_diagonal(d2, np.inf)
+    grid = np.geomspace(0.05, 1.5, 40) if grid is None else grid
+    scores = []
+    for h in grid:
+        log_kernel = -0.5 * d2 / h**2 - k * np.log(h)
+        top = log_kernel.max(1, keepdims=True)
+        scores.append(float((top[:, 0] + np.log(np.exp(log_kernel - top).sum(1))).sum()))
+    return float(grid[int(np.argmax(scores))])
+
+
+def kde_mixture(points: np.ndarray, factor: float, corrected: bool = False) -> Mixture:
+    """One Gaussian per point, all with covariance factor^2 * cov(points). `corrected`: the
+    variance-corrected smoothed bootstrap (Silverman 1986, 6.4.1): centres shrunk towards the
+    mean by 1 / sqrt(1 + h^2) and kernels scaled the same way, so the mixture keeps the points'
+    covariance instead of inflating it by (1 + h^2)."""
+    _, chol = whitened_sq_distances(points)
+    n, k = points.shape
+    shrink = 1.0 / np.sqrt(1.0 + factor**2) if corrected else 1.0
+    centre = points.mean(0)
+    means = centre + shrink * (points - centre)
+    return Mixture(np.full(n, 1.0 / n), means, np.broadcast_to(shrink * factor * chol, (n, k, k)))
+
+
+def aggregate_posterior(mu: np.ndarray, logvar: np.ndarray) -> Mixture:
+    """A VAE's aggregate posterior q(z) = mean_i N(mu_i, diag(exp(logvar_i)))."""
+    sd = np.exp(0.5 * logvar)
+    chols = np.einsum("ij,jk->ijk", sd, np.eye(mu.shape[1]))
+    return Mixture(np.full(len(mu), 1.0 / len(mu)), mu, chols)
+
+
+def dcr_ratio(train: np.ndarray, held: np.ndarray, fake: np.ndarray) -> float:
+    """Median distance of generated rows to their nearest training row over the same for the
+    held-out real rows (columns standardised by the training SD): ~1 when generated rows are as
+    novel as new real rows, towards 0 when they copy training rows."""
+    sd = train.std(0)
+
+    def nearest(rows: np.ndarray) -> np.ndarray:
+        diff = (rows[:, None, :] - train[None, :, :]) / sd
+        return np.sqrt((diff**2).sum(-1)).min(1)
+
+    return float(np.median(nearest(fake)) / np.median(nearest(held)))
+
+
+def decoded(model: aecli.Model, mix: Mixture, columns: list[str]) -> Generator:
+    """Codes drawn from `mix` (spread scaled by T) and decoded to E[x | z]."""
+
+    def gen(n: int, seed: int, temperature: float) -> np.ndarray:
+        z = mix.sample(n, seed, temperature).astype(np.float32)
+        rows = model.decode(pd.DataFrame(z, columns=model.code_columns))
+        return rows[columns].to_numpy(np.float64)
+
+    return gen
+
+
+def validation_rms(model: aecli.Model, train: pd.DataFrame) -> np.ndarray:
+    """Per-column root mean square reconstruction residual on aecli's own validation rows (the
+    10% it held out from training with seed 0), in data units: a calibrated decoder SD."""
+    _, val_rows = split_rows(len(train), 0.1, 0)
+    rows = train.iloc[val_rows].reset_index(drop=True)
+    residual = (rows - model.reconstruct(rows)[rows.columns]).to_numpy()
+    return np.sqrt((residual**2).mean(0))
+
+
+def with_correlated_noise(gen: Generator, cov: np.ndarray) -> Generator:
+    """`gen` plus Gaussian noise with full covariance `cov` (spread scaled by T)."""
+    chol = np.linalg.cholesky(cov + 1e-12 * np.diag(np.diag(cov)) + 1e-300)
+
+    def noisy(n: int, seed: int, temperature: float) -> np.ndarray:
+        rows = gen(n, seed, temperature)
+        eps = np.random.default_rng(10_000 + seed).standard_normal(rows.shape)
+        return rows + temperature * eps @ chol.T
+
+    return noisy
+
+
+def residual_cov(model: aecli.Model, train: pd.DataFrame) -> np.ndarray:
+    """Covariance of the reconstruction residuals on all training rows, in data units."""
+    residual = (train - model.reconstruct(train)[train.columns]).to_numpy()
+    return np.cov(residual.T)
+
+
+def fixed_gmm(codes: np.ndarray, m: int) -> Mixture:
+    """A full-covariance mixture of m components on the codes (no BIC choice)."""
+    gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-5, random_state=0).fit(codes)
+    return Mixture(gm.weights_, gm.means_, np.linalg.cholesky(gm.covariances_))
+
+
+@dataclass
+class StudyModel:
+    """One aecli setting for the density study."""
+
+    kind: str
+    k: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        opts = ", ".join(f"{a}={b}" for a, b in self.options.items())
+        return f"{self.kind} k={self.k}" + (f" {opts}" if opts else "")
+
+
+STUDY_MODELS = [
+    StudyModel("vae", 8, {"beta": 0.25}),
+    StudyModel("vae", 12, {"beta": 0.25}),
+    StudyModel("vae", 16, {"beta": 0.25}),
+    StudyModel("vae", 12),
+    StudyModel("undercomplete", 8),
+    StudyModel("undercomplete", 12),
+    StudyModel("undercomplete", 16),
+    StudyModel("denoising", 8),
+    StudyModel("denoising", 12),
+    StudyModel("denoising", 16),
+]
+
+
+# The samplers carried from the split-0 exploration (`--density-study 0 --all-samplers`) to the
+# fresh splits: every VAE sampler within reach of the target on split 0, plus the plain
+# references (prior, BIC mixture) of each model and the best of the deterministic kinds.
+STUDY_CANDIDATES = {
+    "real training rows (floor)",
+    "GMM on raw rows",
+    "KDE on raw rows, LOO",
+    "PCA k=12 + KDE, LOO",
+    *[
+        f"vae k={k} beta=0.25, {s}"
+        for k in (8, 12, 16)
+        for s in (
+            "prior",
+            "prior + residual-cov noise",
+            "aggregate posterior",
+            "codes GMM",
+            "codes KDE LOO",
+            "codes KDE LOO corrected",
+            "codes KDE Scott corrected",
+            "codes KDE h=0.5",
+        )
+    ],
+    "vae k=12, prior",
+    "vae k=12, prior + residual-cov noise",
+    "vae k=12, codes GMM + residual-cov noise",
+    *[f"undercomplete k={k}, codes GMM" for k in (8, 12, 16)],
+    *[f"undercomplete k={k}, codes GMM m={m}" for k in (8, 12, 16) for m in (8, 16)],
+    *[f"denoising k={k}, codes GMM" for k in (8, 12, 16)],
+    *[f"denoising k={k}, codes GMM m={m}" for k in (8, 12, 16) for m in (8, 16)],
+}
+
+
+def study_split(
+    frame: pd.DataFrame,
+    seed: int,
+    models: list[StudyModel],
+    pca_dims: tuple[int, ...],
+    only: set[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every density-study sampler on one split at T = 1: name -> AUC per sample seed, DCR
+    ratio (sample seed 0) and detail (chosen bandwidth, mixture size)."""
+    sp = Split(frame, seed, (1.0,))
+    base = Baselines(sp.train)
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, gen: Generator, detail: str = "") -> None:
+        if only is not None and name not in only:
+            return
+        aucs = sp.measure(gen, (1.0,))[1.0]
+        dcr = dcr_ratio(sp.train, sp.held, np.clip(gen(len(sp.held), 0, 1.0), sp.low, sp.high))
+        out[name] = {"aucs": aucs, "dcr": dcr, "detail": detail}
+        a = np.array(aucs)
+        print(f"| {seed} | {name} | {detail} | {a.mean():.3f} ± {a.std():.3f} | {dcr:.2f} |")
+
+    print("\n| split | sampler | detail | AUC, T = 1 | DCR ratio |")
+    print("|---:|---|---|---:|---:|", flush=True)
+    add("real training rows (floor)", base.real()[0])
+    add("GMM on raw rows", *base.raw_mixture())
+    h = loo_factor(base.z)
+    raw_kde = kde_mixture(base.z, h)
+    add(
+        "KDE on raw rows, LOO",
+        lambda n, s, t: raw_kde.sample(n, s, t) * base.std + base.mean,
+        f"h={h:.2f}",
+    )
+    for k in pca_dims:
+        centre = base.z.mean(0)
+        axes = np.linalg.svd(base.z - centre, full_matrices=False)[2][:k].T
+        scores = (base.z - centre) @ axes
+        h = loo_factor(scores)
+        mix = kde_mixture(scores, h)
+
+        def pca_gen(
+            n: int, s: int, t: float, m: Mixture = mix, a: np.ndarray = axes, c: np.ndarray = centre
+        ) -> np.ndarray:
+            return (c + m.sample(n, s, t) @ a.T) * base.std + base.mean
+
+        add(f"PCA k={k} + KDE, LOO", pca_gen, f"h={h:.2f}")
+    for cfg in models:
+        started = time.perf_counter()
+        model = aecli.train(
+            sp.train_df, kind=cfg.kind, latent_dim=cfg.k, seed=0, threads=1, **cfg.options
+        )
+        fit = f"fit {time.perf_counter() - started:.1f} s"
+        name = cfg.label()
+        noise = validation_rms(model, sp.train_df)
+        rcov = residual_cov(model, sp.train_df)
+        if model.variational:
+            enc = model.encode(sp.train_df, with_logvar=True)
+            codes = enc[model.code_columns].to_numpy(np.float64)
+            logvar = enc[[f"logvar{i + 1}" for i in range(cfg.k)]].to_numpy(np.float64)
+            prior = aecli_sampler(model, "prior", sp.columns)
+            add(f"{name}, prior", prior, fit)
+            add(f"{name}, prior + val noise", with_noise(prior, noise))
+            add(f"{name}, prior + residual-cov noise", with_correlated_noise(prior, rcov))
+            agg = decoded(model, aggregate_posterior(codes, logvar), sp.columns)
+            add(f"{name}, aggregate posterior", agg)
+        else:
+            codes = model.encode(sp.train_df).to_numpy(np.float64)
+        gmm = aecli_sampler(model, "codes", sp.columns)
+        comps = len(model.extras["density"]["weights"])
+        add(f"{name}, codes GMM", gmm, f"{comps} comp.; {fit}")
+        add(f"{name}, codes GMM + residual-cov noise", with_correlated_noise(gmm, rcov))
+        for m in (4, 8, 16):
+            add(f"{name}, codes GMM m={m}", decoded(model, fixed_gmm(codes, m), sp.columns))
+        hl, hs = loo_factor(codes), scott_factor(*codes.shape)
+        add(
+            f"{name}, codes KDE LOO",
+            decoded(model, kde_mixture(codes, hl), sp.columns),
+            f"h={hl:.2f}",
+        )
+        kde = decoded(model, kde_mixture(codes, hl, corrected=True), sp.columns)
+        add(f"{name}, codes KDE LOO corrected", kde, f"h={hl:.2f}")
+        add(
+            f"{name}, codes KDE LOO corrected + residual-cov noise",
+            with_correlated_noise(kde, rcov),
+        )
+        scott = decoded(model, kde_mixture(codes, hs, corrected=True), sp.columns)
+        add(f"{name}, codes KDE Scott corrected", scott, f"h={hs:.2f}")
+        for h in (0.25, 0.5):
+            add(f"{name}, codes KDE h={h:g}", decoded(model, kde_mixture(codes, h), sp.columns))
+    return out
+
+
+def density_study(
+    frame: pd.DataFrame, splits: tuple[int, ...], out_path: Path, only: set[str] | None = None
+) -> None:
+    """The density study on each split, then each sampler's split-0 AUC beside its mean over
+    the fresh splits (the others) x sample seeds. `only`: just these samplers (the candidates
+    kept from the split-0 exploration, `STUDY_CANDIDATES`)."""
+    results = {seed: study_split(frame, seed, STUDY_MODELS, (12,), only) for seed in splits}
+    fresh = [s for s in splits if s != 0]
+    print("\n| sampler | split 0 | fresh splits: mean | sd | per split | DCR ratio |")
+    print("|---|---:|---:|---:|---|---:|")
+    for name in results[splits[0]]:
+        zero = np.mean(results[0][name]["aucs"]) if 0 in results else np.nan
+        vals = [v for s in fresh for v in results[s][name]["aucs"]]
+        per = " / ".join(f"{np.mean(results[s][name]['aucs']):.3f}" for s in fresh)
+        dcr = np.mean([results[s][name]["dcr"] for s in fresh]) if fresh else np.nan
+        mean, sd = (np.mean(vals), np.std(vals)) if vals else (np.nan, np.nan)
+        print(f"| {name} | {zero:.3f} | {mean:.3f} | {sd:.3f} | {per} | {dcr:.2f} |")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps({str(s): r for s, r in results.items()}, indent=2) + "\n")
+
+
+LIBRARY_MODELS = [
+    StudyModel("vae", 12, {"beta": 0.25}),
+    StudyModel("vae", 16, {"beta": 0.25}),
+]
+
+
+def kde_library_check(frame: pd.DataFrame, splits: tuple[int, ...], out_path: Path) -> None:
+    """The kernel density as aecli itself would fit and sample it: `fit_code_density(codes,
+    seed=0, method="kde")` on the codes of aecli's own training rows (what `api.train` passes),
+    stored in `model.extras["density"]` and drawn by `model.sample(source="codes")`, beside the
+    baselines and the same models' prior and BIC-mixture samplers."""
+    from aecli.density import fit_code_density
+
+    results: dict[str, list[float]] = {}
+    names: list[str] = []
+
+    def add(seed: int, name: str, aucs: list[float]) -> None:
+        if name not in names:
+            names.append(name)
+        results[name + f" | split {seed}"] = aucs
+        a = np.array(aucs)
+        print(f"| {seed} | {name} | {a.mean():.3f} ± {a.std():.3f} |", flush=True)
+
+    print("\n| split | sampler | AUC, T = 1 |")
+    print("|---:|---|---:|", flush=True)
+    for seed in splits:
+        sp = Split(frame, seed, (1.0,))
+        base = Baselines(sp.train)
+        add(seed, "real training rows (floor)", sp.measure(base.real()[0], (1.0,))[1.0])
+        add(seed, "GMM on raw rows", sp.measure(base.raw_mixture()[0], (1.0,))[1.0])
+        for cfg in LIBRARY_MODELS:
+            model = aecli.train(
+                sp.train_df, kind=cfg.kind, latent_dim=cfg.k, seed=0, threads=1, **cfg.options
+            )
+            rows, _ = split_rows(len(sp.train_df), 0.1, 0)
+            codes = model.encode(sp.train_df.iloc[rows].reset_index(drop=True)).to_numpy()
+            gmm = fit_code_density(codes, 0)
+            same = all(np.allclose(gmm[k], model.extras["density"][k], atol=1e-4) for k in gmm)
+            assert same, "these are not the codes aecli fits its density to"
+            name = cfg.label()
+            if model.variational:
+                prior = aecli_sampler(model, "prior", sp.columns)
+                add(seed, f"{name}, prior", sp.measure(prior, (1.0,))[1.0])
+            gen = aecli_sampler(model, "codes", sp.columns)
+            add(seed, f"{name}, codes GMM (BIC)", sp.measure(gen, (1.0,))[1.0])
+            model.extras["density"] = fit_code_density(codes, 0, method="kde")
+            add(seed, f"{name}, codes KDE (density.py)", sp.measure(gen, (1.0,))[1.0])
+    fresh = [s for s in splits if s != 0]
+    print("\n| sampler | split 0 | fresh splits: mean | sd |")
+    print("|---|---:|---:|---:|")
+    for name in names:
+        vals = [v for s in fresh for v in results[f"{name} | split {s}"]]
+        zero = np.mean(results[f"{name} | split 0"]) if 0 in splits else np.nan
+        print(f"| {name} | {zero:.3f} | {np.mean(vals):.3f} | {np.std(vals):.3f} |")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="k = 8 only, VAE and undercomplete")
     parser.add_argument("--no-confirm", action="store_true", help="skip the fresh-split re-runs")
     parser.add_argument("--out", type=Path, default=OUT / "sampling.json")
+    parser.add_argument(
+        "--density-study",
+        metavar="SPLITS",
+        help="only the code-density study on these split seeds (e.g. 0,1,2,3); see its section",
+    )
+    parser.add_argument(
+        "--all-samplers",
+        action="store_true",
+        help="with --density-study: every sampler, not only the split-0 candidates",
+    )
+    parser.add_argument(
+        "--kde-check",
+        metavar="SPLITS",
+        help="only the check of aecli's own kernel code density on these split seeds",
+    )
     args = parser.parse_args()
     frame = pd.read_csv(DATA).astype(np.float64)
+    if args.kde_check:
+        splits = tuple(int(s) for s in args.kde_check.split(","))
+        started = time.perf_counter()
+        with threadpool_limits(1):
+            kde_library_check(frame, splits, OUT / "sampling_kde_check.json")
+        print(f"\ntotal {time.perf_counter() - started:.0f} s")
+        return 0
+    if args.density_study:
+        splits = tuple(int(s) for s in args.density_study.split(","))
+        started = time.perf_counter()
+        with threadpool_limits(1):
+            only = None if args.all_samplers else STUDY_CANDIDATES
+            density_study(frame, splits, OUT / "sampling_density.json", only)
+        print(f"\ntotal {time.perf_counter() - started:.0f} s")
+        return 0
     if args.quick:
         dims: tuple[int, ...] = (8,)
         configs = [Config("vae", 8), Config("undercomplete", 8)]

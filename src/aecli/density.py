@@ -1,6 +1,16 @@
-"""A Gaussian mixture over the training codes, so `sample` works for every kind: z is drawn from
-the mixture and decoded. Fitted with scikit-learn at the end of training (components chosen by
-BIC); its parameters travel in the checkpoint as plain tensors."""
+"""A density over the training codes, so `sample` works for every kind: z is drawn from it and
+decoded. Fitted at the end of training; its parameters travel in the checkpoint as plain tensors
+(`weights` (m,), `means` (m, k), `covariances` (m, k, k) or one shared (1, k, k)).
+
+Two methods, both Gaussian mixtures in that form:
+- "gmm" (the default): scikit-learn's full-covariance mixture, components chosen by BIC among
+  1, 2, 4, 8, 16;
+- "kde": a variance-corrected smoothed bootstrap (Silverman 1986, section 6.4.1): one Gaussian
+  kernel per training code (a seeded subsample of at most `MAX_KERNELS`) with the shared covariance
+  h^2 * cov(codes), h chosen by leave-one-out log-likelihood, and centres and kernels shrunk
+  towards the codes' mean by 1 / sqrt(1 + h^2) so the mixture keeps the codes' covariance instead
+  of inflating it by (1 + h^2).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +18,23 @@ import numpy as np
 import torch
 
 MAX_COMPONENTS = 16
+MAX_KERNELS = 2048
+METHODS = ("gmm", "kde")
+BANDWIDTHS = np.geomspace(0.05, 2.0, 41)  # the leave-one-out search grid for h
 
 
-def fit_code_density(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """Mixture weights (m,), means (m, k) and full covariances (m, k, k) of the codes."""
+def fit_code_density(codes: np.ndarray, seed: int, method: str = "gmm") -> dict[str, np.ndarray]:
+    """Mixture weights (m,), means (m, k) and covariances (m, k, k), or (1, k, k) shared by every
+    component for "kde", of the codes; float32."""
+    if method not in METHODS:
+        raise ValueError(f"code density method {method!r} is not one of: {', '.join(METHODS)}")
+    codes = np.asarray(codes, dtype=np.float64)
+    if method == "kde" and len(codes) > codes.shape[1] + 1:
+        return _fit_kde(codes, seed)
+    return _fit_gmm(codes, seed)
+
+
+def _fit_gmm(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     from sklearn.mixture import GaussianMixture
     from threadpoolctl import threadpool_limits
 
@@ -21,7 +44,7 @@ def fit_code_density(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
             if m > 1 and len(codes) < 20 * m:
                 break
             gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-5, random_state=seed)
-            gm.fit(codes.astype(np.float64))
+            gm.fit(codes)
             bic = gm.bic(codes)
             if bic < best_bic:
                 best, best_bic = gm, bic
@@ -33,6 +56,43 @@ def fit_code_density(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
+def _fit_kde(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    if len(codes) > MAX_KERNELS:
+        keep = np.random.default_rng(seed).choice(len(codes), MAX_KERNELS, replace=False)
+        codes = codes[np.sort(keep)]
+    n, k = codes.shape
+    centre = codes.mean(0)
+    cov = np.cov(codes.T).reshape(k, k)
+    # a floor for dead or constant code dimensions, so the kernel covariance stays positive
+    cov += np.eye(k) * max(1e-6 * float(np.trace(cov)) / k, 1e-10)
+    h = loo_bandwidth(codes, cov)
+    shrink = 1.0 / np.sqrt(1.0 + h**2)
+    return {
+        "weights": np.full(n, 1.0 / n, dtype=np.float32),
+        "means": (centre + shrink * (codes - centre)).astype(np.float32),
+        "covariances": ((shrink * h) ** 2 * cov)[None].astype(np.float32),
+    }
+
+
+def loo_bandwidth(codes: np.ndarray, cov: np.ndarray) -> float:
+    """The h in `BANDWIDTHS` whose kernel density (kernel covariance h^2 * cov) gives the codes
+    the highest leave-one-out log-likelihood."""
+    k = codes.shape[1]
+    y = np.linalg.solve(np.linalg.cholesky(cov), (codes - codes.mean(0)).T).T
+    sq = (y**2).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * y @ y.T, 0.0)
+    np.fill_diagonal(d2, np.inf)
+    nearest = d2.min(1, keepdims=True)  # subtracted for a stable log-sum-exp
+    scores = [
+        float(
+            (np.log(np.exp(-0.5 * (d2 - nearest) / h**2).sum(1)) - 0.5 * nearest[:, 0] / h**2).sum()
+        )
+        - len(codes) * k * np.log(h)
+        for h in BANDWIDTHS
+    ]
+    return float(BANDWIDTHS[int(np.argmax(scores))])
+
+
 def sample_mixture(
     density: dict[str, torch.Tensor], n: int, gen: torch.Generator, temperature: float
 ) -> torch.Tensor:
@@ -40,5 +100,7 @@ def sample_mixture(
     component = torch.multinomial(density["weights"].double(), n, replacement=True, generator=gen)
     chol = torch.linalg.cholesky(density["covariances"].double()).float()
     eps = torch.randn(n, density["means"].shape[1], generator=gen)
-    spread = torch.einsum("nij,nj->ni", chol[component], eps)
+    # a kernel density stores one covariance shared by all its components
+    chols = chol.expand(n, -1, -1) if len(chol) == 1 else chol[component]
+    spread = torch.einsum("nij,nj->ni", chols, eps)
     return density["means"][component] + temperature * spread
