@@ -58,9 +58,10 @@ def find_images(spec: str | os.PathLike[str], recursive: bool = False) -> list[P
         raise DataError(f"{text}: no such image file or folder; check the path")
     images = sorted((f for f in files if f.suffix.lower() in IMAGE_SUFFIXES), key=str)
     if not images:
-        flag = "" if recursive or not path.is_dir() else " (add --recursive for subfolders)"
+        flag = "" if recursive or not path.is_dir() else "; add --recursive for subfolders"
         raise DataError(
-            f"{text} holds no images ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}){flag}"
+            f"{text} holds no images ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}){flag}; "
+            "a table is given as its file"
         )
     return images
 
