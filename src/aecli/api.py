@@ -132,7 +132,9 @@ def train(
                     codes = model.net.encode(
                         x_train[:, :d], None if y_train is None else torch.from_numpy(y_train)
                     ).numpy()
-                model.extras["density"] = fit_code_density(codes, opts.seed)
+                model.extras["density"] = fit_code_density(
+                    codes, opts.seed, opts.code_density, opts.components
+                )
             return model
 
         def save_progress() -> None:

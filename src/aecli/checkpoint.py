@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 from aecli import __version__
 from aecli.atomic import atomic_path
+from aecli.density import MAX_KERNELS
 from aecli.errors import CheckpointError, UserError
 from aecli.images import MAX_SIDE, ImageSchema
 from aecli.kinds import KINDS
@@ -165,8 +166,8 @@ def _extras(handle: Any, names: list[str], arch: Architecture, target: Path) -> 
         "pca.mean": lambda s: s == (d,),
         "pca.variances": lambda s: len(s) == 1 and s[0] <= k,
         "pca.noise_variance": lambda s: s == (1,),
-        "density.weights": lambda s: len(s) == 1 and 1 <= s[0] <= MAX_COMPONENTS,
-        "density.means": lambda s: len(s) == 2 and s[1] == k and s[0] <= MAX_COMPONENTS,
+        "density.weights": lambda s: len(s) == 1 and 1 <= s[0] <= MAX_KERNELS,
+        "density.means": lambda s: len(s) == 2 and s[1] == k and s[0] <= MAX_KERNELS,
         "density.covariances": lambda s: len(s) == 3 and s[1:] == (k, k) and s[0] <= MAX_COMPONENTS,
     }
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -182,7 +183,11 @@ def _extras(handle: Any, names: list[str], arch: Architecture, target: Path) -> 
         group, _, field = key.partition(".")
         out.setdefault(group, {})[field] = handle.get_tensor(name).numpy()
     density = out.get("density")
-    if density is not None and (len(density) != 3 or len({len(v) for v in density.values()}) != 1):
+    if density is not None and (
+        set(density) != {"weights", "means", "covariances"}
+        or len(density["weights"]) != len(density["means"])
+        or len(density["covariances"]) not in (1, len(density["weights"]))
+    ):
         raise CheckpointError(f"{target}: its code density is incomplete")
     return out
 

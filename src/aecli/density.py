@@ -3,8 +3,8 @@ decoded. Fitted at the end of training; its parameters travel in the checkpoint 
 (`weights` (m,), `means` (m, k), `covariances` (m, k, k) or one shared (1, k, k)).
 
 Two methods, both Gaussian mixtures in that form:
-- "gmm" (the default): scikit-learn's full-covariance mixture, components chosen by BIC among
-  1, 2, 4, 8, 16;
+- "gmm" (the default): scikit-learn's full-covariance mixture, with `components` components or,
+  by default, as many as BIC chooses among 1, 2, 4, 8, 16;
 - "kde": a variance-corrected smoothed bootstrap (Silverman 1986, section 6.4.1): one Gaussian
   kernel per training code (a seeded subsample of at most `MAX_KERNELS`) with the shared covariance
   h^2 * cov(codes), h chosen by leave-one-out log-likelihood, and centres and kernels shrunk
@@ -23,7 +23,9 @@ METHODS = ("gmm", "kde")
 BANDWIDTHS = np.geomspace(0.05, 2.0, 41)  # the leave-one-out search grid for h
 
 
-def fit_code_density(codes: np.ndarray, seed: int, method: str = "gmm") -> dict[str, np.ndarray]:
+def fit_code_density(
+    codes: np.ndarray, seed: int, method: str = "gmm", components: int | None = None
+) -> dict[str, np.ndarray]:
     """Mixture weights (m,), means (m, k) and covariances (m, k, k), or (1, k, k) shared by every
     component for "kde", of the codes; float32."""
     if method not in METHODS:
@@ -31,17 +33,18 @@ def fit_code_density(codes: np.ndarray, seed: int, method: str = "gmm") -> dict[
     codes = np.asarray(codes, dtype=np.float64)
     if method == "kde" and len(codes) > codes.shape[1] + 1:
         return _fit_kde(codes, seed)
-    return _fit_gmm(codes, seed)
+    return _fit_gmm(codes, seed, components)
 
 
-def _fit_gmm(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+def _fit_gmm(codes: np.ndarray, seed: int, components: int | None) -> dict[str, np.ndarray]:
     from sklearn.mixture import GaussianMixture
     from threadpoolctl import threadpool_limits
 
     best, best_bic = None, np.inf
+    counts = (1, 2, 4, 8, MAX_COMPONENTS) if components is None else (min(components, len(codes)),)
     with threadpool_limits(1):  # small matrices: BLAS threads only contend (12 s -> 3.6 s seen)
-        for m in (1, 2, 4, 8, MAX_COMPONENTS):
-            if m > 1 and len(codes) < 20 * m:
+        for m in counts:
+            if components is None and m > 1 and len(codes) < 20 * m:
                 break
             gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-5, random_state=seed)
             gm.fit(codes)

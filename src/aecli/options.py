@@ -141,6 +141,18 @@ class TrainOptions:
         "Column y to condition on (a category): the model learns p(x | z, y) and q(z | x, y); "
         "`sample --condition VALUE` generates for that value.",
     )
+    code_density: str = opt(
+        "gmm",
+        "The density over the training codes that `sample --from codes` draws from: gmm (a "
+        "Gaussian mixture) or kde (a variance-corrected kernel density, one kernel per code).",
+        choices=("gmm", "kde"),
+    )
+    components: int | None = opt(
+        None,
+        "Components of the gmm code density. Default: chosen by BIC among 1, 2, 4, 8 and 16.",
+        low=1,
+        high=64,
+    )
     clip_grad: float | None = opt(None, "Clip the gradient norm to this value.", low=1e-8)
     drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi")
     categorical: tuple[str, ...] = opt(
