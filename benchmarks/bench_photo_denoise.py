@@ -34,7 +34,7 @@ from skimage.restoration import (
     estimate_sigma,
 )
 
-from aecli.photo import builtin_path, denoise_array, load_builtin
+from aecli.photo import builtin_path, denoise_array, load_builtin, load_weights
 
 IMAGES = ("camera", "moon", "coins", "text", "page", "astronaut", "coffee", "chelsea")
 SIGMA = 25.0
@@ -55,8 +55,8 @@ def nl_means(noisy: np.ndarray) -> np.ndarray:
     )
 
 
-def methods() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    model = load_builtin("photo")
+def methods(weights: str | None = None) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    model = load_weights(weights) if weights else load_builtin("photo")
     table: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "noisy": lambda noisy: noisy,
         "aecli photo": lambda noisy: denoise_array(noisy, model),
@@ -76,9 +76,10 @@ def methods() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", help="candidate weights instead of the built-in model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    table = methods()
+    table = methods(args.weights)
     warm = np.random.default_rng(1).random((96, 96))
     for method in table.values():
         method(warm)
@@ -103,13 +104,14 @@ def main() -> None:
                 )
             )
 
-    model = load_builtin("photo")
+    model = load_weights(args.weights) if args.weights else load_builtin("photo")
     print(
         f"Gaussian noise sigma {SIGMA:g}/255, seed 0 per image; grayscale; torch "
         f"{torch.__version__}, {args.threads} threads; {platform.processor() or platform.machine()}"
     )
     print(
-        f"built-in model: {builtin_path('photo').stat().st_size / 1e6:.2f} MB, "
+        f"model {args.weights or builtin_path('photo')}: "
+        f"{os.path.getsize(args.weights or builtin_path('photo')) / 1e6:.2f} MB, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters, "
         f"{model.recipe.get('steps_done', '?')} training steps"
     )
