@@ -95,6 +95,8 @@ def test_a_folder_trains_encodes_decodes_and_samples_through_the_cli(
         f"sample-{i:04d}.png" for i in range(1, 7)
     ]
     assert Image.open(tmp_path / "g.png").size == (3 * 28 + 2 * 2, 2 * 28 + 2)
+    shown = invoke(runner, "inspect", dae)
+    assert shown.exit_code == 0 and "28x28" in shown.stdout and "whole images" in shown.stdout
     again = invoke(runner, "sample", dae, "-n", "6", "--out-dir", tmp_path / "s2")
     assert again.exit_code == 0
     same = [(tmp_path / d / "sample-0003.png").read_bytes() for d in ("s", "s2")]
@@ -237,6 +239,7 @@ def test_decoded_names_never_leave_the_output_folder(tmp_path: Path, runner: Cli
         (["train", "{folder}", "-o", "m.safetensors", "--conv", "8,x"], "--conv"),
         (["train", "digits/*.png"], "-o FILE"),
         (["denoise", "{dae}", "{folder}"], "--out-dir"),
+        (["encode", "photo", "{folder}"], "aecli denoise photo"),
     ],
 )
 def test_image_mistakes_get_one_line_and_exit_2(

@@ -91,6 +91,12 @@ def load_resume(
 def _load(path: str | os.PathLike[str], with_resume: bool) -> tuple[Model, Any, dict[str, Any]]:
     target = Path(path)
     if not target.is_file():
+        from aecli.photo import BUILTINS
+
+        if str(path) in BUILTINS:
+            raise CheckpointError(
+                f"{path} is a built-in denoiser, used as: aecli denoise {path} IMAGE -o OUT"
+            )
         raise CheckpointError(f"{target}: no such checkpoint file; check the path")
     try:
         with safe_open(str(target), framework="pt") as handle:

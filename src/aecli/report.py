@@ -68,13 +68,23 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         options.add_row(name, str(value))
     console.print(options)
 
-    schema = Table(title="data schema")
-    for col in ("column", "dtype", "mean", "scale", "min", "max"):
-        schema.add_column(col)
-    for c in summary["schema"]["columns"]:
+    data = summary["schema"]
+    if data.get("type") == "images":
+        schema = Table(title="data: images", show_header=False)
+        schema.add_row("size", f"{data['height']}x{data['width']} (height x width)")
         schema.add_row(
-            c["name"], c["dtype"], *(f"{c[s]:.4g}" for s in ("mean", "scale", "min", "max"))
+            "channels", f"{data['channels']} ({'RGB' if data['channels'] == 3 else 'gray'})"
         )
+        schema.add_row("pixel likelihood", data["likelihood"])
+        schema.add_row("trained on", "random crops" if data["patches"] else "whole images")
+    else:
+        schema = Table(title="data schema")
+        for col in ("column", "dtype", "mean", "scale", "min", "max"):
+            schema.add_column(col)
+        for c in data["columns"]:
+            schema.add_row(
+                c["name"], c["dtype"], *(f"{c[s]:.4g}" for s in ("mean", "scale", "min", "max"))
+            )
     console.print(schema)
 
     records = history["records"]
