@@ -40,12 +40,15 @@ picking the best of many settings on one split does not flatter it.
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_sampling.py [--quick]
 (about 19 minutes on 2 busy cores; --quick: k = 8, VAE and undercomplete only, about 4 minutes)
+Other modes (RESULTS-issue4.md sections 3-4): --density-study, --kde-check, and --product-check
+0,1,2,3 (the shipped --code-density / --components settings through the public API, ~4 min).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -663,6 +666,140 @@ def kde_library_check(frame: pd.DataFrame, splits: tuple[int, ...], out_path: Pa
     out_path.write_text(json.dumps(results, indent=2) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# Product check (added 2026-11-25): the split-0 picks of the density study as aecli ships them,
+# `aecli.train(..., code_density=..., components=...)` then `model.sample(..., source=...)`.
+
+
+@dataclass
+class ProductSetting:
+    """One aecli setting as a user would run it: training options and the sample source."""
+
+    kind: str
+    k: int
+    source: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        opts = ", ".join(f"{a}={b}" for a, b in self.options.items())
+        return f"{self.kind} k={self.k}" + (f" {opts}" if opts else "") + f", {self.source}"
+
+    def train_args(self) -> list[str]:
+        """The same setting as `aecli train` arguments."""
+        args = ["--kind", self.kind, "--latent-dim", str(self.k), "--seed", "0", "--threads", "1"]
+        for key, value in self.options.items():
+            args += [f"--{key.replace('_', '-')}", str(value)]
+        return args
+
+
+PRODUCT_SETTINGS = [
+    ProductSetting("undercomplete", 16, "codes", {"components": 16}),
+    ProductSetting("undercomplete", 16, "codes", {"components": 8}),
+    ProductSetting("undercomplete", 12, "codes", {"components": 8}),
+    ProductSetting("vae", 16, "codes", {"beta": 0.25, "code_density": "kde"}),
+    ProductSetting("vae", 12, "codes", {"beta": 0.25, "code_density": "kde"}),
+    ProductSetting("vae", 12, "prior", {"beta": 0.25}),
+]
+
+
+def cli_matches_api(
+    setting: ProductSetting, train_df: pd.DataFrame, api_rows: pd.DataFrame, seed: int
+) -> float:
+    """Train and sample the same setting with the `aecli` command on the same rows; the largest
+    difference from the API's rows, in training-column SDs (0 up to CSV rounding)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("aecli") or str(Path(sys.executable).with_name("aecli"))
+    with tempfile.TemporaryDirectory() as tmp:
+        data, ckpt, out = Path(tmp) / "train.csv", Path(tmp) / "m.safetensors", Path(tmp) / "s.csv"
+        train_df.to_csv(data, index=False)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        train_cmd = [exe, "train", str(data), "-o", str(ckpt), "-q", *setting.train_args()]
+        subprocess.run(train_cmd, check=True, env=env)
+        sample_cmd = [exe, "sample", str(ckpt), "-n", str(len(api_rows)), "--seed", str(seed)]
+        sample_cmd += ["--from", setting.source, "-o", str(out), "-q"]
+        subprocess.run(sample_cmd, check=True, env=env)
+        cli = pd.read_csv(out)[api_rows.columns].to_numpy(np.float64)
+    diff = np.abs(cli - api_rows.to_numpy(np.float64)) / train_df.to_numpy().std(0)
+    return float(diff.max())
+
+
+def product_check(
+    frame: pd.DataFrame, splits: tuple[int, ...], out_path: Path, cli_split: int | None
+) -> None:
+    """Each `PRODUCT_SETTINGS` sampler and the baselines on each split at T = 1, through the
+    public API only: `aecli.train(training rows, ..., seed=0, threads=1)` then
+    `model.sample(n_heldout, seed=s, source=...)`; the C2ST per sample seed and the DCR ratio
+    (sample seed 0). On `cli_split`, every setting is also run through the `aecli` command and
+    its rows compared with the API's."""
+    results: dict[str, dict[str, Any]] = {}
+    names: list[str] = []
+
+    def add(seed: int, name: str, sp: Split, gen: Generator, detail: str = "") -> None:
+        if name not in names:
+            names.append(name)
+        aucs = sp.measure(gen, (1.0,))[1.0]
+        fake = np.clip(gen(len(sp.held), 0, 1.0), sp.low, sp.high)
+        dcr = dcr_ratio(sp.train, sp.held, fake)
+        results.setdefault(name, {})[str(seed)] = {"aucs": aucs, "dcr": dcr, "detail": detail}
+        a = np.array(aucs)
+        line = f"| {seed} | {name} | {detail} | {a.mean():.3f} ± {a.std():.3f} | {dcr:.2f} |"
+        print(line, flush=True)
+
+    print("\n| split | sampler | detail | AUC, T = 1 | DCR ratio |")
+    print("|---:|---|---|---:|---:|", flush=True)
+    cli: dict[str, float] = {}
+    for seed in splits:
+        sp = Split(frame, seed, (1.0,))
+        base = Baselines(sp.train)
+        add(seed, "real training rows (floor)", sp, base.real()[0])
+        add(seed, "GMM on raw rows", sp, *base.raw_mixture())
+        for setting in PRODUCT_SETTINGS:
+            started = time.perf_counter()
+            model = aecli.train(
+                sp.train_df,
+                kind=setting.kind,
+                latent_dim=setting.k,
+                seed=0,
+                threads=1,
+                **setting.options,
+            )
+            fit = time.perf_counter() - started
+            comps = len(model.extras["density"]["weights"])
+            detail = f"{comps} comp.; fit {fit:.1f} s"
+            add(seed, setting.label(), sp, aecli_sampler(model, setting.source, sp.columns), detail)
+            if seed == cli_split:
+                api_rows = model.sample(len(sp.held), seed=0, source=setting.source)
+                cli[setting.label()] = cli_matches_api(setting, sp.train_df, api_rows, 0)
+                print(f"  CLI vs API, sample seed 0: max |diff| {cli[setting.label()]:.2g} SD")
+    fresh = [s for s in splits if s != 0]
+    print("\n| sampler | split 0 | fresh splits: mean ± sd | per split | DCR ratio (fresh) |")
+    print("|---|---:|---:|---|---:|")
+    summary: dict[str, dict[str, float]] = {}
+    for name in names:
+        per_split = results[name]
+        zero = float(np.mean(per_split["0"]["aucs"])) if "0" in per_split else np.nan
+        vals = [v for s in fresh for v in per_split[str(s)]["aucs"]]
+        mean, sd = (float(np.mean(vals)), float(np.std(vals))) if vals else (np.nan, np.nan)
+        dcr = float(np.mean([per_split[str(s)]["dcr"] for s in fresh])) if fresh else np.nan
+        per = " / ".join(f"{np.mean(per_split[str(s)]['aucs']):.3f}" for s in fresh)
+        summary[name] = {"split0": zero, "fresh_mean": mean, "fresh_sd": sd, "fresh_dcr": dcr}
+        print(f"| {name} | {zero:.3f} | {mean:.3f} ± {sd:.3f} | {per} | {dcr:.2f} |")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "protocol": "aecli.train(train rows, seed=0, threads=1) then model.sample(171, seed=s, "
+        "source=...); T = 1; C2ST per sample seed s = 0, 1, 2; DCR ratio at s = 0",
+        "aecli_version": aecli.__version__,
+        "splits": list(splits),
+        "results": results,
+        "summary": summary,
+        "cli_vs_api_max_diff_sd": cli,
+    }
+    out_path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="k = 8 only, VAE and undercomplete")
@@ -683,8 +820,35 @@ def main() -> int:
         metavar="SPLITS",
         help="only the check of aecli's own kernel code density on these split seeds",
     )
+    parser.add_argument(
+        "--product-check",
+        metavar="SPLITS",
+        help="only the shipped code densities (train --code-density/--components) through the "
+        "public API on these split seeds",
+    )
+    parser.add_argument(
+        "--cli-split",
+        type=int,
+        default=0,
+        help="with --product-check: also run every setting through the aecli command on this "
+        "split and compare its rows with the API's (-1: skip)",
+    )
+    parser.add_argument(
+        "--product-out",
+        type=Path,
+        default=OUT / "sampling_product.json",
+        help="with --product-check: where to write the JSON",
+    )
     args = parser.parse_args()
     frame = pd.read_csv(DATA).astype(np.float64)
+    if args.product_check:
+        splits = tuple(int(s) for s in args.product_check.split(","))
+        started = time.perf_counter()
+        with threadpool_limits(1):
+            cli_split = None if args.cli_split < 0 else args.cli_split
+            product_check(frame, splits, args.product_out, cli_split)
+        print(f"\ntotal {time.perf_counter() - started:.0f} s")
+        return 0
     if args.kde_check:
         splits = tuple(int(s) for s in args.kde_check.split(","))
         started = time.perf_counter()
