@@ -112,6 +112,12 @@ CASES: list[tuple[str, dict[str, object], list[str], str]] = [
     ("latent dim zero", {"d.csv": W}, ["train", "d.csv", "-k", "0"], "--latent-dim"),
     ("negative epochs", {"d.csv": W}, ["train", "d.csv", "--epochs", "-5"], "--epochs"),
     ("negative lr", {"d.csv": W}, ["train", "d.csv", "--lr", "-1"], "--lr"),
+    (
+        "components with kde",
+        {"d.csv": W},
+        ["train", "d.csv", "--code-density", "kde", "--components", "4"],
+        "--components",
+    ),
     ("nan lr", {"d.csv": W}, ["train", "d.csv", "--lr", "nan"], "--lr"),
     ("absurd lr", {"d.csv": W}, ["train", "d.csv", "--lr", "1e9"], "--lr"),
     ("val fraction > 1", {"d.csv": W}, ["train", "d.csv", "--val-fraction", "2"], "--val-fraction"),

@@ -209,6 +209,8 @@ class TrainOptions:
             raise UserError(f"--hidden sizes must be between 1 and 100000, not {self.hidden}")
         if len(self.conv) > 8 or any(c < 1 or c > 4096 for c in self.conv):
             raise UserError(f"--conv takes 0-8 channel counts of 1-4096, not {self.conv}")
+        if self.components is not None and self.code_density == "kde":
+            raise UserError("--components sets the size of a gmm code density, not of kde")
         if self.channels == 2:
             raise UserError("--channels must be 1 (grayscale) or 3 (RGB), not 2")
         if self.image_size is not None:
