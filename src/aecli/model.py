@@ -98,7 +98,18 @@ class Model:
 
     def _table_schema(self, what: str) -> TableSchema:
         if not isinstance(self.schema, TableSchema):
-            raise UserError(f"{what} is for table models; this model makes images")
+            raise UserError(
+                f"{what} is for table models; this model makes images (decode_images, "
+                "sample_images, denoise_image; --out-dir on the command line)"
+            )
+        return self.schema
+
+    def _image_schema(self, what: str) -> ImageSchema:
+        if not isinstance(self.schema, ImageSchema):
+            raise UserError(
+                f"{what} is for models trained on images; this one was trained on a table "
+                "(for photos, the built-in model: aecli denoise photo IMAGE)"
+            )
         return self.schema
 
     def encode(
@@ -161,13 +172,12 @@ class Model:
         `encode` writes it; relative, never leaving the output folder), else a number."""
         from aecli.images import output_names
 
-        if not isinstance(self.schema, ImageSchema):
-            raise UserError("this model was trained on a table; decode its codes to a table")
+        schema = self._image_schema("decoding to images")
         frame = read_table(codes)
         recon = self._apply(self._decode_mean, self._codes(frame), width=self.schema_width)
         paths = frame[PATH_COLUMN].astype(str).tolist() if PATH_COLUMN in frame.columns else []
         names = output_names(paths, len(frame))
-        return list(zip(names, self.schema.to_images(recon), strict=True))
+        return list(zip(names, schema.to_images(recon), strict=True))
 
     def _codes(self, frame: pd.DataFrame) -> np.ndarray:
         """The code columns z1..zK of a codes table, checked."""
@@ -219,13 +229,9 @@ class Model:
         """x_hat = g(f(x)) over an (H, W, C) float image in [0, 1] of any size: tiles of the
         training size, overlapping and blended. A grayscale model cleans each colour channel; a
         colour model sees a grayscale image as gray RGB and returns the mean of its channels."""
-        if not isinstance(self.schema, ImageSchema):
-            raise UserError(
-                "this model was trained on a table; denoise images with a model "
-                "trained on images, or the built-in one: aecli denoise photo IMAGE"
-            )
-        c = self.schema.channels
-        size = (self.schema.height, self.schema.width)
+        schema = self._image_schema("denoising images")
+        c = schema.channels
+        size = (schema.height, schema.width)
 
         def rows(tiles: np.ndarray) -> np.ndarray:  # (N, H, W, C) -> (N, H, W, C)
             n, h, w, channels = tiles.shape
@@ -332,9 +338,8 @@ class Model:
         self, n: int, *, seed: int = 0, temperature: float = 1.0, source: str | None = None
     ) -> list[Any]:
         """n new images (PIL, the training size and channels), as `sample` draws rows."""
-        if not isinstance(self.schema, ImageSchema):
-            raise UserError("this model was trained on a table; sample it to a table")
-        return self.schema.to_images(self._sample_rows(n, seed, temperature, source, None)[0])
+        schema = self._image_schema("sampling images")
+        return schema.to_images(self._sample_rows(n, seed, temperature, source, None)[0])
 
     def _sample_rows(
         self, n: int, seed: int, temperature: float, source: str | None, condition: str | None
