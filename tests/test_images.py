@@ -289,3 +289,22 @@ def test_blended_tiles_reproduce_a_pointwise_model_exactly(height: int, width: i
         starts = tile_starts(length, tile)
         assert starts[0] == 0 and starts[-1] == max(0, length - tile)
         assert all(b - a <= tile // 2 + 1 for a, b in itertools.pairwise(starts))
+
+
+def test_an_interrupted_image_run_resumes_to_the_uninterrupted_weights(tmp_path: Path) -> None:
+    import aecli
+    from aecli.errors import TrainingInterrupted
+
+    data = _digits(tmp_path / "digits", 40)
+    options = {"kind": "denoising", "noise": "gaussian:0-80", "conv": (4, 8), "latent_dim": 4}
+    options |= {"epochs": 6, "batch_size": 8, "patience": 0, "threads": 1}
+    reference = aecli.train(data, **options)
+    batches = iter(range(1000))
+    progress = tmp_path / "m.resume.safetensors"
+    with pytest.raises(TrainingInterrupted):
+        aecli.train(
+            data, should_stop=lambda: next(batches) == 12, progress_path=progress, **options
+        )
+    resumed = aecli.train(data, resume=progress)
+    a, b = reference.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
