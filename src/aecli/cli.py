@@ -357,10 +357,7 @@ def denoise(
         str | None,
         typer.Option("--output", "-o", metavar="FILE", help="Output file; '-' or absent: stdout."),
     ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out-dir", metavar="DIR", help="Images: write each result here."),
-    ] = None,
+    out_dir: OutDir = None,
     all_cells: Annotated[
         bool, typer.Option("--all", help="Tables: replace every cell by its denoised value.")
     ] = False,

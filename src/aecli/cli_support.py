@@ -36,7 +36,7 @@ Keep = Annotated[
 ]
 OutDir = Annotated[
     Path | None,
-    typer.Option("--out-dir", metavar="DIR", help="Images: write one PNG per row here."),
+    typer.Option("--out-dir", metavar="DIR", help="Images: the folder to write the images to."),
 ]
 Recursive = Annotated[
     bool, typer.Option("--recursive", help="Images: also read the folder's subfolders.")
