@@ -308,3 +308,14 @@ def test_an_interrupted_image_run_resumes_to_the_uninterrupted_weights(tmp_path:
     resumed = aecli.train(data, resume=progress)
     a, b = reference.net.state_dict(), resumed.net.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_denoiser_of_whole_large_images_gets_a_patch_hint(tmp_path: Path, runner: CliRunner):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for name in ("astronaut.png", "astronaut-noisy.png"):
+        shutil.copy(SAMPLE / name, data / name)
+    options = ["--kind", "denoising", "--steps", "2", "--conv", "4", "-k", "2", "--threads", "1"]
+    result = invoke(runner, "train", data, "-o", tmp_path / "m.safetensors", *options)
+    assert result.exit_code == 0, result.stderr
+    assert "--patch 16" in result.stderr

@@ -28,6 +28,8 @@ from aecli.schema import TableSchema
 from aecli.tabular import read_table
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
+LARGE_IMAGE = 96  # pixels a side beyond which a whole-image denoiser gets a --patch hint
+
 
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded shuffle into training and validation rows (none held out below 10 rows)."""
@@ -170,6 +172,14 @@ def _read_training_data(
             files, opts.channels, opts.image_size, opts.patch
         )
         schema.choose_likelihoods(opts.likelihood, variational)
+        if opts.patch is None and opts.noise and max(schema.height, schema.width) > LARGE_IMAGE:
+            warnings.warn(
+                f"training a denoiser on whole {schema.size_text} images: it will only know "
+                "these pictures as wholes; to denoise photos of any size, train on crops with "
+                "--patch 16",
+                AecliWarning,
+                stacklevel=3,
+            )
         rows = schema.crops(files, opts.seed) if opts.patch else schema.load(files)
         return schema, rows, None
     frame = read_table(data)
