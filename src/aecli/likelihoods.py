@@ -11,6 +11,7 @@ Losses are per column, so a categorical with 50 categories weighs as much as one
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -26,7 +27,7 @@ class Likelihood:
     def __init__(self, kinds: list[str] | tuple[str, ...], widths: list[int] | None = None) -> None:
         self.kinds = tuple(kinds)
         widths = widths or [1] * len(self.kinds)
-        starts = [sum(widths[:i]) for i in range(len(widths))]
+        starts = [0, *itertools.accumulate(widths)][:-1]  # linear: an image has 10^5 columns
         self.starts = torch.tensor(starts, dtype=torch.long)
         self.groups = [
             (s, s + w)
@@ -35,10 +36,8 @@ class Likelihood:
         ]
         scalar = [s for s, k in zip(starts, self.kinds, strict=True) if k != "categorical"]
         self.scalar = torch.tensor(scalar, dtype=torch.long)
-        n_slots = sum(widths)
-        bern = torch.zeros(n_slots, dtype=torch.bool)
-        for s, k in zip(starts, self.kinds, strict=True):
-            bern[s] = k == "bernoulli"
+        bern = torch.zeros(sum(widths), dtype=torch.bool)
+        bern[[s for s, k in zip(starts, self.kinds, strict=True) if k == "bernoulli"]] = True
         self.is_bernoulli = bern
         self.all_gaussian = all(k == "gaussian" for k in self.kinds)
         self.simple = not self.groups  # one slot per column
