@@ -319,3 +319,24 @@ def test_a_denoiser_of_whole_large_images_gets_a_patch_hint(tmp_path: Path, runn
     result = invoke(runner, "train", data, "-o", tmp_path / "m.safetensors", *options)
     assert result.exit_code == 0, result.stderr
     assert "--patch 16" in result.stderr
+
+
+def test_encoding_reads_images_block_by_block_with_the_same_codes(dae: Path, monkeypatch) -> None:
+    import aecli
+    from aecli import images, model
+
+    net = aecli.load(dae)
+    whole = net.encode(SAMPLE / "mnist" / "00*.png")
+    loaded: list[int] = []
+    original = images.ImageSchema.load
+
+    def counting(self, files):
+        loaded.append(len(files))
+        return original(self, files)
+
+    monkeypatch.setattr(images.ImageSchema, "load", counting)
+    monkeypatch.setattr(model, "BLOCK_VALUES", 3 * 784)  # three images per block
+    blocks = net.encode(SAMPLE / "mnist" / "00*.png")
+    assert max(loaded) == 3 and sum(loaded) == len(whole) == 100
+    assert blocks["path"].tolist() == whole["path"].tolist()
+    np.testing.assert_allclose(blocks.iloc[:, 1:], whole.iloc[:, 1:], rtol=1e-4, atol=1e-5)

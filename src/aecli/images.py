@@ -258,6 +258,19 @@ class ImageSchema:
         )
 
 
+class ImageRows:
+    """Model-space rows of image files, read only when sliced: `rows[a:b]` loads those files."""
+
+    def __init__(self, schema: ImageSchema, files: Sequence[Path]) -> None:
+        self.schema, self.files = schema, list(files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, block: slice) -> np.ndarray:
+        return self.schema.load(self.files[block])
+
+
 def output_names(paths: Sequence[str], count: int) -> list[str]:
     """Relative PNG names for decoded rows: from the `path` column where given (made relative
     to the paths' common folder; '..', drive and root parts dropped, so nothing lands outside

@@ -18,7 +18,14 @@ import torch
 
 from aecli.density import sample_mixture
 from aecli.errors import AecliWarning, DataError, UserError
-from aecli.images import PATH_COLUMN, ImageSchema, denoise_tiled, find_images, is_image_source
+from aecli.images import (
+    PATH_COLUMN,
+    ImageRows,
+    ImageSchema,
+    denoise_tiled,
+    find_images,
+    is_image_source,
+)
 from aecli.likelihoods import Likelihood
 from aecli.networks import Architecture, AutoencoderNet
 from aecli.options import TrainOptions
@@ -26,7 +33,7 @@ from aecli.schema import TableSchema
 from aecli.tabular import read_table
 from aecli.variational import reparameterise
 
-BLOCK = 65536
+BLOCK_VALUES = 1 << 22  # values per block of rows (16 MiB of float32): wide images stay bounded
 
 
 class Model:
@@ -76,10 +83,15 @@ class Model:
         return isinstance(self.schema, ImageSchema)
 
     def _rows(
-        self, data: str | Path | pd.DataFrame, keep: Sequence[str] = (), recursive: bool = False
-    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+        self,
+        data: str | Path | pd.DataFrame,
+        keep: Sequence[str] = (),
+        recursive: bool = False,
+        lazy: bool = False,
+    ) -> tuple[pd.DataFrame, Any, np.ndarray | None]:
         """The input's kept columns (for images: the `path` of each file), its model-space
-        rows x and one-hot condition y (None unless the model is conditional)."""
+        rows x and one-hot condition y (None unless the model is conditional). With `lazy`,
+        images are read block by block as x is sliced, so memory stays bounded."""
         if isinstance(self.schema, ImageSchema):
             if isinstance(data, pd.DataFrame) or not is_image_source(data):
                 raise UserError(
@@ -90,7 +102,8 @@ class Model:
                 raise UserError("--keep is for tables; image codes always carry a path column")
             files = find_images(data, recursive)
             paths = pd.DataFrame({PATH_COLUMN: [f.as_posix() for f in files]})
-            return paths, self.schema.load(files), None
+            rows = ImageRows(self.schema, files)
+            return paths, rows if lazy else rows[:], None
         if not isinstance(data, pd.DataFrame) and is_image_source(data):
             raise UserError(f"this model was trained on a table; {data} is not one")
         frame = read_table(data)
@@ -131,7 +144,7 @@ class Model:
         """
         if (stochastic or with_logvar) and not self.variational:
             raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
-        kept, x, y = self._rows(data, keep, recursive)
+        kept, x, y = self._rows(data, keep, recursive, lazy=True)
         if not self.variational:
             codes = self._apply(self.net.encode, x, y=y)
             return _join(kept, pd.DataFrame(codes, columns=self.code_columns))
@@ -390,18 +403,19 @@ class Model:
     inverse_transform = decode
 
     def _apply(
-        self, fn: Any, array: np.ndarray, width: int | None = None, y: np.ndarray | None = None
+        self, fn: Any, array: Any, width: int | None = None, y: np.ndarray | None = None
     ) -> np.ndarray:
-        """fn over blocks of rows (and of the condition y, when given), without gradients."""
+        """fn over blocks of rows (and of the condition y, when given), without gradients.
+        `array` is an array or anything sliceable into one, such as `ImageRows`."""
         out = []
-        array = np.array(array, dtype=np.float32)  # writable, contiguous
+        block = max(1, BLOCK_VALUES // max(1, self.net.arch.n_features, width or 1))
         with torch.no_grad():
-            for start in range(0, len(array), BLOCK):
-                rows = torch.from_numpy(array[start : start + BLOCK])
+            for start in range(0, len(array), block):
+                rows = torch.from_numpy(np.array(array[start : start + block], dtype=np.float32))
                 if y is None:
                     out.append(fn(rows).numpy())
                 else:
-                    out.append(fn(rows, torch.from_numpy(y[start : start + BLOCK])).numpy())
+                    out.append(fn(rows, torch.from_numpy(y[start : start + block])).numpy())
         if out:
             return np.concatenate(out)
         return np.zeros((0, width or self.latent_dim), np.float32)
