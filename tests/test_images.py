@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from aecli.cli import app
 from aecli.corruption import Corruption
+from aecli.errors import DataError
 from aecli.images import denoise_tiled, output_names, tile_starts
 from aecli.photo import psnr
 from conftest import SAMPLE, invoke
@@ -220,6 +221,9 @@ def test_decoded_names_never_leave_the_output_folder(tmp_path: Path, runner: Cli
     result = invoke(runner, "decode", dae, tmp_path / "dupes.csv", "--out-dir", tmp_path / "o2")
     assert result.exit_code == 2 and "more than once" in result.stderr
     assert output_names([], 3) == ["000001.png", "000002.png", "000003.png"]
+    for bad in ("..", "a/\x00b.png", "/"):
+        with pytest.raises(DataError, match="unusable"):
+            output_names(["ok.png", bad], 2)
 
 
 @pytest.mark.parametrize(

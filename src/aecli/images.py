@@ -280,7 +280,7 @@ def output_names(paths: Sequence[str], count: int) -> list[str]:
         return [f"{i + 1:0{digits}d}.png" for i in range(count)]
     parts = [PurePosixPath(p.replace("\\", "/")).parts for p in paths]
     parts = [[s for s in p if s not in ("", ".", "..", "/") and not s.endswith(":")] for p in parts]
-    if any(not p for p in parts):
+    if any(not p or any(ord(ch) < 32 for ch in "".join(p)) for p in parts):
         raise DataError("the path column has an empty or unusable name; fix those rows")
     common = 0
     folders = [p[:-1] for p in parts]
