@@ -206,20 +206,16 @@ def save_images(
     is checked (inside out_dir, not clobbering, not an input) before the first is written."""
     from aecli.atomic import check_output
     from aecli.images import grid as make_grid
-    from aecli.images import safe_target, write_images
+    from aecli.images import write_images
 
     if out_dir is None and grid is None:
         raise UserError("this model makes images: give --out-dir DIR (and/or --grid FILE.png)")
     if grid is not None and grid.suffix.lower() != ".png":
         raise UserError(f"--grid {grid}: the grid is written as PNG; name it {grid.stem}.png")
-    targets = []
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        targets = [safe_target(out_dir, name) for name, _ in named]
-        for folder in {t.parent for t in targets}:
-            folder.mkdir(parents=True, exist_ok=True)
-    for target in targets + ([grid] if grid is not None else []):
-        check_output(target, force, inputs=inputs)
+    names = [name for name, _ in named]
+    targets = image_targets(out_dir, names, force, inputs) if out_dir is not None else []
+    if grid is not None:
+        check_output(grid, force, inputs=inputs)
     images = [image for _, image in named]
     write_images(images, targets, force)
     if grid is not None:
@@ -239,6 +235,21 @@ def save_images(
         say(f"{verb} {len(images)} images -> {where}")
 
 
+def image_targets(out_dir: Path, names: list[str], force: bool, inputs: list[Any]) -> list[Path]:
+    """out_dir / name for each relative name: inside out_dir (made, with any subfolders), and
+    neither an existing file (unless `force`) nor one of `inputs`; checked before any write."""
+    from aecli.atomic import check_output
+    from aecli.images import safe_target
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = [safe_target(out_dir, name) for name in names]
+    for folder in {t.parent for t in targets}:
+        folder.mkdir(parents=True, exist_ok=True)
+    for target in targets:
+        check_output(target, force, inputs=inputs)
+    return targets
+
+
 def denoise_images(
     model_ref: str,
     data: Path,
@@ -254,30 +265,24 @@ def denoise_images(
     """A built-in photo model or an image checkpoint over one image (-o) or a folder or glob
     (--out-dir, names kept relative to the folder), every target checked up front."""
     from aecli.atomic import check_output
-    from aecli.images import find_images, safe_target
+    from aecli.images import find_images
 
     sources = find_images(data, recursive)
-    if data.is_file():
-        if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            targets = [safe_target(out_dir, data.name)]
-        elif output in (None, "-"):
+    if data.is_file() and out_dir is None:
+        if output in (None, "-"):
             raise UserError("give the denoised image a name with -o FILE (or --out-dir DIR)")
-        else:
-            targets = [Path(output)]
+        targets = [Path(output)]
+        check_output(targets[0], force, inputs=sources)
+    elif out_dir is None:
+        raise UserError(f"{data} names several images: give --out-dir DIR for the results")
     else:
-        if out_dir is None:
-            raise UserError(f"{data} names several images: give --out-dir DIR for the results")
-        out_dir.mkdir(parents=True, exist_ok=True)
         root = data if data.is_dir() else Path(os.path.commonpath([p.parent for p in sources]))
-        targets = [safe_target(out_dir, p.relative_to(root).as_posix()) for p in sources]
-    for target in targets:
-        check_output(target, force, inputs=sources)
+        names = [p.relative_to(root).as_posix() for p in sources]
+        targets = image_targets(out_dir, names, force, sources)
     from aecli.photo import denoise_file
 
     denoiser = model.denoise_image if model is not None else _builtin_denoiser(model_ref)
     for source, target in zip(sources, targets, strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
         denoise_file(source, target, force=force, quality=quality, denoiser=denoiser)
         if not quiet and not json_out:
             say(f"denoised {source} -> {target}")

@@ -307,7 +307,6 @@ def write_images(images: Sequence[Image.Image], targets: Sequence[Path], force: 
     from aecli.atomic import atomic_path
 
     for image, target in zip(images, targets, strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, force) as tmp:
             image.save(tmp, format="PNG")
 
