@@ -65,8 +65,8 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 import aecli
-from aecli.corruption import Corruption
-from aecli.objective import Objective, Terms
+from aecli.parts.corruption import Corruption
+from aecli.parts.objective import Objective, Terms
 
 DATA = Path(__file__).resolve().parents[1] / "sample_data"
 TABLES = ("wine", "breast_cancer", "diabetes", "digits", "penguins")

@@ -39,8 +39,8 @@ from threadpoolctl import threadpool_limits
 
 import aecli
 from aecli.api import split_rows
-from aecli.corruption import Corruption
-from aecli.penalties import encoder_jacobian
+from aecli.parts.corruption import Corruption
+from aecli.parts.penalties import encoder_jacobian
 
 DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DATASETS = ("digits", "breast_cancer")

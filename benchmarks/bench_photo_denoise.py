@@ -3,10 +3,10 @@
 Protocol: the grayscale (skimage.color.rgb2gray for colour images) of scikit-image's camera, moon,
 coins, text, page, astronaut, coffee and chelsea, as float in [0, 1]; Gaussian noise of sigma 25
 (0-255 scale) from `numpy.random.default_rng(0)`, drawn afresh for each image, not clipped.
-Methods: the noisy input; `aecli.photo.denoise_array` with the built-in model (blind: it is not
-told sigma); denoise_nl_means (fast mode, patch 5, distance 6, h = 0.8 * estimate_sigma, sigma =
-estimate_sigma); denoise_tv_chambolle (weight 0.08, the value behind the 29.06 dB quoted in the
-issue); denoise_wavelet (BayesShrink, soft, rescale_sigma=True, sigma estimated); and BM3D
+Methods: the noisy input; `denoise_array` (aecli.models.photo) with the built-in model (blind:
+it is not told sigma); denoise_nl_means (fast mode, patch 5, distance 6, h = 0.8 * estimate_sigma,
+sigma = estimate_sigma); denoise_tv_chambolle (weight 0.08, the value behind the 29.06 dB quoted
+in the issue); denoise_wavelet (BayesShrink, soft, rescale_sigma=True, sigma estimated); and BM3D
 (`bm3d.bm3d`, told the true sigma) only where the optional `bm3d` package is installed. PSNR and
 SSIM from skimage.metrics with data_range 1; wall time per image (after one untimed warm-up
 call of each method), with torch limited to --threads threads (default 2).
@@ -34,7 +34,7 @@ from skimage.restoration import (
     estimate_sigma,
 )
 
-from aecli.photo import builtin_path, denoise_array, load_builtin, load_weights
+from aecli.models.photo import builtin_path, denoise_array, load_builtin, load_weights
 
 IMAGES = ("camera", "moon", "coins", "text", "page", "astronaut", "coffee", "chelsea")
 SIGMA = 25.0

@@ -619,7 +619,7 @@ def kde_library_check(frame: pd.DataFrame, splits: tuple[int, ...], out_path: Pa
     seed=0, method="kde")` on the codes of aecli's own training rows (what `api.train` passes),
     stored in `model.extras["density"]` and drawn by `model.sample(source="codes")`, beside the
     baselines and the same models' prior and BIC-mixture samplers."""
-    from aecli.density import fit_code_density
+    from aecli.parts.density import fit_code_density
 
     results: dict[str, list[float]] = {}
     names: list[str] = []

@@ -41,15 +41,15 @@ from torch import nn
 
 from aecli import training
 from aecli.api import split_rows, train
-from aecli.networks import Architecture, AutoencoderNet
-from aecli.objective import Objective
+from aecli.data.table_files import read_table
 from aecli.options import TrainOptions
-from aecli.tabular import read_table
+from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.objective import Objective
 
 try:
-    from aecli.schema import TableSchema
+    from aecli.data.table_schema import TableSchema
 except ImportError:  # versions before the schema / tabular split
-    from aecli.tabular import TableSchema
+    from aecli.data.table_files import TableSchema
 
 DATA = Path(__file__).resolve().parents[1] / "sample_data"
 TARGET = 1.05

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from aecli.photo import PhotoDenoiser, load_weights, psnr, save_weights
+from aecli.models.photo import PhotoDenoiser, load_weights, psnr, save_weights
 
 BENCHMARK = ("camera", "moon", "coins", "text", "page", "astronaut", "coffee", "chelsea", "cat")
 NATURAL = (

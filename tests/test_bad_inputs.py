@@ -306,7 +306,7 @@ def test_internal_error_is_one_line_and_debug_shows_the_traceback(tmp_path, runn
 def test_nan_loss_stops_with_advice_and_saves_nothing(tmp_path, runner, monkeypatch):
     import torch
 
-    from aecli.objective import Objective
+    from aecli.parts.objective import Objective
 
     original = Objective.__call__
 

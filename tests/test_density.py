@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from aecli import density
-from aecli.density import fit_code_density, loo_bandwidth, sample_mixture
+from aecli.parts import density
+from aecli.parts.density import fit_code_density, loo_bandwidth, sample_mixture
 
 
 def _draw(fitted: dict[str, np.ndarray], n: int, seed: int, temperature: float = 1.0) -> np.ndarray:

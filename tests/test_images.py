@@ -15,10 +15,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from aecli.cli import app
-from aecli.corruption import Corruption
+from aecli.data.images import denoise_tiled, output_names, tile_starts
 from aecli.errors import DataError
-from aecli.images import denoise_tiled, output_names, tile_starts
-from aecli.photo import psnr
+from aecli.models.photo import psnr
+from aecli.parts.corruption import Corruption
 from conftest import SAMPLE, invoke
 
 MNIST = sorted((SAMPLE / "mnist").glob("*.png"))
@@ -327,7 +327,8 @@ def test_a_denoiser_of_whole_large_images_gets_a_patch_hint(tmp_path: Path, runn
 
 def test_encoding_reads_images_block_by_block_with_the_same_codes(dae: Path, monkeypatch) -> None:
     import aecli
-    from aecli import images, model
+    from aecli import model
+    from aecli.data import images
 
     net = aecli.load(dae)
     whole = net.encode(SAMPLE / "mnist" / "00*.png")

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from aecli.errors import CheckpointError, DataError, OutputExistsError, UserError
-from aecli.photo import (
+from aecli.models.photo import (
     builtin_path,
     denoise_array,
     denoise_file,

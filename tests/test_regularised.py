@@ -20,14 +20,14 @@ from torch.func import functional_call
 
 import aecli
 from aecli.api import AecliWarning, split_rows
-from aecli.corruption import Corruption
 from aecli.errors import UserError
-from aecli.kinds import KINDS
-from aecli.networks import Architecture, AutoencoderNet
-from aecli.noise_spec import parse_noise
-from aecli.objective import Objective
 from aecli.options import TrainOptions
-from aecli.penalties import (
+from aecli.parts.corruption import Corruption
+from aecli.parts.kinds import KINDS
+from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.noise_spec import parse_noise
+from aecli.parts.objective import Objective
+from aecli.parts.penalties import (
     _one_layer_frobenius_sq,
     encoder_jacobian,
     jacobian_frobenius_sq,

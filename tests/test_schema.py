@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aecli.data.table_files import read_table, write_table
+from aecli.data.table_schema import TableSchema
 from aecli.errors import DataError
-from aecli.schema import TableSchema
-from aecli.tabular import read_table, write_table
 
 
 def test_constant_column_does_not_divide_by_zero():

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import aecli
-from aecli.likelihoods import Likelihood
-from aecli.networks import Architecture, AutoencoderNet
-from aecli.variational import iwae_bound, kl_standard_normal
+from aecli.parts.likelihoods import Likelihood
+from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.variational import iwae_bound, kl_standard_normal
 from conftest import SAMPLE, invoke, train_model
 
 

@@ -13,23 +13,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from aecli._version import __version__
 
 __all__ = ["KINDS", "Model", "TrainOptions", "UserError", "__version__", "load", "train"]
 
 if TYPE_CHECKING:
     from aecli.api import load, train
     from aecli.errors import UserError
-    from aecli.kinds import KINDS
     from aecli.model import Model
     from aecli.options import TrainOptions
+    from aecli.parts.kinds import KINDS
 
 _LAZY = {
     "train": "aecli.api",
     "load": "aecli.api",
     "Model": "aecli.model",
     "TrainOptions": "aecli.options",
-    "KINDS": "aecli.kinds",
+    "KINDS": "aecli.parts.kinds",
     "UserError": "aecli.errors",
 }
 

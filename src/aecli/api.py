@@ -14,18 +14,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aecli.density import fit_code_density
+from aecli.data.images import ImageSchema, find_images, is_image_source
+from aecli.data.table_files import read_table
+from aecli.data.table_schema import TableSchema
 from aecli.errors import AecliWarning, DataError, TrainingInterrupted, UserError
-from aecli.images import ImageSchema, find_images, is_image_source
-from aecli.kinds import KINDS
-from aecli.likelihoods import Likelihood
 from aecli.model import Model
-from aecli.networks import Architecture, AutoencoderNet
-from aecli.objective import Objective
 from aecli.options import TrainOptions
+from aecli.parts.density import fit_code_density
+from aecli.parts.kinds import KINDS
+from aecli.parts.likelihoods import Likelihood
+from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.objective import Objective
 from aecli.pca import pca_reconstruction_error, principal_axes
-from aecli.schema import TableSchema
-from aecli.tabular import read_table
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
 LARGE_IMAGE = 96  # pixels a side beyond which a whole-image denoiser gets a --patch hint
@@ -62,7 +62,7 @@ def train(
     started = time.perf_counter()
     saved: tuple[Model, dict[str, Any], dict[str, torch.Tensor]] | None = None
     if resume is not None:
-        from aecli.checkpoint import load_resume
+        from aecli.store.checkpoint import load_resume
 
         saved = load_resume(resume)
         opts = saved[0].options
@@ -239,6 +239,6 @@ def _metrics(model: Model, train: Rows, val: Rows, pca_val: float) -> dict[str, 
 
 def load(path: str | os.PathLike[str]) -> Model:
     """Load a checkpoint written by `Model.save` (safetensors + JSON; nothing is unpickled)."""
-    from aecli.checkpoint import load as load_checkpoint
+    from aecli.store.checkpoint import load as load_checkpoint
 
     return load_checkpoint(path)

@@ -84,7 +84,7 @@ def variational_bounds(
     model: Model, x: np.ndarray, y: np.ndarray | None, samples: int, seed: int
 ) -> tuple[float, float]:
     """Mean ELBO and IWAE bound (K = `samples`) over the rows, in model-space nats."""
-    from aecli.variational import elbo_terms, iwae_bound
+    from aecli.parts.variational import elbo_terms, iwae_bound
 
     gen = torch.Generator().manual_seed(seed)
     elbos, iwaes = [], []

@@ -16,9 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aecli.density import sample_mixture
-from aecli.errors import AecliWarning, DataError, UserError
-from aecli.images import (
+from aecli.data.images import (
     PATH_COLUMN,
     ImageRows,
     ImageSchema,
@@ -26,12 +24,14 @@ from aecli.images import (
     find_images,
     is_image_source,
 )
-from aecli.likelihoods import Likelihood
-from aecli.networks import Architecture, AutoencoderNet
+from aecli.data.table_files import read_table
+from aecli.data.table_schema import TableSchema
+from aecli.errors import AecliWarning, DataError, UserError
 from aecli.options import TrainOptions
-from aecli.schema import TableSchema
-from aecli.tabular import read_table
-from aecli.variational import reparameterise
+from aecli.parts.density import sample_mixture
+from aecli.parts.likelihoods import Likelihood
+from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.variational import reparameterise
 
 BLOCK_VALUES = 1 << 22  # values per block of rows (16 MiB of float32): wide images stay bounded
 
@@ -183,7 +183,7 @@ class Model:
     def decode_images(self, codes: str | Path | pd.DataFrame) -> list[tuple[str, Any]]:
         """(name, PIL image) per row of codes: the PNG name comes from the row's `path` (as
         `encode` writes it; relative, never leaving the output folder), else a number."""
-        from aecli.images import output_names
+        from aecli.data.images import output_names
 
         schema = self._image_schema("decoding to images")
         frame = read_table(codes)
@@ -425,7 +425,7 @@ class Model:
 
         `resume` (the training loop's state) makes it a checkpoint `train --resume` continues.
         """
-        from aecli.checkpoint import save
+        from aecli.store.checkpoint import save
 
         return save(self, path, force=force, resume=resume)
 

@@ -184,7 +184,7 @@ class TrainOptions:
 
     def validate(self) -> TrainOptions:
         """Raise UserError naming the flag for any value out of range."""
-        from aecli.kinds import KINDS
+        from aecli.parts.kinds import KINDS
 
         if self.kind not in KINDS:
             raise UserError(
@@ -214,18 +214,18 @@ class TrainOptions:
         if self.channels == 2:
             raise UserError("--channels must be 1 (grayscale) or 3 (RGB), not 2")
         if self.image_size is not None:
-            from aecli.images import parse_size
+            from aecli.data.images import parse_size
 
             parse_size(self.image_size)
         if self.noise is not None:
-            from aecli.noise_spec import parse_noise
+            from aecli.parts.noise_spec import parse_noise
 
             parse_noise(self.noise)
         return self
 
     def resolved(self) -> TrainOptions:
         """A copy with the kind's preset filled into every option left at None."""
-        from aecli.kinds import KINDS
+        from aecli.parts.kinds import KINDS
 
         self.validate()
         preset = KINDS[self.kind].preset

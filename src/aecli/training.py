@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from aecli.errors import TrainingDiverged
-from aecli.networks import AutoencoderNet
-from aecli.objective import Objective
 from aecli.options import TrainOptions
+from aecli.parts.networks import AutoencoderNet
+from aecli.parts.objective import Objective
 
 EVAL_BATCH = 8192
 EpochCallback = Callable[[dict[str, Any], int], None]

@@ -7,8 +7,8 @@ import math
 
 import torch
 
-from aecli.likelihoods import Likelihood
-from aecli.networks import AutoencoderNet
+from aecli.parts.likelihoods import Likelihood
+from aecli.parts.networks import AutoencoderNet
 
 
 def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aecli import __version__
+from aecli._version import __version__
 from aecli.errors import CheckpointError
 
 

@@ -304,7 +304,7 @@ def safe_target(out_dir: Path, name: str) -> Path:
 
 def write_images(images: Sequence[Image.Image], targets: Sequence[Path], force: bool) -> None:
     """Each image to its PNG target, atomically (targets were checked before any work)."""
-    from aecli.atomic import atomic_path
+    from aecli.store.atomic import atomic_path
 
     for image, target in zip(images, targets, strict=True):
         with atomic_path(target, force) as tmp:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-from aecli.corruption import Corruption
-from aecli.likelihoods import Likelihood
-from aecli.networks import AutoencoderNet
 from aecli.options import TrainOptions
-from aecli.penalties import jacobian_frobenius_sq, kl_sparsity, l1_sparsity
+from aecli.parts.corruption import Corruption
+from aecli.parts.likelihoods import Likelihood
+from aecli.parts.networks import AutoencoderNet
+from aecli.parts.penalties import jacobian_frobenius_sq, kl_sparsity, l1_sparsity
 
 
 @dataclass
@@ -80,7 +80,7 @@ class Objective:
         if self.needs_input_grad:
             x_in = x_in.detach().requires_grad_(True)
         if net.arch.variational:
-            from aecli.variational import elbo_terms
+            from aecli.parts.variational import elbo_terms
 
             nll, kl, h = elbo_terms(net, self.likelihood, x_in, x, gen, y, present)
             recon = nll.mean()

@@ -63,7 +63,7 @@ def stdout_or_file(output: str | None) -> str:
 
 
 def write_output_table(frame: Any, target: str, force: bool) -> None:
-    from aecli.tabular import write_table
+    from aecli.data.table_files import write_table
 
     try:
         write_table(frame, target, force=force)
@@ -167,7 +167,7 @@ def prepare_output(
     output: str | None, force: bool, quiet: bool, json_out: bool, inputs: list[Any], what: str
 ) -> str:
     """Resolve -o (stdout when absent or '-') and refuse clobbering before any work is done."""
-    from aecli.atomic import check_output
+    from aecli.store.atomic import check_output
 
     show_warnings(quiet)
     target = stdout_or_file(output)
@@ -204,9 +204,9 @@ def save_images(
 ) -> None:
     """Write (name, PIL image) pairs as PNGs under out_dir and/or one grid image; every target
     is checked (inside out_dir, not clobbering, not an input) before the first is written."""
-    from aecli.atomic import check_output
-    from aecli.images import grid as make_grid
-    from aecli.images import write_images
+    from aecli.data.images import grid as make_grid
+    from aecli.data.images import write_images
+    from aecli.store.atomic import check_output
 
     if out_dir is None and grid is None:
         raise UserError("this model makes images: give --out-dir DIR (and/or --grid FILE.png)")
@@ -238,8 +238,8 @@ def save_images(
 def image_targets(out_dir: Path, names: list[str], force: bool, inputs: list[Any]) -> list[Path]:
     """out_dir / name for each relative name: inside out_dir (made, with any subfolders), and
     neither an existing file (unless `force`) nor one of `inputs`; checked before any write."""
-    from aecli.atomic import check_output
-    from aecli.images import safe_target
+    from aecli.data.images import safe_target
+    from aecli.store.atomic import check_output
 
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = [safe_target(out_dir, name) for name in names]
@@ -264,8 +264,8 @@ def denoise_images(
 ) -> None:
     """A built-in photo model or an image checkpoint over one image (-o) or a folder or glob
     (--out-dir, names kept relative to the folder), every target checked up front."""
-    from aecli.atomic import check_output
-    from aecli.images import find_images
+    from aecli.data.images import find_images
+    from aecli.store.atomic import check_output
 
     sources = find_images(data, recursive)
     if data.is_file() and out_dir is None:
@@ -279,7 +279,7 @@ def denoise_images(
         root = data if data.is_dir() else Path(os.path.commonpath([p.parent for p in sources]))
         names = [p.relative_to(root).as_posix() for p in sources]
         targets = image_targets(out_dir, names, force, sources)
-    from aecli.photo import denoise_file
+    from aecli.models.photo import denoise_file
 
     denoiser = model.denoise_image if model is not None else _builtin_denoiser(model_ref)
     for source, target in zip(sources, targets, strict=True):
@@ -292,7 +292,7 @@ def denoise_images(
 
 def _builtin_denoiser(name: str) -> Callable[[Any], Any]:
     """(H, W, C) -> (H, W, C) with the built-in photo model `name`."""
-    from aecli.photo import denoise_array, load_builtin
+    from aecli.models.photo import denoise_array, load_builtin
 
     net = load_builtin(name)
 

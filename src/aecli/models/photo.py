@@ -27,10 +27,10 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 from torch.nn import functional as F
 
-from aecli.atomic import atomic_path, check_output
+from aecli.data.images import open_image
 from aecli.errors import CheckpointError, DataError, UserError
-from aecli.images import open_image
-from aecli.metadata import parse_metadata
+from aecli.store.atomic import atomic_path, check_output
+from aecli.store.header import parse_metadata
 
 FORMAT = "aecli-photo-denoiser"
 FORMAT_VERSION = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from aecli.noise_spec import parse_noise
+from aecli.parts.noise_spec import parse_noise
 
 
 class Corruption:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from aecli.networks import AutoencoderNet
+from aecli.parts.networks import AutoencoderNet
 
 
 def l1_sparsity(h: torch.Tensor) -> torch.Tensor:

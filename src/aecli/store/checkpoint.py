@@ -17,18 +17,18 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from aecli import __version__
-from aecli.atomic import atomic_path
-from aecli.density import MAX_KERNELS
+from aecli._version import __version__
+from aecli.data.images import MAX_SIDE, ImageSchema
+from aecli.data.table_schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
 from aecli.errors import CheckpointError, UserError
-from aecli.images import MAX_SIDE, ImageSchema
-from aecli.kinds import KINDS
-from aecli.likelihoods import LIKELIHOODS
-from aecli.metadata import parse_metadata
 from aecli.model import Model
-from aecli.networks import ACTIVATIONS, CODE_ACTIVATIONS, Architecture, AutoencoderNet
 from aecli.options import TrainOptions
-from aecli.schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
+from aecli.parts.density import MAX_KERNELS
+from aecli.parts.kinds import KINDS
+from aecli.parts.likelihoods import LIKELIHOODS
+from aecli.parts.networks import ACTIVATIONS, CODE_ACTIVATIONS, Architecture, AutoencoderNet
+from aecli.store.atomic import atomic_path
+from aecli.store.header import parse_metadata
 
 FORMAT = "aecli"
 FORMAT_VERSION = 1
@@ -91,7 +91,7 @@ def load_resume(
 def _load(path: str | os.PathLike[str], with_resume: bool) -> tuple[Model, Any, dict[str, Any]]:
     target = Path(path)
     if not target.is_file():
-        from aecli.photo import BUILTINS
+        from aecli.models.photo import BUILTINS
 
         if str(path) in BUILTINS:
             raise CheckpointError(

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aecli.atomic import STDIO, atomic_path
 from aecli.errors import DataError, UserError
+from aecli.store.atomic import STDIO, atomic_path
 
 READERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": ","}
 PARQUET = (".parquet", ".pq")

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from aecli import __version__
-from aecli.cli_support import (
+from aecli._version import __version__
+from aecli.cli.support import (
     BUILTIN_MODELS,
     Force,
     Json,
@@ -156,8 +156,8 @@ def train(
     **options: Any,
 ) -> None:
     """Train an autoencoder on a table or on images and save it as one .safetensors file."""
-    from aecli.atomic import check_output
     from aecli.errors import TrainingInterrupted
+    from aecli.store.atomic import check_output
 
     show_warnings(quiet)
     for f in dataclasses.fields(TrainOptions):
@@ -181,7 +181,7 @@ def train(
         raise UserError(f"--resume {resume}: no such file")
 
     from aecli import api
-    from aecli.progress import EpochProgress
+    from aecli.cli.progress import EpochProgress
 
     stop = StopOnSignal(quiet)
     try:
@@ -216,7 +216,7 @@ def train(
     if json_out:
         emit_json(summary)
     if not quiet:
-        from aecli.report import train_summary
+        from aecli.cli.render import train_summary
 
         say(train_summary(summary, data))
 
@@ -385,7 +385,7 @@ def denoise(
     """Repair data: fill a table's missing cells, or clean noisy images of any size with the
     photo model or a model trained on images."""
     from aecli import api
-    from aecli.images import is_image_source
+    from aecli.data.images import is_image_source
 
     builtin = not Path(model_ref).is_file() and model_ref in BUILTIN_MODELS
     model = None if builtin else api.load(model_ref)
@@ -399,7 +399,7 @@ def denoise(
     inputs = [data, model_ref] + ([str(mask_out)] if mask_out else [])
     target = prepare_output(output, force, quiet, json_out, inputs, "repaired rows")
     if mask_out is not None:
-        from aecli.atomic import check_output
+        from aecli.store.atomic import check_output
 
         check_output(mask_out, force, inputs=[data, model_ref, target])
     if is_image_source(data):
@@ -505,7 +505,7 @@ def evaluate(
     if json_out:
         emit_json(figures)
     else:
-        from aecli.report import print_evaluation
+        from aecli.cli.render import print_evaluation
 
         print_evaluation(figures)
 
@@ -519,7 +519,7 @@ def inspect_(model_path: ModelPath, json_out: Json = False) -> None:
     if json_out:
         emit_json(summary)
     else:
-        from aecli.report import print_inspect
+        from aecli.cli.render import print_inspect
 
         print_inspect(summary, str(model_path))
 
@@ -527,7 +527,7 @@ def inspect_(model_path: ModelPath, json_out: Json = False) -> None:
 @app.command()
 def kinds(json_out: Json = False) -> None:
     """List the kinds of autoencoder and what each one's preset sets."""
-    from aecli.kinds import KINDS
+    from aecli.parts.kinds import KINDS
 
     if json_out:
         emit_json({k.name: {"summary": k.summary, "preset": k.preset} for k in KINDS.values()})

@@ -1,0 +1,1 @@
+"""Data adapters: tables and images in, blocks of model-space rows out, and back."""

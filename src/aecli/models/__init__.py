@@ -1,0 +1,1 @@
+"""Built-in models: a registry of named checkpoints shipped in the package."""

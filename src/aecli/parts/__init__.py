@@ -1,0 +1,1 @@
+"""Model parts: networks, corruptions, likelihoods, penalties and the kind presets. Pure torch."""

@@ -1,0 +1,1 @@
+"""Storage: the safetensors checkpoint record and atomic file writes."""
