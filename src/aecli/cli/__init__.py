@@ -1,5 +1,10 @@
-"""The command line: parse, call the library, print. Importing it loads no torch."""
+"""The command line: parse, call the library, print. Importing it loads no torch.
 
+Each command lives in a module of its own and registers itself on the one Typer `app`; the
+order of the imports below is the order of `aecli --help`.
+"""
+
+from aecli.cli import catalog, denoise, info, sample, train, transform  # noqa: F401
 from aecli.cli.app import app, main
 
 __all__ = ["app", "main"]

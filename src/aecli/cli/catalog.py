@@ -1,0 +1,33 @@
+"""`aecli models` and `aecli kinds`: the built-in models and the kinds of autoencoder."""
+
+from __future__ import annotations
+
+from aecli.cli.app import app
+from aecli.cli.support import (
+    BUILTIN_MODELS,
+    Json,
+    emit_json,
+)
+
+
+@app.command()
+def models(json_out: Json = False) -> None:
+    """List the built-in models, usable wherever a command takes MODEL."""
+    if json_out:
+        emit_json(BUILTIN_MODELS)
+        return
+    for name, summary in BUILTIN_MODELS.items():
+        print(f"{name:10} {summary}")
+
+
+@app.command()
+def kinds(json_out: Json = False) -> None:
+    """List the kinds of autoencoder and what each one's preset sets."""
+    from aecli.parts.kinds import KINDS
+
+    if json_out:
+        emit_json({k.name: {"summary": k.summary, "preset": k.preset} for k in KINDS.values()})
+        return
+    for k in KINDS.values():
+        preset = ", ".join(f"{n}={v}" for n, v in k.preset.items())
+        print(f"{k.name:14} {k.summary}  [{preset}]")

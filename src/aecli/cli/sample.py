@@ -1,0 +1,81 @@
+"""`aecli sample`: generate new rows or images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aecli.cli.app import app
+from aecli.cli.support import (
+    Force,
+    Json,
+    ModelPath,
+    OutDir,
+    Quiet,
+    finish_table,
+    prepare_output,
+    save_images,
+)
+from aecli.errors import UserError
+
+
+@app.command(no_args_is_help=True)
+def sample(
+    model_path: ModelPath,
+    n: Annotated[
+        int, typer.Option("-n", "--rows", min=1, max=10_000_000, help="Rows to draw.")
+    ] = 10,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="'-' or absent: stdout.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same rows.")] = 0,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0.0, max=100.0, help="Scale of the code spread.")
+    ] = 1.0,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="prior|codes",
+            help="prior: z ~ N(0, I) (VAE only); codes: the Gaussian mixture fitted to the "
+            "training codes. Default: prior for a VAE, codes otherwise.",
+        ),
+    ] = None,
+    condition: Annotated[
+        str | None,
+        typer.Option(
+            "--condition",
+            metavar="VALUE",
+            help="Conditional models: generate for this value of the condition column "
+            "(default: values drawn with their training frequencies).",
+        ),
+    ] = None,
+    out_dir: OutDir = None,
+    grid: Annotated[
+        Path | None,
+        typer.Option("--grid", metavar="FILE", help="Images: also write all samples as one PNG."),
+    ] = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    json_out: Json = False,
+) -> None:
+    """Generate new rows in the training data's columns, units, types and ranges; for an image
+    model, PNGs in --out-dir (sample-0001.png, ...) and/or one --grid image."""
+    from aecli import api
+
+    model = api.load(model_path)
+    if model.is_image:
+        if output is not None or condition is not None:
+            raise UserError("an image model writes PNGs: use --out-dir DIR and/or --grid FILE")
+        images = model.sample_images(n, seed=seed, temperature=temperature, source=source)
+        digits = max(4, len(str(n)))
+        named = [(f"sample-{i + 1:0{digits}d}.png", im) for i, im in enumerate(images)]
+        save_images(named, out_dir, grid, force, quiet, json_out, [model_path], "sampled")
+        return
+    if out_dir is not None or grid is not None:
+        raise UserError("--out-dir and --grid are for image models; write rows with -o FILE")
+    target = prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
+    frame = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)
+    finish_table(frame, target, force, quiet, json_out, "sampled")

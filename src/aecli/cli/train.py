@@ -1,0 +1,131 @@
+"""`aecli train`: fit a model to a table or images and save its checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aecli.cli.app import app
+from aecli.cli.support import (
+    Force,
+    Json,
+    Quiet,
+    StopOnSignal,
+    emit_json,
+    progress_path,
+    say,
+    show_warnings,
+    with_train_options,
+)
+from aecli.errors import UserError
+from aecli.options import TrainOptions, parse_int_list
+
+
+@app.command(no_args_is_help=True)
+@with_train_options
+def train(
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="CSV, TSV or Parquet file ('-' reads CSV on stdin), or images: a folder, a "
+            "quoted glob such as 'scans/*.png', or one image file.",
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Checkpoint to write. Default: DATA's name .safetensors."
+        ),
+    ] = None,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every",
+            metavar="N",
+            min=0,
+            help="Save a resumable OUTPUT.resume.safetensors every N epochs (it is also saved "
+            "on SIGINT / SIGTERM, and removed when training finishes).",
+        ),
+    ] = 0,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            metavar="CKPT",
+            help="Continue an interrupted run from its .resume.safetensors file, with its options.",
+        ),
+    ] = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    json_out: Json = False,
+    **options: Any,
+) -> None:
+    """Train an autoencoder on a table or on images and save it as one .safetensors file."""
+    from aecli.errors import TrainingInterrupted
+    from aecli.store.atomic import check_output
+
+    show_warnings(quiet)
+    for f in dataclasses.fields(TrainOptions):
+        if f.metadata["cli"] == "intlist":
+            options[f.name] = parse_int_list(options[f.name], "--" + f.name)
+        if f.metadata["cli"] == "multi":
+            options[f.name] = tuple(options[f.name] or ())
+    TrainOptions.from_dict(options).validate()
+    if output is None:
+        if data == "-" or any(ch in data for ch in "*?["):
+            raise UserError("name the checkpoint with -o FILE.safetensors")
+        output = Path(Path(data).name).with_suffix(".safetensors")
+    check_output(output, force, inputs=[data])
+    progress = resume or progress_path(output)
+    if resume is None and progress.exists() and not force:
+        raise UserError(
+            f"{progress} holds an interrupted run; continue it with --resume {progress}, "
+            "or pass --force to start over"
+        )
+    if resume is not None and not resume.is_file():
+        raise UserError(f"--resume {resume}: no such file")
+
+    from aecli import api
+    from aecli.cli.progress import EpochProgress
+
+    stop = StopOnSignal(quiet)
+    try:
+        with stop, EpochProgress(enabled=not quiet and sys.stderr.isatty()) as bar:
+            model = api.train(
+                data,
+                on_epoch=bar.update,
+                should_stop=stop,
+                progress_path=progress,
+                checkpoint_every=checkpoint_every,
+                resume=resume,
+                **({} if resume else options),
+            )
+    except TrainingInterrupted as exc:
+        exc.exit_code = 128 + (stop.signum or 2)
+        exc.args = (f"{exc}; resume with: aecli train {data} --resume {progress} -o {output}",)
+        raise
+    model.save(output, force=force)
+    progress.unlink(missing_ok=True)
+    summary = {
+        "output": str(output),
+        "kind": model.kind,
+        "latent_dim": model.latent_dim,
+        "data": "images" if model.is_image else "table",
+        "columns": model.architecture.n_features,
+        "epochs_run": model.history["epochs_run"],
+        "best_epoch": model.history["best_epoch"],
+        "stopped_early": model.history["stopped_early"],
+        "seconds": round(model.train_seconds or 0.0, 3),
+        **model.metrics,
+    }
+    if json_out:
+        emit_json(summary)
+    if not quiet:
+        from aecli.cli.render import train_summary
+
+        say(train_summary(summary, data))
