@@ -43,7 +43,8 @@ from aecli import training
 from aecli.api import split_rows, train
 from aecli.data.table_files import read_table
 from aecli.options import TrainOptions
-from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.architecture import Architecture
+from aecli.parts.networks import AutoencoderNet
 from aecli.parts.objective import Objective
 
 try:

@@ -84,7 +84,7 @@ def test_gmm_is_still_the_default_and_unchanged_for_one_component() -> None:
     codes = _codes(n=30)
     fitted = fit_code_density(codes, seed=0)
     assert fitted["covariances"].shape[1:] == (4, 4)
-    assert 1 <= len(fitted["weights"]) <= density.MAX_COMPONENTS
+    assert 1 <= len(fitted["weights"]) <= max(density.BIC_COMPONENTS)
     # the einsum path the mixture has always used, for a one-component mixture
     tensors = {k: torch.from_numpy(v) for k, v in fitted.items()}
     gen = torch.Generator().manual_seed(2)

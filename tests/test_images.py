@@ -15,7 +15,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from aecli.cli import app
-from aecli.data.images import denoise_tiled, output_names, tile_starts
+from aecli.data.image_files import output_names
+from aecli.data.tiling import denoise_tiled, tile_starts
 from aecli.errors import DataError
 from aecli.models.photo import psnr
 from aecli.parts.corruption import Corruption
@@ -327,20 +328,19 @@ def test_a_denoiser_of_whole_large_images_gets_a_patch_hint(tmp_path: Path, runn
 
 def test_encoding_reads_images_block_by_block_with_the_same_codes(dae: Path, monkeypatch) -> None:
     import aecli
-    from aecli import model
-    from aecli.data import images
+    from aecli.data import adapter, images
 
     net = aecli.load(dae)
     whole = net.encode(SAMPLE / "mnist" / "00*.png")
     loaded: list[int] = []
-    original = images.ImageSchema.load
+    original = images.ImageAdapter.load
 
     def counting(self, files):
         loaded.append(len(files))
         return original(self, files)
 
-    monkeypatch.setattr(images.ImageSchema, "load", counting)
-    monkeypatch.setattr(model, "BLOCK_VALUES", 3 * 784)  # three images per block
+    monkeypatch.setattr(images.ImageAdapter, "load", counting)
+    monkeypatch.setattr(adapter, "BLOCK_VALUES", 3 * 784)  # three images per block
     blocks = net.encode(SAMPLE / "mnist" / "00*.png")
     assert max(loaded) == 3 and sum(loaded) == len(whole) == 100
     assert blocks["path"].tolist() == whole["path"].tolist()

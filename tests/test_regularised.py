@@ -22,9 +22,11 @@ import aecli
 from aecli.api import AecliWarning, split_rows
 from aecli.errors import UserError
 from aecli.options import TrainOptions
+from aecli.parts.architecture import Architecture
 from aecli.parts.corruption import Corruption
 from aecli.parts.kinds import KINDS
-from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.likelihoods import Likelihood
+from aecli.parts.networks import AutoencoderNet
 from aecli.parts.noise_spec import parse_noise
 from aecli.parts.objective import Objective
 from aecli.parts.penalties import (
@@ -187,7 +189,8 @@ def test_denoising_objective_scores_against_the_clean_rows():
     net = AutoencoderNet(Architecture(6, 3, (8,), "gelu"))
     x = torch.randn(32, 6)
     options = TrainOptions(kind="denoising").resolved()
-    objective = Objective(options, x.min(dim=0).values, x.max(dim=0).values)
+    corrupt = Corruption(options.noise, x.min(dim=0).values, x.max(dim=0).values)
+    objective = Objective(Likelihood(["gaussian"] * 6), corrupt)
     terms = objective(net, x, torch.Generator().manual_seed(5))
     corrupted = objective.corrupt(x, torch.Generator().manual_seed(5))
     with torch.no_grad():

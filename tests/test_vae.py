@@ -12,8 +12,9 @@ import pytest
 import torch
 
 import aecli
+from aecli.parts.architecture import Architecture
 from aecli.parts.likelihoods import Likelihood
-from aecli.parts.networks import Architecture, AutoencoderNet
+from aecli.parts.networks import AutoencoderNet
 from aecli.parts.variational import iwae_bound, kl_standard_normal
 from conftest import SAMPLE, invoke, train_model
 

@@ -13,7 +13,20 @@ from typing import Any
 
 from aecli.errors import UserError
 
-ACTIVATIONS = ("gelu", "relu", "tanh", "sigmoid", "elu", "silu")
+# Hidden-layer activations: the flag's value -> the torch.nn module that implements it.
+ACTIVATIONS = {
+    "gelu": "GELU",
+    "relu": "ReLU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "elu": "ELU",
+    "silu": "SiLU",
+}
+
+MAX_COMPONENTS = 64  # the largest --components (and what a checkpoint may declare)
+
+# Decoder likelihoods a column can have (parts/likelihoods.py implements them).
+LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 
 
 def opt(
@@ -70,7 +83,7 @@ class TrainOptions:
         "Images: channels of the stride-2 convolutions of the encoder (the decoder mirrors them).",
         cli="intlist",
     )
-    activation: str = opt("gelu", "Hidden-layer activation.", choices=ACTIVATIONS)
+    activation: str = opt("gelu", "Hidden-layer activation.", choices=tuple(ACTIVATIONS))
     epochs: int | None = opt(
         None,
         "Passes over the training rows. Default: enough for about --steps optimiser steps.",
@@ -151,7 +164,7 @@ class TrainOptions:
         None,
         "Components of the gmm code density. Default: chosen by BIC among 1, 2, 4, 8 and 16.",
         low=1,
-        high=64,
+        high=MAX_COMPONENTS,
     )
     clip_grad: float | None = opt(None, "Clip the gradient norm to this value.", low=1e-8)
     drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi")

@@ -22,3 +22,18 @@ def pca_reconstruction_error(axes: np.ndarray, mean: np.ndarray, test: np.ndarra
     centred = test.astype(np.float64) - mean
     recon = np.nan_to_num(centred) @ axes @ axes.T
     return float(np.nanmean((centred - recon) ** 2))
+
+
+def pca_summary(train: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """PCA of the training rows, kept in the checkpoint: the start of `undercomplete`, and the
+    baseline `evaluate` compares with (probabilistic PCA's noise variance included)."""
+    axes, variances = principal_axes(train, k)
+    n = len(train)
+    variances = variances * (n - 1) / max(n, 1)  # maximum-likelihood variances, as PPCA uses
+    rest = variances[k:]
+    return {
+        "axes": axes.astype(np.float32),
+        "mean": np.nanmean(train, axis=0).astype(np.float32),
+        "variances": variances[:k].astype(np.float32),
+        "noise_variance": np.array([rest.mean() if len(rest) else 0.0], np.float32),
+    }

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from aecli.cli.app import app
-from aecli.cli.support import (
-    BUILTIN_MODELS,
-    Json,
-    emit_json,
-)
+from aecli.cli.support import Json, emit_json
 
 
 @app.command()
 def models(json_out: Json = False) -> None:
     """List the built-in models, usable wherever a command takes MODEL."""
+    from aecli.models import REGISTRY
+
     if json_out:
-        emit_json(BUILTIN_MODELS)
+        emit_json({name: entry.summary for name, entry in REGISTRY.items()})
         return
-    for name, summary in BUILTIN_MODELS.items():
-        print(f"{name:10} {summary}")
+    for name, entry in REGISTRY.items():
+        print(f"{name:10} {entry.summary}")
 
 
 @app.command()

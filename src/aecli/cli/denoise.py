@@ -8,20 +8,7 @@ from typing import Annotated
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import (
-    BUILTIN_MODELS,
-    Force,
-    Json,
-    OutDir,
-    Quiet,
-    Recursive,
-    denoise_images,
-    finish_table,
-    prepare_output,
-    say,
-    write_output_table,
-)
-from aecli.errors import UserError
+from aecli.cli.support import Common, Force, Json, OutDir, Quiet, Recursive
 
 
 @app.command(no_args_is_help=True)
@@ -72,31 +59,31 @@ def denoise(
     """Repair data: fill a table's missing cells, or clean noisy images of any size with the
     photo model or a model trained on images."""
     from aecli import api
-    from aecli.data.images import is_image_source
+    from aecli.outputs import repair
 
-    builtin = not Path(model_ref).is_file() and model_ref in BUILTIN_MODELS
-    model = None if builtin else api.load(model_ref)
-    if model is None or model.is_image:
-        args = (out_dir, quality, force, quiet, json_out, recursive, model)
-        denoise_images(model_ref, Path(data), output, *args)
+    common = Common(force, quiet, json_out)
+    if output in (None, "-") and out_dir is None:
+        common.stdout_free("-", "repaired rows")
+    model = api.load(model_ref)
+    done = repair(
+        model,
+        data,
+        output=output,
+        out_dir=out_dir,
+        mask_out=mask_out,
+        all_cells=all_cells,
+        iterations=iterations,
+        quality=quality,
+        recursive=recursive,
+        force=force,
+        on_item=lambda source, target: common.say(f"denoised {source} -> {target}"),
+    )
+    if done.cells is None:  # images
+        common.finish({"model": model_ref, "outputs": done.outputs}, None)
         return
-    if out_dir is not None:
-        raise UserError("--out-dir is for images; for a table use -o FILE")
-
-    inputs = [data, model_ref] + ([str(mask_out)] if mask_out else [])
-    target = prepare_output(output, force, quiet, json_out, inputs, "repaired rows")
-    if mask_out is not None:
-        from aecli.store.atomic import check_output
-
-        check_output(mask_out, force, inputs=[data, model_ref, target])
-    if is_image_source(data):
-        raise UserError(
-            f"{model_ref} was trained on a table; denoise images with a model trained on "
-            f"images, or the built-in one: aecli denoise photo {data}"
-        )
-    repaired, mask = model.denoise(data, all_cells=all_cells, iterations=iterations)
-    if mask_out is not None:
-        write_output_table(mask.astype(int), str(mask_out), force)
-    finish_table(repaired, target, force, quiet, json_out, "repaired")
-    if not quiet and not json_out:
-        say(f"{int(mask.to_numpy().sum())} cells {'replaced' if all_cells else 'filled'}")
+    verb = "replaced" if all_cells else "filled"
+    target = done.outputs[0]
+    summary = {"output": target, "rows": done.rows, "cells_" + verb: done.cells}
+    line = f"repaired {done.rows} rows -> {target}" if target != "-" else None
+    common.finish(summary, line)
+    common.say(f"{done.cells} cells {verb}")

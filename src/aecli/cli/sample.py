@@ -8,17 +8,8 @@ from typing import Annotated
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import (
-    Force,
-    Json,
-    ModelPath,
-    OutDir,
-    Quiet,
-    finish_table,
-    prepare_output,
-    save_images,
-)
-from aecli.errors import UserError
+from aecli.cli.support import Common, Force, Json, ModelPath, OutDir, Quiet
+from aecli.data.adapter import Targets
 
 
 @app.command(no_args_is_help=True)
@@ -65,17 +56,9 @@ def sample(
     model, PNGs in --out-dir (sample-0001.png, ...) and/or one --grid image."""
     from aecli import api
 
+    common = Common(force, quiet, json_out)
     model = api.load(model_path)
-    if model.is_image:
-        if output is not None or condition is not None:
-            raise UserError("an image model writes PNGs: use --out-dir DIR and/or --grid FILE")
-        images = model.sample_images(n, seed=seed, temperature=temperature, source=source)
-        digits = max(4, len(str(n)))
-        named = [(f"sample-{i + 1:0{digits}d}.png", im) for i, im in enumerate(images)]
-        save_images(named, out_dir, grid, force, quiet, json_out, [model_path], "sampled")
-        return
-    if out_dir is not None or grid is not None:
-        raise UserError("--out-dir and --grid are for image models; write rows with -o FILE")
-    target = prepare_output(output, force, quiet, json_out, [model_path], "sampled rows")
-    frame = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)
-    finish_table(frame, target, force, quiet, json_out, "sampled")
+    targets = model.adapter.check_targets(Targets(output, out_dir, grid), force, [model_path])
+    common.stdout_free(targets.output or "", "sampled rows")
+    result = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)
+    common.write_result(model, result, targets, [model_path], "sampled")

@@ -1,5 +1,6 @@
-"""What the commands share: option types, output handling, the flags generated from
-TrainOptions, and the signal handling that lets training stop cleanly. No torch here."""
+"""What the commands share: option types, the flags every command has (as one `Common` object),
+stdout rules, the flags generated from TrainOptions, and the signal handling that lets training
+stop cleanly. No torch here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,7 +44,10 @@ Recursive = Annotated[
     bool, typer.Option("--recursive", help="Images: also read the folder's subfolders.")
 ]
 ModelPath = Annotated[
-    Path, typer.Argument(metavar="MODEL", help="A checkpoint written by `aecli train`.")
+    str,
+    typer.Argument(
+        metavar="MODEL", help="A checkpoint written by `aecli train`, or a built-in model's name."
+    ),
 ]
 
 
@@ -58,18 +63,72 @@ def emit_json(summary: dict[str, Any]) -> None:
     print(json.dumps(summary, indent=2, default=str))
 
 
-def stdout_or_file(output: str | None) -> str:
-    return "-" if output in (None, "-") else str(output)
+@dataclass
+class Common:
+    """The flags every command that writes shares: --force, --quiet and --json."""
+
+    force: bool = False
+    quiet: bool = False
+    json: bool = False
+
+    def __post_init__(self) -> None:
+        show_warnings(self.quiet)
+
+    def say(self, message: str) -> None:
+        """A line for people on stderr, unless --quiet or --json."""
+        if not self.quiet and not self.json:
+            say(message)
+
+    def stdout_free(self, target: str, what: str) -> None:
+        """--json prints on stdout, so the data must go to a file."""
+        if self.json and target == "-":
+            raise UserError(f"--json prints on stdout, which carries the {what}; add -o FILE")
+
+    def table_target(self, output: str | None, inputs: list[Any], what: str) -> str:
+        """-o FILE, or stdout when absent or '-'; refused before any work if it would clobber."""
+        from aecli.store.atomic import check_output
+
+        target = "-" if output in (None, "-") else str(output)
+        self.stdout_free(target, what)
+        check_output(target, self.force, inputs=inputs)
+        return target
+
+    def finish(self, summary: dict[str, Any], line: str | None) -> None:
+        """The --json summary (stdout), or the closing `line` for people (stderr)."""
+        if self.json:
+            emit_json(summary)
+        elif line:
+            self.say(line)
+
+    def wrote(self, written: Any, noun: str, verb: str) -> None:
+        """Report a write (an adapter's `Written`): the --json summary, or a line on stderr."""
+        if written is not None:
+            line = f"{verb} {written.count} {noun} -> {written.where}" if written.where else None
+            self.finish(written.summary, line)
+
+    def write_result(
+        self, model: Any, result: Any, targets: Any, inputs: list[Any], verb: str
+    ) -> None:
+        """Write a table or images through the model's data adapter, then report."""
+        adapter = model.adapter
+        written = quiet_pipe(lambda: adapter.write(result, targets, self.force, inputs))
+        self.wrote(written, adapter.noun, verb)
+
+    def write_table(self, frame: Any, target: str, verb: str) -> None:
+        """Write a table (codes, scores) to `target` ('-': stdout), then report."""
+        from aecli.data.tables import write_frame
+
+        self.wrote(quiet_pipe(lambda: write_frame(frame, target, self.force)), "rows", verb)
 
 
-def write_output_table(frame: Any, target: str, force: bool) -> None:
-    from aecli.data.table_files import write_table
-
+def quiet_pipe(write: Callable[[], Any]) -> Any:
+    """Run `write`; a closed stdout (`aecli encode ... | head`) ends quietly, as csvkit does."""
     try:
-        write_table(frame, target, force=force)
-    except BrokenPipeError:  # `aecli encode ... | head`: end quietly, as csvkit does
+        return write()
+    except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return None
 
 
 # --- train: its flags come from the TrainOptions dataclass ---------------------------------------
@@ -157,147 +216,3 @@ class StopOnSignal:
 
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def progress_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".resume.safetensors")
-
-
-def prepare_output(
-    output: str | None, force: bool, quiet: bool, json_out: bool, inputs: list[Any], what: str
-) -> str:
-    """Resolve -o (stdout when absent or '-') and refuse clobbering before any work is done."""
-    from aecli.store.atomic import check_output
-
-    show_warnings(quiet)
-    target = stdout_or_file(output)
-    if json_out and target == "-":
-        raise UserError(f"--json prints on stdout, which carries the {what}; add -o FILE")
-    check_output(target, force, inputs=inputs)
-    return target
-
-
-def finish_table(
-    frame: Any, target: str, force: bool, quiet: bool, json_out: bool, verb: str
-) -> None:
-    write_output_table(frame, target, force)
-    if json_out:
-        emit_json({"output": target, "rows": len(frame), "columns": list(frame.columns)})
-    elif not quiet and target != "-":
-        say(f"{verb} {len(frame)} rows -> {target}")
-
-
-BUILTIN_MODELS = {
-    "photo": "A convolutional photo denoiser (any size, gray or colour; no training)."
-}
-
-
-def save_images(
-    named: list[tuple[str, Any]],
-    out_dir: Path | None,
-    grid: Path | None,
-    force: bool,
-    quiet: bool,
-    json_out: bool,
-    inputs: list[Any],
-    verb: str,
-) -> None:
-    """Write (name, PIL image) pairs as PNGs under out_dir and/or one grid image; every target
-    is checked (inside out_dir, not clobbering, not an input) before the first is written."""
-    from aecli.data.images import grid as make_grid
-    from aecli.data.images import write_images
-    from aecli.store.atomic import check_output
-
-    if out_dir is None and grid is None:
-        raise UserError("this model makes images: give --out-dir DIR (and/or --grid FILE.png)")
-    if grid is not None and grid.suffix.lower() != ".png":
-        raise UserError(f"--grid {grid}: the grid is written as PNG; name it {grid.stem}.png")
-    names = [name for name, _ in named]
-    targets = image_targets(out_dir, names, force, inputs) if out_dir is not None else []
-    if grid is not None:
-        check_output(grid, force, inputs=inputs)
-    images = [image for _, image in named]
-    write_images(images, targets, force)
-    if grid is not None:
-        write_images([make_grid(images)], [grid], force)
-    if json_out:
-        emit_json(
-            {
-                "outputs": [str(t) for t in targets],
-                "grid": str(grid) if grid else None,
-                "images": len(images),
-            }
-        )
-    elif not quiet:
-        where = " and ".join(
-            x for x in (str(out_dir) if out_dir else "", str(grid) if grid else "") if x
-        )
-        say(f"{verb} {len(images)} images -> {where}")
-
-
-def image_targets(out_dir: Path, names: list[str], force: bool, inputs: list[Any]) -> list[Path]:
-    """out_dir / name for each relative name: inside out_dir (made, with any subfolders), and
-    neither an existing file (unless `force`) nor one of `inputs`; checked before any write."""
-    from aecli.data.images import safe_target
-    from aecli.store.atomic import check_output
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = [safe_target(out_dir, name) for name in names]
-    for folder in {t.parent for t in targets}:
-        folder.mkdir(parents=True, exist_ok=True)
-    for target in targets:
-        check_output(target, force, inputs=inputs)
-    return targets
-
-
-def denoise_images(
-    model_ref: str,
-    data: Path,
-    output: str | None,
-    out_dir: Path | None,
-    quality: int,
-    force: bool,
-    quiet: bool,
-    json_out: bool,
-    recursive: bool = False,
-    model: Any = None,
-) -> None:
-    """A built-in photo model or an image checkpoint over one image (-o) or a folder or glob
-    (--out-dir, names kept relative to the folder), every target checked up front."""
-    from aecli.data.images import find_images
-    from aecli.store.atomic import check_output
-
-    sources = find_images(data, recursive)
-    if data.is_file() and out_dir is None:
-        if output in (None, "-"):
-            raise UserError("give the denoised image a name with -o FILE (or --out-dir DIR)")
-        targets = [Path(output)]
-        check_output(targets[0], force, inputs=sources)
-    elif out_dir is None:
-        raise UserError(f"{data} names several images: give --out-dir DIR for the results")
-    else:
-        root = data if data.is_dir() else Path(os.path.commonpath([p.parent for p in sources]))
-        names = [p.relative_to(root).as_posix() for p in sources]
-        targets = image_targets(out_dir, names, force, sources)
-    from aecli.models.photo import denoise_file
-
-    denoiser = model.denoise_image if model is not None else _builtin_denoiser(model_ref)
-    for source, target in zip(sources, targets, strict=True):
-        denoise_file(source, target, force=force, quality=quality, denoiser=denoiser)
-        if not quiet and not json_out:
-            say(f"denoised {source} -> {target}")
-    if json_out:
-        emit_json({"model": model_ref, "outputs": [str(t) for t in targets]})
-
-
-def _builtin_denoiser(name: str) -> Callable[[Any], Any]:
-    """(H, W, C) -> (H, W, C) with the built-in photo model `name`."""
-    from aecli.models.photo import denoise_array, load_builtin
-
-    net = load_builtin(name)
-
-    def photo(image: Any) -> Any:
-        plane = image if image.shape[2] == 3 else image[..., 0]
-        return denoise_array(plane, model=net).reshape(image.shape)
-
-    return photo

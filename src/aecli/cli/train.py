@@ -16,12 +16,10 @@ from aecli.cli.support import (
     Quiet,
     StopOnSignal,
     emit_json,
-    progress_path,
     say,
     show_warnings,
     with_train_options,
 )
-from aecli.errors import UserError
 from aecli.options import TrainOptions, parse_int_list
 
 
@@ -67,7 +65,6 @@ def train(
 ) -> None:
     """Train an autoencoder on a table or on images and save it as one .safetensors file."""
     from aecli.errors import TrainingInterrupted
-    from aecli.store.atomic import check_output
 
     show_warnings(quiet)
     for f in dataclasses.fields(TrainOptions):
@@ -76,19 +73,10 @@ def train(
         if f.metadata["cli"] == "multi":
             options[f.name] = tuple(options[f.name] or ())
     TrainOptions.from_dict(options).validate()
-    if output is None:
-        if data == "-" or any(ch in data for ch in "*?["):
-            raise UserError("name the checkpoint with -o FILE.safetensors")
-        output = Path(Path(data).name).with_suffix(".safetensors")
-    check_output(output, force, inputs=[data])
-    progress = resume or progress_path(output)
-    if resume is None and progress.exists() and not force:
-        raise UserError(
-            f"{progress} holds an interrupted run; continue it with --resume {progress}, "
-            "or pass --force to start over"
-        )
-    if resume is not None and not resume.is_file():
-        raise UserError(f"--resume {resume}: no such file")
+    from aecli.outputs import train_outputs
+
+    paths = train_outputs(data, output, resume, force)
+    output, progress = paths.checkpoint, paths.progress
 
     from aecli import api
     from aecli.cli.progress import EpochProgress
@@ -115,7 +103,7 @@ def train(
         "output": str(output),
         "kind": model.kind,
         "latent_dim": model.latent_dim,
-        "data": "images" if model.is_image else "table",
+        "data": model.adapter.type,
         "columns": model.architecture.n_features,
         "epochs_run": model.history["epochs_run"],
         "best_epoch": model.history["best_epoch"],

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import (
-    Force,
-    Json,
-    Keep,
-    ModelPath,
-    OutDir,
-    Quiet,
-    Recursive,
-    finish_table,
-    prepare_output,
-    save_images,
-)
-from aecli.errors import UserError
+from aecli.cli.support import Common, Force, Json, Keep, ModelPath, OutDir, Quiet, Recursive
+from aecli.data.adapter import Targets
 
 
 @app.command(no_args_is_help=True)
@@ -52,20 +40,20 @@ def encode(
     json_out: Json = False,
 ) -> None:
     """Encode every row (or image) to its code z1..zK, in the input's order."""
-    _run_transform(
-        "encode",
-        model_path,
+    from aecli import api
+
+    common = Common(force, quiet, json_out)
+    target = common.table_target(output, [data, model_path], "codes")
+    model = api.load(model_path)
+    codes = model.encode(
         data,
-        output,
-        keep,
-        force,
-        quiet,
-        json_out,
+        keep=tuple(keep or ()),
         stochastic=stochastic,
         with_logvar=with_logvar,
         seed=seed,
         recursive=recursive,
     )
+    common.write_table(codes, target, "encoded")
 
 
 @app.command(no_args_is_help=True)
@@ -96,44 +84,10 @@ def decode(
     model, to one PNG per row in --out-dir, named from the codes' path column."""
     from aecli import api
 
+    common = Common(force, quiet, json_out)
     model = api.load(model_path)
-    if model.is_image:
-        if output is not None or keep or probabilities or out_dir is None:
-            raise UserError("this model makes images: write them with --out-dir DIR (not -o)")
-        named = model.decode_images(codes)
-        save_images(named, out_dir, None, force, quiet, json_out, [codes, model_path], "decoded")
-        return
-    if out_dir is not None:
-        raise UserError("--out-dir is for image models; write a table with -o FILE")
-    _run_transform(
-        "decode",
-        model_path,
-        codes,
-        output,
-        keep,
-        force,
-        quiet,
-        json_out,
-        model=model,
-        probabilities=probabilities,
-    )
-
-
-def _run_transform(
-    verb: str,
-    model_path: Path,
-    data: str,
-    output: str | None,
-    keep: list[str] | None,
-    force: bool,
-    quiet: bool,
-    json_out: bool,
-    model: Any = None,
-    **extra: Any,
-) -> None:
-    from aecli import api
-
-    target = prepare_output(output, force, quiet, json_out, [data, model_path], f"{verb}d rows")
-    model = model or api.load(model_path)
-    frame = getattr(model, verb)(data, keep=tuple(keep or ()), **extra)
-    finish_table(frame, target, force, quiet, json_out, verb + "d")
+    inputs = [codes, model_path]
+    targets = model.adapter.check_targets(Targets(output, out_dir), force, inputs)
+    common.stdout_free(targets.output or "", "decoded rows")
+    result = model.decode(codes, keep=tuple(keep or ()), probabilities=probabilities)
+    common.write_result(model, result, targets, inputs, "decoded")

@@ -2,101 +2,46 @@
 
 An image becomes one row of C x H x W values in [0, 1] (channel-major), so every kind, the one
 training loop and the checkpoint serve images as they serve tables; the convolutional network
-reshapes rows back into images. `ImageSchema` travels in the checkpoint, so later commands read
+reshapes rows back into images. The adapter travels in the checkpoint, so later commands read
 and write images of the training size and channels without being told.
 """
 
 from __future__ import annotations
 
-import glob
 import math
-import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from aecli.errors import AecliWarning, DataError, UserError
+from aecli.data.adapter import Adapter, Fitted, Rows, Targets, Written, block_rows
+from aecli.data.image_files import (
+    GRAY_MODES,
+    PATH_COLUMN,
+    find_images,
+    grid,
+    header,
+    image_targets,
+    is_image_source,
+    open_image,
+    output_names,
+    pixels,
+    write_images,
+)
+from aecli.errors import AecliWarning, CheckpointError, DataError, UserError
+from aecli.options import LIKELIHOODS
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+if TYPE_CHECKING:
+    from aecli.options import TrainOptions
+
 MAX_SIDE = 2048  # of the training size: a dense bottleneck over more pixels is not useful
-PATH_COLUMN = "path"
-
-
-def is_image_source(data: Any) -> bool:
-    """True for a folder, a glob pattern, or a file with an image suffix."""
-    if isinstance(data, pd.DataFrame) or str(data) == "-":
-        return False
-    path = Path(str(data))
-    if path.is_dir():
-        return True
-    if not path.exists() and any(ch in str(data) for ch in "*?["):
-        return True
-    return path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def find_images(spec: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
-    """The image files a folder (with `recursive`, its subfolders too), a glob or one file
-    names, sorted by path so rows come in a stable order."""
-    text = str(spec)
-    path = Path(text)
-    if path.is_dir():
-        found = path.rglob("*") if recursive else path.iterdir()
-        files = [f for f in found if f.is_file() and not f.name.startswith(".")]
-    elif path.is_file():
-        files = [path]
-    elif any(ch in text for ch in "*?["):
-        files = [Path(f) for f in glob.glob(text, recursive=recursive) if Path(f).is_file()]
-    else:
-        raise DataError(f"{text}: no such image file or folder; check the path")
-    images = sorted((f for f in files if f.suffix.lower() in IMAGE_SUFFIXES), key=str)
-    if not images:
-        flag = "" if recursive or not path.is_dir() else "; add --recursive for subfolders"
-        raise DataError(
-            f"{text} holds no images ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}){flag}; "
-            "a table is given as its file"
-        )
-    return images
-
-
-def open_image(src: Path) -> Image.Image:
-    """Open and decode an image, refusing decompression bombs; every failure is a DataError."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(src)
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(
-            f"{src} declares more than {Image.MAX_IMAGE_PIXELS:,} pixels, which could be a "
-            "decompression bomb; downscale or split it first"
-        ) from None
-    except FileNotFoundError:
-        raise DataError(f"{src} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{src} is a folder; give an image file") from None
-    except UnidentifiedImageError:
-        raise DataError(f"{src} is not an image Pillow can read; give a PNG or JPEG file") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{src} could not be read as an image ({exc}); it may be damaged") from None
-    return image
-
-
-def _header(src: Path) -> tuple[tuple[int, int], str]:
-    """(width, height) and mode, from the file's header only."""
-    try:
-        with Image.open(src) as image:
-            return image.size, image.mode
-    except (OSError, ValueError, SyntaxError):
-        open_image(src)  # raises the one-line error
-        raise
+LARGE_IMAGE = 96  # pixels a side beyond which a whole-image denoiser gets a --patch hint
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -111,24 +56,8 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def pixels(image: Image.Image, channels: int) -> np.ndarray:
-    """(H, W, channels) float32 in [0, 1] from any Pillow image; alpha is composited on black
-    (channels 1: luma)."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        gray = np.asarray(image, dtype=np.float32)
-        full = 65535.0 if gray.max(initial=0) > 255 else 255.0
-        gray = np.clip(gray / full, 0.0, 1.0)[..., None]
-        return gray if channels == 1 else np.repeat(gray, 3, axis=2)
-    if image.mode == "F":
-        gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)[..., None]
-        return gray if channels == 1 else np.repeat(gray, 3, axis=2)
-    converted = image.convert("L" if channels == 1 else "RGB")
-    values = np.asarray(converted, dtype=np.float32) / 255.0
-    return values[..., None] if channels == 1 else values
-
-
 @dataclass
-class ImageSchema:
+class ImageAdapter(Adapter):
     """Images of one size and channel count, scaled to [0, 1]; a row is C x H x W values."""
 
     height: int
@@ -137,8 +66,9 @@ class ImageSchema:
     likelihood: str = "gaussian"  # of every pixel: "gaussian" (squared error) or "bernoulli"
     patches: bool = False  # trained on random crops of this size rather than whole images
 
-    condition = None  # images have no condition column
-    n_condition = 0
+    type = "images"
+    noun = "images"
+    noise_unit = 255.0  # noise levels for images are on the 0-255 scale
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -159,10 +89,10 @@ class ImageSchema:
         channels: int | None = None,
         size: str | None = None,
         patch: int | None = None,
-    ) -> ImageSchema:
+    ) -> ImageAdapter:
         """The training size (given, the patch size, or the most common size) and channels
         (given, or 3 if any image has colour), read from the files' headers."""
-        headers = [_header(f) for f in files]
+        headers = [header(f) for f in files]
         if patch is not None:
             height, width = patch, patch
         elif size is not None:
@@ -189,6 +119,127 @@ class ImageSchema:
 
     def kinds_and_widths(self) -> tuple[list[str], list[int]]:
         return [self.likelihood] * self.n_features, [1] * self.n_features
+
+    @classmethod
+    def accepts(cls, source: Any) -> bool:
+        return is_image_source(source)
+
+    @classmethod
+    def fit_training(cls, source: Any, options: TrainOptions, variational: bool) -> Fitted:
+        if options.condition is not None:
+            raise UserError("--condition is for tables; images have no condition column")
+        files = find_images(source, options.recursive)
+        if len(files) < 2 and options.patch is None:
+            raise DataError(
+                f"{source}: training needs at least 2 images (or --patch P to learn from crops)"
+            )
+        adapter = cls.fit(files, options.channels, options.image_size, options.patch)
+        adapter.choose_likelihoods(options.likelihood, variational)
+        large = max(adapter.height, adapter.width) > LARGE_IMAGE
+        if options.patch is None and options.noise and large:
+            warnings.warn(
+                f"training a denoiser on whole {adapter.size_text} images: it will only know "
+                "these pictures as wholes; to denoise photos of any size, train on crops with "
+                "--patch 16",
+                AecliWarning,
+                stacklevel=4,
+            )
+        rows = adapter.crops(files, options.seed) if options.patch else adapter.load(files)
+        return Fitted(adapter, rows, None, n_inputs=1)
+
+    def blocks(
+        self, source: Any, keep: Sequence[str] = (), recursive: bool = False
+    ) -> Iterator[Rows]:
+        if not self.accepts(source):
+            what = "a table" if isinstance(source, pd.DataFrame) else source
+            raise UserError(
+                f"this model was trained on images; give an image, a folder or a glob, not {what}"
+            )
+        if keep:
+            raise UserError("--keep is for tables; image codes always carry a path column")
+        files = find_images(source, recursive)
+        step = block_rows(self.n_features)
+        for start in range(0, len(files), step):
+            chunk = files[start : start + step]
+            paths = pd.DataFrame({PATH_COLUMN: [f.as_posix() for f in chunk]})
+            yield Rows(paths, ImageRows(self, chunk))
+
+    def read(self, source: Any, keep: Sequence[str] = (), recursive: bool = False) -> Rows:
+        """All images, decoded lazily: slicing `x` reads just those files."""
+        parts = list(self.blocks(source, keep, recursive))
+        files = [f for p in parts for f in p.x.files]
+        return Rows(pd.concat([p.keys for p in parts], ignore_index=True), ImageRows(self, files))
+
+    def rows_out(
+        self,
+        values: np.ndarray,
+        keys: pd.DataFrame | None = None,
+        *,
+        prefix: str = "",
+        **_: Any,
+    ) -> list[tuple[str, Image.Image]]:
+        """(name, image) pairs: PNG names from the keys' path column (relative, never leaving the
+        output folder), else numbered, with `prefix` (sample-0001.png)."""
+        paths = []
+        if keys is not None and PATH_COLUMN in keys.columns:
+            paths = keys[PATH_COLUMN].astype(str).tolist()
+        names = output_names(paths, len(values), prefix)
+        return list(zip(names, self.to_images(values), strict=True))
+
+    def check_targets(self, targets: Targets, force: bool, inputs: Sequence[Any]) -> Targets:
+        from aecli.store.atomic import check_output
+
+        if targets.output is not None:
+            raise UserError("this model makes images: write them with --out-dir DIR (not -o)")
+        if targets.out_dir is None and targets.grid is None:
+            raise UserError("this model makes images: give --out-dir DIR (and/or --grid FILE.png)")
+        grid = targets.grid
+        if grid is not None:
+            if grid.suffix.lower() != ".png":
+                raise UserError(
+                    f"--grid {grid}: the grid is written as PNG; name it {grid.stem}.png"
+                )
+            check_output(grid, force, inputs=inputs)
+        return targets
+
+    def write(
+        self,
+        result: list[tuple[str, Image.Image]],
+        targets: Targets,
+        force: bool,
+        inputs: Sequence[Any],
+    ) -> Written:
+        """PNGs named from the result under `out_dir` (every target checked before the first is
+        written), and/or all of them on one `grid` sheet."""
+        images = [image for _, image in result]
+        written: list[Path] = []
+        if targets.out_dir is not None:
+            written = image_targets(targets.out_dir, [n for n, _ in result], force, inputs)
+            write_images(images, written, force)
+        if targets.grid is not None and images:
+            write_images([grid(images)], [targets.grid], force)
+        where = " and ".join(str(x) for x in (targets.out_dir, targets.grid) if x)
+        sheet = str(targets.grid) if targets.grid else None
+        summary = {"outputs": [str(w) for w in written], "grid": sheet, "images": len(images)}
+        return Written(summary, where, len(images))
+
+    def code_keys(self, codes: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+        if keep:
+            raise UserError("--keep is for tables; decoded images are named from the path column")
+        return codes[[PATH_COLUMN]] if PATH_COLUMN in codes.columns else codes.iloc[:, :0]
+
+    def value_range(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(self.n_features, x.dtype), np.ones(self.n_features, x.dtype)
+
+    def default_latent_dim(self, n_inputs: int) -> int:
+        return 16
+
+    def body(self, options: TrainOptions) -> tuple[int, ...]:
+        return options.conv
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.shape
 
     def load(self, files: Sequence[Path]) -> np.ndarray:
         """(N, C*H*W) float32 rows; images of another size are resized, with one warning."""
@@ -248,7 +299,18 @@ class ImageSchema:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ImageSchema:
+    def from_dict(cls, data: dict[str, Any]) -> ImageAdapter:
+        ok = (
+            set(data) == {"type", "height", "width", "channels", "likelihood", "patches"}
+            and isinstance(data["patches"], bool)
+            and data["likelihood"] in LIKELIHOODS
+            and data["channels"] in (1, 3)
+            and all(
+                isinstance(data[s], int) and 1 <= data[s] <= MAX_SIDE for s in ("height", "width")
+            )
+        )
+        if not ok:
+            raise CheckpointError("checkpoint metadata: the image schema is malformed")
         return cls(
             data["height"],
             data["width"],
@@ -261,7 +323,7 @@ class ImageSchema:
 class ImageRows:
     """Model-space rows of image files, read only when sliced: `rows[a:b]` loads those files."""
 
-    def __init__(self, schema: ImageSchema, files: Sequence[Path]) -> None:
+    def __init__(self, schema: ImageAdapter, files: Sequence[Path]) -> None:
         self.schema, self.files = schema, list(files)
 
     def __len__(self) -> int:
@@ -269,95 +331,3 @@ class ImageRows:
 
     def __getitem__(self, block: slice) -> np.ndarray:
         return self.schema.load(self.files[block])
-
-
-def output_names(paths: Sequence[str], count: int) -> list[str]:
-    """Relative PNG names for decoded rows: from the `path` column where given (made relative
-    to the paths' common folder; '..', drive and root parts dropped, so nothing lands outside
-    the output folder), else numbered 000001.png, ..."""
-    if not paths:
-        digits = max(6, len(str(count)))
-        return [f"{i + 1:0{digits}d}.png" for i in range(count)]
-    parts = [PurePosixPath(p.replace("\\", "/")).parts for p in paths]
-    parts = [[s for s in p if s not in ("", ".", "..", "/") and not s.endswith(":")] for p in parts]
-    if any(not p or any(ord(ch) < 32 for ch in "".join(p)) for p in parts):
-        raise DataError("the path column has an empty or unusable name; fix those rows")
-    common = 0
-    folders = [p[:-1] for p in parts]
-    while all(len(f) > common and f[common] == folders[0][common] for f in folders):
-        common += 1
-    names = [str(PurePosixPath(*p[common:]).with_suffix(".png")) for p in parts]
-    dupes = [n for n, c in Counter(names).items() if c > 1]
-    if dupes:
-        raise DataError(f"the path column names {dupes[0]} more than once; make the paths unique")
-    return names
-
-
-def safe_target(out_dir: Path, name: str) -> Path:
-    """out_dir / name, refused if it would resolve outside out_dir (symlinks included)."""
-    target = out_dir / name
-    root = out_dir.resolve()
-    if not target.resolve().is_relative_to(root):
-        raise DataError(f"{name} would be written outside {out_dir}; refusing")
-    return target
-
-
-def write_images(images: Sequence[Image.Image], targets: Sequence[Path], force: bool) -> None:
-    """Each image to its PNG target, atomically (targets were checked before any work)."""
-    from aecli.store.atomic import atomic_path
-
-    for image, target in zip(images, targets, strict=True):
-        with atomic_path(target, force) as tmp:
-            image.save(tmp, format="PNG")
-
-
-def grid(images: Sequence[Image.Image], columns: int | None = None, gap: int = 2) -> Image.Image:
-    """One image tiling `images` row by row (about square), with a black gap between cells."""
-    n = len(images)
-    columns = columns or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / columns)
-    width, height = images[0].size
-    sheet = Image.new(images[0].mode, (columns * (width + gap) - gap, rows * (height + gap) - gap))
-    for i, image in enumerate(images):
-        sheet.paste(image, ((i % columns) * (width + gap), (i // columns) * (height + gap)))
-    return sheet
-
-
-def window(length: int) -> np.ndarray:
-    """Blending weights along one side of a tile: a raised cosine, never zero."""
-    ramp = np.sin(np.pi * (np.arange(length) + 0.5) / length) ** 2
-    return np.maximum(ramp, 1e-3).astype(np.float32)
-
-
-def tile_starts(length: int, tile: int) -> list[int]:
-    """Tile origins covering [0, length) with tiles of `tile`, overlapping by about half."""
-    if length <= tile:
-        return [0]
-    count = math.ceil((length - tile) / (tile / 2)) + 1
-    return sorted({round(i * (length - tile) / (count - 1)) for i in range(count)})
-
-
-def denoise_tiled(
-    image: np.ndarray, size: tuple[int, int], denoise_rows: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
-    """Apply a model of one input size to an (H, W, C) image of any size: overlapping tiles
-    blended with raised-cosine weights (images smaller than a tile are reflect-padded).
-    `denoise_rows` maps (N, H_t, W_t, C) tiles to the same shape."""
-    tile_h, tile_w = size
-    height, width, channels = image.shape
-    pad_h, pad_w = max(0, tile_h - height), max(0, tile_w - width)
-    if pad_h or pad_w:
-        mode = "reflect" if min(height, width) > 1 and pad_h < height and pad_w < width else "edge"
-        image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
-    full_h, full_w = image.shape[:2]
-    weight = np.outer(window(tile_h), window(tile_w))[..., None]
-    total = np.zeros((full_h, full_w, channels), np.float32)
-    norm = np.zeros((full_h, full_w, 1), np.float32)
-    origins = [(y, x) for y in tile_starts(full_h, tile_h) for x in tile_starts(full_w, tile_w)]
-    for start in range(0, len(origins), 256):  # bounded memory: 256 tiles at a time
-        batch = origins[start : start + 256]
-        tiles = np.stack([image[y : y + tile_h, x : x + tile_w] for y, x in batch])
-        for (y, x), out in zip(batch, denoise_rows(tiles), strict=True):
-            total[y : y + tile_h, x : x + tile_w] += out * weight
-            norm[y : y + tile_h, x : x + tile_w] += weight
-    return (total / norm)[:height, :width]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-MAX_COMPONENTS = 16
+BIC_COMPONENTS = (1, 2, 4, 8, 16)  # the mixture sizes BIC chooses among by default
 MAX_KERNELS = 2048
 METHODS = ("gmm", "kde")
 BANDWIDTHS = np.geomspace(0.05, 2.0, 41)  # the leave-one-out search grid for h
@@ -41,7 +41,7 @@ def _fit_gmm(codes: np.ndarray, seed: int, components: int | None) -> dict[str, 
     from threadpoolctl import threadpool_limits
 
     best, best_bic = None, np.inf
-    counts = (1, 2, 4, 8, MAX_COMPONENTS) if components is None else (min(components, len(codes)),)
+    counts = BIC_COMPONENTS if components is None else (min(components, len(codes)),)
     with threadpool_limits(1):  # small matrices: BLAS threads only contend (12 s -> 3.6 s seen)
         for m in counts:
             if components is None and m > 1 and len(codes) < 20 * m:

@@ -17,7 +17,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 LOG_2PI = math.log(2 * math.pi)
 
 

@@ -8,74 +8,18 @@ exactly at the PCA solution, so training (with early stopping on validation) can
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
+from aecli.options import ACTIVATIONS
+from aecli.parts.architecture import Architecture, conv_sizes
+
 SHRINK_THRESHOLD = 0.3  # of the "shrink" code activation, in the code's units
-CODE_ACTIVATIONS = (None, "sigmoid", "shrink")
-
-ACTIVATIONS = {
-    "gelu": nn.GELU,
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "elu": nn.ELU,
-    "silu": nn.SiLU,
-}
 
 
-@dataclass(frozen=True)
-class Architecture:
-    """Everything needed to rebuild the network; stored in the checkpoint."""
-
-    n_features: int
-    latent_dim: int
-    hidden: tuple[int, ...]
-    activation: str
-    code_activation: str | None = None  # "sigmoid" for KL sparsity, "shrink" for L1 sparsity
-    variational: bool = False  # the encoder outputs a Gaussian q(z | x): mean and log-variance
-    learned_variance: bool = False  # a learned log-variance per feature for Gaussian likelihoods
-    n_condition: int = 0  # width of the one-hot condition y fed to encoder and decoder
-    mask_inputs: bool = False  # the encoder also sees which cells are missing (NaN)
-    image_shape: tuple[int, int, int] | None = None  # (C, H, W): `hidden` are conv channels
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["hidden"] = list(self.hidden)
-        if self.image_shape is None:
-            del data["image_shape"]
-        else:
-            data["image_shape"] = list(self.image_shape)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Architecture:
-        shape = data.get("image_shape")
-        return cls(
-            **{
-                **data,
-                "hidden": tuple(data["hidden"]),
-                "image_shape": tuple(shape) if shape is not None else None,
-            }
-        )
-
-    def parameter_count(self) -> int:
-        """Parameters the network will have, computed without allocating it."""
-        if self.image_shape is not None and self.hidden:
-            with torch.device("meta"):  # shapes only: nothing is allocated
-                return sum(p.numel() for p in AutoencoderNet(self).parameters())
-        d, k, h = self.n_features, self.latent_dim, self.hidden
-        out = 2 * k if self.variational else k
-        c = self.n_condition
-        e = d + c + (d if self.mask_inputs else 0)  # encoder input width
-        count = e * out + out + (k + c) * d + d + (d if self.learned_variance else 0)
-        if h:
-            for sizes in ([e, *h, out], [k + c, *reversed(h), d]):
-                count += sum(a * b + b for a, b in itertools.pairwise(sizes))
-        return count
+def _activation(name: str) -> nn.Module:
+    return getattr(nn, ACTIVATIONS[name])()
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
@@ -83,17 +27,8 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(_activation(activation))
     return nn.Sequential(*layers)
-
-
-def conv_sizes(height: int, width: int, stages: int) -> list[tuple[int, int]]:
-    """Feature-map sizes from the input down: each stride-2 stage halves (rounding up)."""
-    sizes = [(height, width)]
-    for _ in range(stages):
-        h, w = sizes[-1]
-        sizes.append(((h + 1) // 2, (w + 1) // 2))
-    return sizes
 
 
 class ConvEncoder(nn.Module):
@@ -112,7 +47,7 @@ class ConvEncoder(nn.Module):
         previous = self.in_shape[0]
         for channels in arch.hidden:
             layers += [nn.Conv2d(previous, channels, 3, stride=2, padding=1)]
-            layers += [ACTIVATIONS[arch.activation]()]
+            layers += [_activation(arch.activation)]
             previous = channels
         self.convs = nn.Sequential(*layers)
         fh, fw = conv_sizes(h, w, len(arch.hidden))[-1]
@@ -138,13 +73,14 @@ class ConvDecoder(nn.Module):
         channels = list(arch.hidden)
         sizes = conv_sizes(h, w, len(channels))
         self.start = (channels[-1], *sizes[-1])
-        act = ACTIVATIONS[arch.activation]
         cells = channels[-1] * sizes[-1][0] * sizes[-1][1]
-        self.first = nn.Sequential(nn.Linear(arch.latent_dim + arch.n_condition, cells), act())
+        first = nn.Linear(arch.latent_dim + arch.n_condition, cells)
+        self.first = nn.Sequential(first, _activation(arch.activation))
         layers: list[nn.Module] = []
         for i in range(len(channels) - 1, 0, -1):
             layers += [nn.Upsample(size=sizes[i], mode="nearest")]
-            layers += [nn.Conv2d(channels[i], channels[i - 1], 3, padding=1), act()]
+            layers += [nn.Conv2d(channels[i], channels[i - 1], 3, padding=1)]
+            layers += [_activation(arch.activation)]
         layers += [nn.Upsample(size=sizes[0], mode="nearest")]
         self.convs = nn.Sequential(*layers)
         self.last = nn.Conv2d(channels[0], c, 3, padding=1)

@@ -33,3 +33,8 @@ def parse_noise(spec: str) -> tuple[str, float, float]:
     if name != "gaussian" and not (low >= 0 and high < 1):
         raise UserError(f"--noise {spec!r}: P must be at least 0 and below 1")
     return name, low, high
+
+
+def is_masking(spec: str | None) -> bool:
+    """Whether --noise `spec` hides cells (mask:P), so the model learns to fill missing ones."""
+    return spec is not None and parse_noise(spec)[0] == "mask"

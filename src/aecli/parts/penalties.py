@@ -1,10 +1,85 @@
-"""Code penalties Omega(h, x): sparsity (L1 or KL) and the contractive Jacobian norm."""
+"""Penalty terms Omega(h, x) of the one equation: sparsity (L1 or KL to a target rate), the
+contractive Jacobian norm, and the VAE's KL to its prior. Each is an object the objective sums."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import torch
 
 from aecli.parts.networks import AutoencoderNet
+
+
+@dataclass
+class Code:
+    """What the encoder made of one batch: what a penalty may look at."""
+
+    h: torch.Tensor  # the code (for a VAE, the sampled z)
+    x_in: torch.Tensor  # the encoder's (possibly corrupted) input
+    net: AutoencoderNet
+    kl: torch.Tensor | None  # a VAE's KL(q(z | x) || N(0, I)) per row, else None
+    training: bool
+    epoch: int
+
+
+class Penalty(Protocol):
+    needs_input_grad: ClassVar[bool]
+
+    def __call__(self, code: Code) -> torch.Tensor: ...
+
+
+@dataclass
+class L1Sparsity:
+    """weight * mean |h|."""
+
+    weight: float
+    needs_input_grad: ClassVar[bool] = False
+
+    def __call__(self, code: Code) -> torch.Tensor:
+        return self.weight * l1_sparsity(code.h)
+
+
+@dataclass
+class KLSparsity:
+    """weight * sum over units of KL(rho || the unit's mean activation)."""
+
+    weight: float
+    rho: float
+    needs_input_grad: ClassVar[bool] = False
+
+    def __call__(self, code: Code) -> torch.Tensor:
+        return self.weight * kl_sparsity(code.h, self.rho)
+
+
+@dataclass
+class Contractive:
+    """weight * ||d f / d x||_F^2, averaged over rows."""
+
+    weight: float
+    needs_input_grad: ClassVar[bool] = True
+
+    def __call__(self, code: Code) -> torch.Tensor:
+        return self.weight * jacobian_frobenius_sq(code.net, code.x_in, code.h)
+
+
+@dataclass
+class PriorKL:
+    """beta * KL(q(z | x) || N(0, I)): the VAE's penalty. beta ramps up linearly from 0 over the
+    first `warmup` epochs of training; evaluation always scores the full objective."""
+
+    beta: float
+    warmup: int = 0
+    needs_input_grad: ClassVar[bool] = False
+
+    def beta_now(self, training: bool, epoch: int) -> float:
+        if not training or not self.warmup:
+            return self.beta
+        return self.beta * min(1.0, (epoch - 1) / self.warmup)
+
+    def __call__(self, code: Code) -> torch.Tensor:
+        assert code.kl is not None
+        return self.beta_now(code.training, code.epoch) * code.kl.mean()
 
 
 def l1_sparsity(h: torch.Tensor) -> torch.Tensor:

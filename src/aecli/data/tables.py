@@ -1,0 +1,211 @@
+"""The table adapter: CSV, TSV and Parquet files (or DataFrames) in, standardised model-space
+rows out, and back into the training data's columns, units and types (see table_schema.py for
+the schema itself and table_files.py for reading and writing files)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from aecli.data.adapter import Adapter, Fitted, Rows, Targets, Written, split_rows
+from aecli.data.table_files import read_table
+from aecli.data.table_schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
+from aecli.errors import CheckpointError, DataError, UserError
+from aecli.options import LIKELIHOODS
+
+if TYPE_CHECKING:
+    from aecli.options import TrainOptions
+
+
+class TableAdapter(TableSchema, Adapter):
+    """A table's schema as the data adapter of a model."""
+
+    type = "table"
+    noun = "rows"
+    noise_unit = 1.0
+
+    @classmethod
+    def accepts(cls, source: Any) -> bool:
+        return True  # the fallback: anything that is not images is read as a table
+
+    @classmethod
+    def fit_training(cls, source: Any, options: TrainOptions, variational: bool) -> Fitted:
+        if options.patch is not None or options.image_size is not None:
+            raise UserError("--patch and --image-size are for images; this data is a table")
+        frame = read_table(source)
+        if len(frame) < 2:
+            raise DataError("training needs at least 2 rows")
+        train_rows, _ = split_rows(len(frame), options.val_fraction, options.seed)
+        adapter = cls.fit(
+            frame,
+            options.drop,
+            rows=train_rows,
+            condition=options.condition,
+            categorical=options.categorical,
+            id_cols=options.id_col,
+        )
+        adapter.choose_likelihoods(options.likelihood, variational)
+        x = adapter.to_array(frame)
+        y = adapter.condition.one_hot(frame) if adapter.condition is not None else None
+        return Fitted(adapter, x, y, n_inputs=x.shape[1])
+
+    @property
+    def n_features(self) -> int:
+        return self.width
+
+    def blocks(
+        self, source: Any, keep: Sequence[str] = (), recursive: bool = False
+    ) -> Iterator[Rows]:
+        from aecli.data import is_image_source
+
+        if not isinstance(source, pd.DataFrame) and is_image_source(source):
+            raise UserError(f"this model was trained on a table; {source} is not one")
+        frame = read_table(source)
+        yield Rows(kept_columns(frame, keep), self.to_array(frame), self.condition_of(frame), frame)
+
+    def check_targets(self, targets: Targets, force: bool, inputs: Sequence[Any]) -> Targets:
+        from aecli.store.atomic import STDIO, check_output
+
+        if targets.out_dir is not None or targets.grid is not None:
+            raise UserError("--out-dir and --grid are for image models; write rows with -o FILE")
+        output = STDIO if targets.output in (None, STDIO) else str(targets.output)
+        check_output(output, force, inputs=inputs)
+        return Targets(output=output)
+
+    def write(
+        self, result: pd.DataFrame, targets: Targets, force: bool, inputs: Sequence[Any]
+    ) -> Written:
+        return write_frame(result, targets.output or "-", force)
+
+    def code_keys(self, codes: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+        return kept_columns(codes, keep)
+
+    def condition_of(self, frame: pd.DataFrame, hint: str = "") -> np.ndarray | None:
+        """The one-hot condition of a conditional model's rows; None for other models."""
+        cond = self.condition
+        if cond is None:
+            return None
+        if cond.name not in frame.columns:
+            raise DataError(f"this model is conditioned on column {cond.name!r}, absent here{hint}")
+        return cond.one_hot(frame)
+
+    def rows_out(
+        self,
+        values: np.ndarray,
+        keys: pd.DataFrame | None = None,
+        *,
+        probabilities: bool = False,
+        clip: bool = False,
+        labels: Sequence[str] | None = None,
+        **_: Any,
+    ) -> pd.DataFrame:
+        """Rows in the training columns, units and types; the condition's `labels` (if any)
+        inserted where the condition column was, unless `keys` carry it already."""
+        rows = self.from_array(values, clip=clip, probabilities=probabilities)
+        kept = keys if keys is not None else pd.DataFrame(index=range(len(values)))
+        cond = self.condition
+        if cond is not None and labels is not None and cond.name not in kept.columns:
+            rows = cond.insert(rows, labels)
+        return join_columns(kept, rows)
+
+    def value_range(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+
+    def default_latent_dim(self, n_inputs: int) -> int:
+        return max(1, min(8, n_inputs - 1))
+
+    def body(self, options: TrainOptions) -> tuple[int, ...]:
+        return options.hidden
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableAdapter:
+        columns = data.get("columns")
+        if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+            raise CheckpointError("checkpoint metadata: the schema's columns are malformed")
+        widths = [_width(c) for c in columns]
+        for c in columns:
+            if not _column_ok(c):
+                raise CheckpointError("checkpoint metadata: a schema column is malformed")
+        _validate_condition(data.get("condition"))
+        try:
+            adapter = super().from_dict(data)
+        except (TypeError, KeyError) as exc:
+            raise CheckpointError(f"checkpoint metadata: the schema is malformed ({exc})") from None
+        assert sum(widths) == adapter.width
+        return adapter
+
+
+def _column_ok(c: dict[str, Any]) -> bool:
+    return (
+        isinstance(c.get("name"), str)
+        and c.get("dtype") in ("float", "int", "bool", "str")
+        and all(
+            isinstance(c.get(s), int | float) and math.isfinite(c[s])
+            for s in ("mean", "scale", "min", "max")
+        )
+        and c["scale"] > 0
+        and c.get("likelihood", "gaussian") in LIKELIHOODS
+    )
+
+
+def _width(column: dict[str, Any]) -> int:
+    """A schema column's model-space width: its category count, or 1."""
+    categories = column.get("categories")
+    if categories is None:
+        return 1
+    if not isinstance(categories, list) or not all(isinstance(v, str) for v in categories):
+        raise CheckpointError("checkpoint metadata: a column's categories are malformed")
+    if not 1 <= len(categories) <= MAX_CATEGORIES:
+        raise CheckpointError("checkpoint metadata: a column declares too many categories")
+    return len(categories)
+
+
+def _validate_condition(cond: Any) -> None:
+    if cond is None:
+        return
+    ok = (
+        isinstance(cond, dict)
+        and set(cond) == {"name", "values", "counts", "dtype", "position"}
+        and isinstance(cond["name"], str)
+        and isinstance(cond["values"], list)
+        and 1 <= len(cond["values"]) <= MAX_CONDITION_VALUES
+        and all(isinstance(v, str) for v in cond["values"])
+        and isinstance(cond["counts"], list)
+        and len(cond["counts"]) == len(cond["values"])
+        and all(isinstance(c, int) and c >= 0 for c in cond["counts"])
+        and cond["dtype"] in ("int", "float", "bool", "str")
+        and isinstance(cond["position"], int)
+    )
+    if not ok:
+        raise CheckpointError("checkpoint metadata: the condition column is malformed")
+
+
+def kept_columns(frame: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+    """The `keep` columns of `frame`, to copy through in front of an output."""
+    missing = [c for c in keep if c not in frame.columns]
+    if missing:
+        raise DataError(f"--keep names columns that are not in the data: {', '.join(missing)}")
+    return frame[list(keep)].reset_index(drop=True)
+
+
+def join_columns(kept: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """`kept` columns, then `values`; a name in both is refused."""
+    clash = [c for c in kept.columns if c in values.columns]
+    if clash:
+        raise DataError(
+            f"--keep column(s) {', '.join(clash)} clash with output columns; rename them"
+        )
+    return pd.concat([kept, values], axis=1) if len(kept.columns) else values
+
+
+def write_frame(frame: pd.DataFrame, target: str, force: bool) -> Written:
+    """Write a table to `target` ('-': stdout), atomically."""
+    from aecli.data.table_files import write_table
+
+    write_table(frame, target, force=force)
+    summary = {"output": target, "rows": len(frame), "columns": [str(c) for c in frame.columns]}
+    return Written(summary, "" if target == "-" else target, len(frame))

@@ -1,0 +1,63 @@
+"""Drawing codes to generate from: the VAE's prior, or the density fitted to the training codes,
+with the condition labels of a conditional model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from aecli.errors import UserError
+from aecli.parts.density import sample_mixture
+
+if TYPE_CHECKING:
+    from aecli.model import Model
+
+SOURCES = ("prior", "codes")
+
+
+def draw_codes(
+    model: Model,
+    n: int,
+    seed: int,
+    temperature: float,
+    source: str | None,
+    condition: str | None,
+) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
+    """n codes, the condition labels they are for (None unless conditional) and their one-hot."""
+    source = source or ("prior" if model.variational else "codes")
+    gen = torch.Generator().manual_seed(seed)
+    labels, y = _labels(model, n, condition, gen)
+    if source == "prior":
+        if not model.variational:
+            raise UserError("--from prior needs a VAE; other kinds sample with --from codes")
+        z = temperature * torch.randn(n, model.latent_dim, generator=gen)
+    elif source == "codes":
+        if "density" not in model.extras:
+            raise UserError(
+                "this checkpoint has no code density (an unfinished training run?); "
+                "finish training with --resume first"
+            )
+        density = {k: torch.from_numpy(v) for k, v in model.extras["density"].items()}
+        z = sample_mixture(density, n, gen, temperature)
+    else:
+        raise UserError(f"--from {source!r} is not one of: {', '.join(SOURCES)}")
+    return z.numpy(), labels, y
+
+
+def _labels(
+    model: Model, n: int, condition: str | None, gen: torch.Generator
+) -> tuple[list[str] | None, np.ndarray | None]:
+    cond = model.adapter.condition
+    if cond is None:
+        if condition is not None:
+            raise UserError("--condition needs a model trained with --condition COLUMN")
+        return None, None
+    if condition is None:  # labels drawn with their training frequencies
+        counts = torch.tensor(cond.counts, dtype=torch.float64)
+        drawn = torch.multinomial(counts, n, replacement=True, generator=gen)
+        labels = [cond.values[i] for i in drawn.tolist()]
+    else:
+        labels = [str(condition)] * n
+    return labels, cond.encode_labels(labels)
