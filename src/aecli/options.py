@@ -12,21 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aecli.errors import UserError
-
-# Hidden-layer activations: the flag's value -> the torch.nn module that implements it.
-ACTIVATIONS = {
-    "gelu": "GELU",
-    "relu": "ReLU",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "elu": "ELU",
-    "silu": "SiLU",
-}
-
-MAX_COMPONENTS = 64  # the largest --components (and what a checkpoint may declare)
-
-# Decoder likelihoods a column can have (parts/likelihoods.py implements them).
-LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
+from aecli.vocabulary import ACTIVATIONS, LIKELIHOODS, MAX_COMPONENTS  # noqa: F401
 
 
 def opt(
@@ -67,6 +53,26 @@ def parse_int_list(text: str, flag: str = "--hidden") -> tuple[int, ...]:
 BASE_DEFAULTS: dict[str, Any] = {"init": "pca", "batch_size": 128, "lr": 1e-3}
 
 
+def by_kind(name: str) -> str:
+    """'by kind (128; linear: 4096)': an option's default and the kinds whose preset differs,
+    read from the kind registry so that help text never restates a preset."""
+    from aecli.parts.kinds import KINDS
+
+    base = BASE_DEFAULTS.get(name)
+    other: dict[Any, list[str]] = {}
+    for kind in KINDS.values():
+        if name in kind.preset and kind.preset[name] != base:
+            other.setdefault(kind.preset[name], []).append(kind.name)
+    parts = [f"{base:g}" if isinstance(base, float) else str(base)] if base is not None else []
+    parts += [
+        f"{', '.join(kinds)}: {value:g}"
+        if isinstance(value, float)
+        else f"{', '.join(kinds)}: {value}"
+        for value, kinds in other.items()
+    ]
+    return f"by kind ({'; '.join(parts)})"
+
+
 @dataclass
 class TrainOptions:
     """Everything `train` needs besides the data. `None` means "the kind's default"."""
@@ -95,13 +101,13 @@ class TrainOptions:
     )
     batch_size: int | None = opt(
         None,
-        "Rows per optimiser step. Default: by kind (128; linear: 4096).",
+        f"Rows per optimiser step. Default: {by_kind('batch_size')}.",
         low=1,
         high=1_000_000,
     )
     lr: float | None = opt(
         None,
-        "Adam learning rate, cosine-decayed. Default: by kind (1e-3; linear, sparse: 3e-3).",
+        f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}.",
         low=1e-8,
         high=10,
     )
@@ -115,7 +121,7 @@ class TrainOptions:
     seed: int = opt(0, "Random seed: the same data, options and seed give the same model.", low=0)
     init: str | None = opt(
         None,
-        "Start from the PCA solution ('pca') or at random ('random'). Default: by kind.",
+        f"Start from the PCA solution ('pca') or at random ('random'). Default: {by_kind('init')}.",
         choices=("pca", "random"),
     )
     sparsity: str | None = opt(

@@ -22,12 +22,13 @@ from aecli._version import __version__
 from aecli.data import adapter_from_dict
 from aecli.data.adapter import Adapter
 from aecli.errors import CheckpointError, UserError
-from aecli.options import MAX_COMPONENTS, TrainOptions
+from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.density import MAX_KERNELS
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import AutoencoderNet
 from aecli.store.checkpoint import RecordReader, open_record, write_record
+from aecli.vocabulary import MAX_COMPONENTS
 
 if TYPE_CHECKING:
     from aecli.model import Model

@@ -35,7 +35,7 @@ from aecli.data.image_files import (
     write_images,
 )
 from aecli.errors import AecliWarning, CheckpointError, DataError, UserError
-from aecli.options import LIKELIHOODS
+from aecli.vocabulary import LIKELIHOODS
 
 if TYPE_CHECKING:
     from aecli.options import TrainOptions

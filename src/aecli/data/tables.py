@@ -15,7 +15,7 @@ from aecli.data.adapter import Adapter, Fitted, Rows, Targets, Written, split_ro
 from aecli.data.table_files import read_table
 from aecli.data.table_schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
 from aecli.errors import CheckpointError, DataError, UserError
-from aecli.options import LIKELIHOODS
+from aecli.vocabulary import LIKELIHOODS
 
 if TYPE_CHECKING:
     from aecli.options import TrainOptions
@@ -60,7 +60,7 @@ class TableAdapter(TableSchema, Adapter):
     def blocks(
         self, source: Any, keep: Sequence[str] = (), recursive: bool = False
     ) -> Iterator[Rows]:
-        from aecli.data import is_image_source
+        from aecli.data.image_files import is_image_source
 
         if not isinstance(source, pd.DataFrame) and is_image_source(source):
             raise UserError(f"this model was trained on a table; {source} is not one")

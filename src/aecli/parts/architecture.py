@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from aecli.errors import CheckpointError
-from aecli.options import ACTIVATIONS
 from aecli.store.checkpoint import check_int
+from aecli.vocabulary import ACTIVATIONS
 
 CODE_ACTIVATIONS = (None, "sigmoid", "shrink")
 MAX_WIDTH = 1_000_000  # of any layer, as a checkpoint may declare it

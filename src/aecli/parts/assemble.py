@@ -5,10 +5,10 @@ file (how options become parts); nothing else decides by kind."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.corruption import Corruption
 from aecli.parts.kinds import KINDS
@@ -16,6 +16,9 @@ from aecli.parts.likelihoods import Likelihood
 from aecli.parts.noise_spec import is_masking
 from aecli.parts.objective import Objective
 from aecli.parts.penalties import Contractive, KLSparsity, L1Sparsity, Penalty, PriorKL
+
+if TYPE_CHECKING:
+    from aecli.options import TrainOptions
 
 CODE_ACTIVATION = {"kl": "sigmoid", "l1": "shrink"}  # sparsity penalty -> code activation
 

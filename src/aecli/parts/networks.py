@@ -12,8 +12,8 @@ import itertools
 import torch
 from torch import nn
 
-from aecli.options import ACTIVATIONS
 from aecli.parts.architecture import Architecture, conv_sizes
+from aecli.vocabulary import ACTIVATIONS
 
 SHRINK_THRESHOLD = 0.3  # of the "shrink" code activation, in the code's units
 
