@@ -11,7 +11,6 @@ import pytest
 
 import aecli
 from aecli.parts.kinds import KINDS
-
 from conftest import SAMPLE
 
 TABLE = dict(steps=60, hidden=(16,), seed=0)

@@ -41,3 +41,10 @@ class TrainingInterrupted(UserError):
         self.saved = saved
         where = f"progress saved to {saved}" if saved else "nothing was saved"
         super().__init__(f"training interrupted in epoch {epoch}; {where}")
+
+
+def check_int(value: object, name: str, low: int, high: int) -> int:
+    """`value` if it is an int (not a bool) in [low, high]; else a CheckpointError naming it."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise CheckpointError(f"checkpoint metadata: {name} = {value!r} is not in [{low}, {high}]")
+    return value

@@ -7,8 +7,7 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aecli.errors import CheckpointError
-from aecli.store.checkpoint import check_int
+from aecli.errors import CheckpointError, check_int
 from aecli.vocabulary import ACTIVATIONS
 
 CODE_ACTIVATIONS = (None, "sigmoid", "shrink")

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from aecli.parts.corruption import Corruption
 from aecli.parts.likelihoods import Likelihood
-from aecli.parts.networks import AutoencoderNet
 from aecli.parts.penalties import Code, Penalty
+
+if TYPE_CHECKING:
+    from aecli.parts.networks import AutoencoderNet
 
 
 @dataclass

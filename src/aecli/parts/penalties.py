@@ -4,11 +4,12 @@ contractive Jacobian norm, and the VAE's KL to its prior. Each is an object the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import torch
 
-from aecli.parts.networks import AutoencoderNet
+if TYPE_CHECKING:
+    from aecli.parts.networks import AutoencoderNet
 
 
 @dataclass

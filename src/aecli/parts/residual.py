@@ -10,8 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aecli.errors import CheckpointError
-from aecli.store.checkpoint import check_int
+from aecli.errors import CheckpointError, check_int
 
 ARCHITECTURE = "resnet-unshuffle"
 LIMITS = {"blocks": (1, 32), "channels": (1, 256), "scale": (1, 4)}

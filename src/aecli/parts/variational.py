@@ -4,11 +4,14 @@ importance-weighted bound (IWAE) on log p(x), all in nats per row."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
 from aecli.parts.likelihoods import Likelihood
-from aecli.parts.networks import AutoencoderNet
+
+if TYPE_CHECKING:
+    from aecli.parts.networks import AutoencoderNet
 
 
 def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -108,10 +108,3 @@ def _any_header(header: dict[str, str]) -> dict[str, Any]:
         if isinstance(meta, dict) and isinstance(meta.get("format"), str):
             return meta
     return {}
-
-
-def check_int(value: Any, name: str, low: int, high: int) -> int:
-    """`value` if it is an int (not a bool) in [low, high]; else a CheckpointError naming it."""
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise CheckpointError(f"checkpoint metadata: {name} = {value!r} is not in [{low}, {high}]")
-    return value
