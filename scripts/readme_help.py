@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from aecli.cli import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCK = re.compile(r"(<!-- help: (?P<cmd>[a-z ]*) -->\n```text\n)(?P<body>.*?)(```\n)", re.S)
+BLOCK = re.compile(r"(<!-- help:(?P<cmd>[a-z ]*)-->\n```text\n)(?P<body>.*?)(```\n)", re.S)
 
 
 def help_text(command: str) -> str:

@@ -98,7 +98,12 @@ CASES: list[tuple[str, dict[str, object], list[str], str]] = [
     ("header only", {"d.csv": HEADER}, ["train", "d.csv"], "no data rows"),
     ("ragged rows", {"d.csv": b"a,b\n1,2\n3,4,5\n6,7\n"}, ["train", "d.csv"], "well-formed"),
     ("binary garbage", {"d.csv": bytes(range(256)) * 8}, ["train", "d.csv"], "not a text file"),
-    ("wrong delimiter", {"d.csv": W.replace(b",", b";")}, ["train", "d.csv"], "separator"),
+    (
+        "wrong delimiter",
+        {"d.csv": W.replace(b",", b";")},
+        ["train", "d.csv", "--sep", ","],
+        "--sep ';'",
+    ),
     (
         "text in a numeric column",
         {"d.csv": _frame_bytes(_set("alcohol", "n/a?"))},
@@ -135,10 +140,10 @@ CASES: list[tuple[str, dict[str, object], list[str], str]] = [
         "--force",
     ),
     (
-        "output folder missing",
+        "output under a file",
         {"d.csv": W},
-        ["train", "d.csv", "-o", "no/o.safetensors"],
-        "does not exist",
+        ["train", "d.csv", "-o", "d.csv/o.safetensors"],
+        "is a file, not a folder",
     ),
     ("unknown option", {"d.csv": W}, ["train", "d.csv", "--frobnicate"], "--frobnicate"),
     ("empty stdin", {}, ["train", "-", "-o", "m.safetensors"], "stdin is empty"),

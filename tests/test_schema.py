@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aecli.data.csv_dialect import Dialect
 from aecli.data.table_files import read_table, write_table
 from aecli.data.table_schema import TableSchema
 from aecli.errors import DataError
@@ -62,5 +63,6 @@ def test_formats_round_trip(tmp_path, suffix):
 def test_wrong_separator_gets_a_hint(tmp_path):
     path = tmp_path / "semi.csv"
     path.write_text("a;b\n1;2\n3;4\n")
-    with pytest.raises(DataError, match="separator"):
-        TableSchema.fit(read_table(path))
+    assert list(read_table(path).columns) == ["a", "b"]  # detected
+    with pytest.raises(DataError, match="--sep ';'"):  # named wrongly: a hint
+        TableSchema.fit(read_table(path, Dialect(sep=",")))

@@ -24,6 +24,7 @@ from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import AutoencoderNet
 from aecli.pca import pca_reconstruction_error, pca_summary
+from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.saving import Loaded, read_model
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
@@ -172,15 +173,15 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
         return float(np.nanmean((model.reconstruct_array(*rows) - rows[0]) ** 2))
 
     model_val = mse(held_out)
-    return {
-        "split": "validation" if len(val[0]) else "training",
-        "rows_train": len(train[0]),
-        "rows_val": len(val[0]),
-        "train_mse": mse(train),
-        "val_mse": model_val,
-        "pca_val_mse": pca_val,
-        "ratio_to_pca": model_val / pca_val if pca_val > 0 else None,
-    }
+    return TrainingMetrics(
+        split="validation" if len(val[0]) else "training",
+        rows_train=len(train[0]),
+        rows_val=len(val[0]),
+        train_mse=mse(train),
+        val_mse=model_val,
+        pca_val_mse=pca_val,
+        ratio_to_pca=meaningful_ratio(model_val, pca_val),
+    ).to_dict()  # model.metrics stays a plain dict: it travels in the checkpoint's JSON
 
 
 def load(path: str | os.PathLike[str]) -> Model:

@@ -5,10 +5,12 @@ PCA fitted to the same training rows. Log-likelihoods are in nats per row in the
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from aecli.results import EvaluationFigures, FeatureFigure
 
 if TYPE_CHECKING:
     from aecli.model import Model
@@ -33,7 +35,7 @@ def ppca_log_likelihood(x: np.ndarray, pca: dict[str, np.ndarray]) -> np.ndarray
 
 def evaluate_model(
     model: Model, x: np.ndarray, y: np.ndarray | None, importance_samples: int, seed: int
-) -> dict[str, Any]:
+) -> EvaluationFigures:
     """The figures `aecli evaluate` prints; `x` is in model space (from schema.to_array), `y`
     the one-hot condition of a conditional model."""
     columns = getattr(model.schema, "columns", None)  # None for images: pixels are not scaled
@@ -41,43 +43,75 @@ def evaluate_model(
     jacobian = float(np.log(scale).sum())  # log |d x_std / d x_raw|
     recon = model.reconstruct_array(x, y)
     pca = model.extras.get("pca")
-    out: dict[str, Any] = {"rows": len(x), "kind": model.kind}
-    per_feature_model = np.nanmean((recon - x) ** 2, axis=0)
-    out["reconstruction_mse"] = {"model": float(np.nanmean((recon - x) ** 2))}
-    per_feature_pca = None
+    figures = EvaluationFigures(
+        kind=model.kind,
+        rows=len(x),
+        data="images" if columns is None else "table",
+        model_mse=float(np.nanmean((recon - x) ** 2)),
+    )
+    pca_recon = None
     if pca is not None:
         centred = np.nan_to_num(x - pca["mean"])  # a missing cell reads as the mean
         pca_recon = pca["mean"] + centred @ pca["axes"] @ pca["axes"].T
-        per_feature_pca = np.nanmean((pca_recon - x) ** 2, axis=0)
-        out["reconstruction_mse"]["pca"] = float(np.nanmean((pca_recon - x) ** 2))
+        figures.pca_mse = float(np.nanmean((pca_recon - x) ** 2))
         complete = ~np.isnan(x).any(axis=1)  # PPCA's density needs every cell
         if complete.any():
             ll = ppca_log_likelihood(x[complete], pca) - jacobian
-            out["pca_log_likelihood"] = float(ll.mean())
-    out["per_feature"] = []
-    for start, c in zip(getattr(model.schema, "starts", []), columns or [], strict=True):
+            figures.pca_log_likelihood = float(ll.mean())
+    figures.per_feature = _per_feature(model, x, recon, pca_recon)
+    if model.variational:
+        elbo, iwae = variational_bounds(model, x, y, importance_samples, seed)
+        figures.elbo = elbo - jacobian
+        figures.iwae_log_likelihood = iwae - jacobian
+        figures.importance_samples = importance_samples
+    _like_with_like(model, figures)
+    return figures
+
+
+def _per_feature(
+    model: Model, x: np.ndarray, recon: np.ndarray, pca_recon: np.ndarray | None
+) -> list[FeatureFigure]:
+    """Each table column's error in its own units (categories: label accuracy); none for
+    images, whose pixels are summarised by the overall figures."""
+    columns = getattr(model.schema, "columns", None) or []
+    out = []
+    for start, c in zip(getattr(model.schema, "starts", []), columns, strict=True):
         if c.categories is not None:  # categories: accuracy of the most likely label
             block = slice(start, start + c.width)
             seen = ~np.isnan(x[:, start])
             truth = x[seen, block].argmax(1)
-            entry = {
-                "column": c.name,
-                "model_accuracy": float(np.mean(recon[seen, block].argmax(1) == truth)),
-            }
-            if pca is not None:
-                entry["pca_accuracy"] = float(np.mean(pca_recon[seen, block].argmax(1) == truth))
+            score = FeatureFigure(c.name, "accuracy", _accuracy(recon[seen, block], truth))
+            if pca_recon is not None:
+                score.pca = _accuracy(pca_recon[seen, block], truth)
         else:
-            entry = {"column": c.name, "model_mse": float(per_feature_model[start] * c.scale**2)}
-            if per_feature_pca is not None:
-                entry["pca_mse"] = float(per_feature_pca[start] * c.scale**2)
-        out["per_feature"].append(entry)
-    if model.variational:
-        elbo, iwae = variational_bounds(model, x, y, importance_samples, seed)
-        out["elbo"] = elbo - jacobian
-        out["iwae_log_likelihood"] = iwae - jacobian
-        out["importance_samples"] = importance_samples
-    out["units"] = "reconstruction MSE in standardised units (per feature: data units); nats/row"
+            err = float(np.nanmean((recon[:, start] - x[:, start]) ** 2) * c.scale**2)
+            score = FeatureFigure(c.name, "mse", err)
+            if pca_recon is not None:
+                score.pca = float(np.nanmean((pca_recon[:, start] - x[:, start]) ** 2) * c.scale**2)
+        out.append(score)
     return out
+
+
+def _accuracy(scores: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean(scores.argmax(1) == truth)) if len(truth) else float("nan")
+
+
+def _like_with_like(model: Model, figures: EvaluationFigures) -> None:
+    """PPCA is a Gaussian density over every slot; beside a model whose likelihood is not
+    Gaussian everywhere (Bernoulli pixels, categories) the two numbers measure different
+    things, so PCA's is withdrawn with a note saying why."""
+    if figures.pca_log_likelihood is None or not model.variational:
+        return
+    kinds = set(model.schema.kinds_and_widths()[0])
+    if kinds <= {"gaussian"}:
+        return
+    figures.pca_log_likelihood = None
+    what = "pixels" if figures.data == "images" else "columns"
+    figures.notes.append(
+        f"no PCA log-likelihood: this model scores {what} with a {'/'.join(sorted(kinds))} "
+        "likelihood (probabilities of discrete values), probabilistic PCA with a Gaussian "
+        "density; the two are not comparable"
+    )
 
 
 def variational_bounds(

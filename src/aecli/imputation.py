@@ -50,6 +50,7 @@ def repair_table(
     cells = np.ones_like(absent) if all_cells else absent
     values = model.reconstruct_array(filled, y) if all_cells else filled
     mask = pd.DataFrame(cells, columns=names)
+    mask.attrs["rounds"] = iterations  # what `denoise --json` reports
     return schema.write_back(frame, values, cells), mask  # type: ignore[attr-defined]
 
 

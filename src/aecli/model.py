@@ -46,6 +46,7 @@ class Model:
         self.metrics = metrics
         self.extras = extras if extras is not None else {}  # "pca", "density": named arrays
         self.likelihood = Likelihood(*adapter.kinds_and_widths())
+        adapter.use_options(options)  # e.g. the CSV dialect the training files were read in
         self.train_seconds: float | None = None
 
     @property
@@ -155,6 +156,13 @@ class Model:
                 f"the codes need columns {self.code_columns[0]}..{self.code_columns[-1]} "
                 f"(this model has {self.latent_dim}); missing: {', '.join(missing[:5])}"
             )
+        wider = [c for c in frame.columns if str(c)[:1] == "z" and str(c)[1:].isdigit()]
+        if len(wider) > self.latent_dim:
+            raise DataError(
+                f"the codes have {len(wider)} code columns (z1..z{len(wider)}) but this model's "
+                f"code has {self.latent_dim} (z1..z{self.latent_dim}); decode them with the model "
+                "that encoded them"
+            )
         values = frame[self.code_columns]
         if not all(pd.api.types.is_numeric_dtype(values[c]) for c in self.code_columns):
             raise DataError("the code columns must hold numbers only")
@@ -244,13 +252,14 @@ class Model:
 
     def evaluate(
         self, data: Data, *, importance_samples: int = 100, seed: int = 0
-    ) -> dict[str, Any]:
+    ) -> Any:  # aecli.results.EvaluationFigures
         """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO
         and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
         from aecli.evaluation import evaluate_model
 
         rows = self.adapter.read(data)
-        return evaluate_model(self, rows.x, rows.y, importance_samples, seed)
+        x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files
+        return evaluate_model(self, x, rows.y, importance_samples, seed)
 
     transform = encode
     inverse_transform = decode

@@ -24,13 +24,22 @@ def opt(
     high: float | None = None,
     choices: tuple[str, ...] | None = None,
     cli: str = "value",
+    panel: str = "Model",
 ) -> Any:
     """A dataclass field with the metadata the CLI and the validator need.
 
     `cli` says how the flag is typed: "value" (the field's own type), "intlist" ("128,64"), or
-    "multi" (a repeatable flag collected into a tuple).
+    "multi" (a repeatable flag collected into a tuple). `panel` groups the flag in `--help`.
     """
-    meta = {"help": help, "short": short, "low": low, "high": high, "choices": choices, "cli": cli}
+    meta = {
+        "help": help,
+        "short": short,
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "cli": cli,
+        "panel": panel,
+    }
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -79,7 +88,11 @@ class TrainOptions:
 
     kind: str = opt("undercomplete", "Model kind (see `aecli kinds`).")
     latent_dim: int | None = opt(
-        None, "Code size K. Default: min(8, features - 1).", short="-k", low=1, high=100_000
+        None,
+        "Code size K. Default: min(8, input columns - 1); a category counts once.",
+        short="-k",
+        low=1,
+        high=100_000,
     )
     hidden: tuple[int, ...] = opt(
         (128, 64), "Hidden layer sizes of the encoder (the decoder mirrors them).", cli="intlist"
@@ -88,6 +101,7 @@ class TrainOptions:
         (32, 64),
         "Images: channels of the stride-2 convolutions of the encoder (the decoder mirrors them).",
         cli="intlist",
+        panel="Images",
     )
     activation: str = opt("gelu", "Hidden-layer activation.", choices=tuple(ACTIVATIONS))
     epochs: int | None = opt(
@@ -95,34 +109,55 @@ class TrainOptions:
         "Passes over the training rows. Default: enough for about --steps optimiser steps.",
         low=1,
         high=1_000_000,
+        panel="Training",
     )
     steps: int = opt(
-        4000, "Optimiser-step budget used when --epochs is not given.", low=1, high=10_000_000
+        4000,
+        "Optimiser-step budget used when --epochs is not given, rounded up to whole epochs "
+        "(at most 5000); the summary says how many steps ran.",
+        low=1,
+        high=10_000_000,
+        panel="Training",
     )
     batch_size: int | None = opt(
         None,
         f"Rows per optimiser step. Default: {by_kind('batch_size')}.",
         low=1,
         high=1_000_000,
+        panel="Training",
     )
     lr: float | None = opt(
         None,
         f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}.",
         low=1e-8,
         high=10,
+        panel="Training",
     )
-    weight_decay: float = opt(0.0, "AdamW weight decay.", low=0, high=10)
+    weight_decay: float = opt(0.0, "AdamW weight decay.", low=0, high=10, panel="Training")
     val_fraction: float = opt(
-        0.1, "Share of rows held out for validation and early stopping.", low=0, high=0.9
+        0.1,
+        "Share of rows held out for validation and early stopping.",
+        low=0,
+        high=0.9,
+        panel="Training",
     )
     patience: int = opt(
-        50, "Stop after this many epochs without a better validation loss (0: never).", low=0
+        50,
+        "Stop after this many epochs without a better validation loss (0: never).",
+        low=0,
+        panel="Training",
     )
-    seed: int = opt(0, "Random seed: the same data, options and seed give the same model.", low=0)
+    seed: int = opt(
+        0,
+        "Random seed: the same data, options and seed give the same model.",
+        low=0,
+        panel="Training",
+    )
     init: str | None = opt(
         None,
         f"Start from the PCA solution ('pca') or at random ('random'). Default: {by_kind('init')}.",
         choices=("pca", "random"),
+        panel="Training",
     )
     sparsity: str | None = opt(
         None, "Sparsity penalty on the code: l1 or kl.", choices=("l1", "kl", "none")
@@ -144,10 +179,18 @@ class TrainOptions:
         high=1e6,
     )
     beta: float | None = opt(
-        None, "Weight of the KL term of a VAE (beta-VAE); default 1.", low=0, high=1e6
+        None,
+        "Weight of the KL term of a VAE (beta-VAE); default 1.",
+        low=0,
+        high=1e6,
+        panel="VAE and sampling",
     )
     kl_warmup: int = opt(
-        0, "Epochs over which a VAE's beta ramps up linearly from 0.", low=0, high=1_000_000
+        0,
+        "Epochs over which a VAE's beta ramps up linearly from 0.",
+        low=0,
+        high=1_000_000,
+        panel="VAE and sampling",
     )
     likelihood: str = opt(
         "auto",
@@ -159,46 +202,83 @@ class TrainOptions:
         None,
         "Column y to condition on (a category): the model learns p(x | z, y) and q(z | x, y); "
         "`sample --condition VALUE` generates for that value.",
+        panel="Data",
     )
     code_density: str = opt(
         "gmm",
         "The density over the training codes that `sample --from codes` draws from: gmm (a "
         "Gaussian mixture) or kde (a variance-corrected kernel density, one kernel per code).",
         choices=("gmm", "kde"),
+        panel="VAE and sampling",
     )
     components: int | None = opt(
         None,
         "Components of the gmm code density. Default: chosen by BIC among 1, 2, 4, 8 and 16.",
         low=1,
         high=MAX_COMPONENTS,
+        panel="VAE and sampling",
     )
-    clip_grad: float | None = opt(None, "Clip the gradient norm to this value.", low=1e-8)
-    drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi")
+    clip_grad: float | None = opt(
+        None, "Clip the gradient norm to this value.", low=1e-8, panel="Training"
+    )
+    drop: tuple[str, ...] = opt((), "Column to leave out (repeatable).", cli="multi", panel="Data")
     categorical: tuple[str, ...] = opt(
-        (), "Treat this column as a category, e.g. integer codes (repeatable).", cli="multi"
+        (),
+        "Treat this column as a category, e.g. integer codes (repeatable).",
+        cli="multi",
+        panel="Data",
     )
     id_col: tuple[str, ...] = opt(
-        (), "An identifier column: not modelled, copied through (repeatable).", cli="multi"
+        (),
+        "An identifier column: not modelled, copied through (repeatable).",
+        cli="multi",
+        panel="Data",
+    )
+    sep: str | None = opt(
+        None, "Tables: the field separator. Default: detected (, ; tab |).", panel="Data"
+    )
+    decimal: str | None = opt(
+        None,
+        "Tables: the decimal mark. Default: detected ('.', or ',' in a ';' file).",
+        panel="Data",
+    )
+    thousands: str | None = opt(
+        None,
+        "Tables: the thousands separator in numbers such as 1,135.21. Default: none.",
+        panel="Data",
+    )
+    encoding: str | None = opt(
+        None,
+        "Tables: the text encoding. Default: UTF-8 (a byte-order mark is read), else Latin-1.",
+        panel="Data",
     )
     channels: int | None = opt(
-        None, "Images: 1 (grayscale) or 3 (RGB). Default: 3 if any image has colour.", low=1, high=3
+        None,
+        "Images: 1 (grayscale) or 3 (RGB). Default: 3 if any image has colour.",
+        low=1,
+        high=3,
+        panel="Images",
     )
     image_size: str | None = opt(
-        None, "Images: HEIGHTxWIDTH to train at. Default: the most common size (others resized)."
+        None,
+        "Images: HEIGHTxWIDTH to train at. Default: the most common size (others resized).",
+        panel="Images",
     )
-    recursive: bool = opt(False, "Images: also read the folder's subfolders.")
+    recursive: bool = opt(False, "Images: also read the folder's subfolders.", panel="Images")
     patch: int | None = opt(
         None,
         "Images: train on random P x P crops of the images at their own size (a denoiser of "
         "photos: `denoise` then cleans any size tile by tile). Default: whole images.",
         low=4,
         high=512,
+        panel="Images",
     )
     threads: int | None = opt(
         None,
         "Torch CPU threads. Default: 1 for small models, more for large ones.",
         low=1,
         high=256,
+        panel="Training",
     )
 
     def validate(self) -> TrainOptions:
@@ -236,6 +316,10 @@ class TrainOptions:
             from aecli.data.images import parse_size
 
             parse_size(self.image_size)
+        if (self.sep, self.decimal, self.thousands, self.encoding) != (None,) * 4:
+            from aecli.data.csv_dialect import dialect_of
+
+            dialect_of(self).check()
         if self.noise is not None:
             from aecli.parts.noise_spec import parse_noise
 

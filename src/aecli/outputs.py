@@ -103,6 +103,7 @@ class Repaired:
     outputs: list[str]
     rows: int
     cells: int | None = None
+    rounds: int | None = None  # of iterated reconstruction chosen for a table
 
 
 def repair(
@@ -148,4 +149,5 @@ def repair(
     if mask_out is not None:
         write_table(mask.astype(int), str(mask_out), force=force)
     write_table(table, target, force=force)
-    return Repaired([target], len(table), int(mask.to_numpy().sum()))
+    cells = int(mask.to_numpy().sum())
+    return Repaired([target], len(table), cells, mask.attrs.get("rounds"))

@@ -22,11 +22,11 @@ EpochCallback = Callable[[dict[str, Any], int], None]
 
 
 def planned_epochs(options: TrainOptions, n_rows: int) -> int:
-    """--epochs, or enough epochs for about --steps optimiser steps (10 to 5000)."""
+    """--epochs, or the fewest whole epochs that make --steps optimiser steps (at most 5000)."""
     if options.epochs is not None:
         return options.epochs
     steps_per_epoch = math.ceil(n_rows / min(options.batch_size, n_rows))
-    return max(10, min(5000, math.ceil(options.steps / steps_per_epoch)))
+    return max(1, min(5000, math.ceil(options.steps / steps_per_epoch)))
 
 
 def auto_threads(n_params: int, batch_size: int) -> int:

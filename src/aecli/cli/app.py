@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from aecli._version import __version__
+from aecli.cli.messages import check_argument_order, usage_message
 from aecli.cli.support import (
     say,
 )
@@ -26,6 +27,14 @@ DEBUG_FLAG = "--debug"
 
 def _debug_wanted(args: list[str]) -> bool:
     return DEBUG_FLAG in args or os.environ.get("AECLI_DEBUG", "") not in ("", "0")
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (out.st_dev, out.st_ino) == (null.st_dev, null.st_ino)
 
 
 # The order of `aecli --help`; a command not listed here comes after these.
@@ -45,15 +54,20 @@ class AecliGroup(TyperGroup):
         argv = [a for a in argv if a != DEBUG_FLAG]  # accepted anywhere on the line
         extra["standalone_mode"] = False
         try:
+            check_argument_order(argv)
             code = super().main(args=argv, prog_name=prog_name or "aecli", **extra)
         except UserError as exc:
             say(f"error: {exc}")
             code = exc.exit_code
+        except BrokenPipeError:  # `aecli inspect m | head`: the reader left; end quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            code = 0
+        except SystemExit as exc:  # rich ends a broken pipe with exit(1) after muting stdout
+            code = 0 if exc.code == 1 and _stdout_is_devnull() else exc.code
         except Exception as exc:
             if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a Click usage error
-                ctx = getattr(exc, "ctx", None)
-                where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-                say(f"error: {exc.format_message()}{where}")
+                say(usage_message(exc))
                 code = exc.exit_code
             else:
                 if debug:
@@ -65,6 +79,15 @@ class AecliGroup(TyperGroup):
                 )
                 code = 1
         sys.exit(code if isinstance(code, int) else 0)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """One line per command that is never cut with '...' (see cli/messages.py)."""
+        from aecli.cli.messages import command_rows
+
+        rows = command_rows(self, ctx)
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 app = typer.Typer(

@@ -84,6 +84,7 @@ def denoise(
     verb = "replaced" if all_cells else "filled"
     target = done.outputs[0]
     summary = {"output": target, "rows": done.rows, "cells_" + verb: done.cells}
+    summary["rounds"] = done.rounds
     line = f"repaired {done.rows} rows -> {target}" if target != "-" else None
     common.finish(summary, line)
     common.say(f"{done.cells} cells {verb}")

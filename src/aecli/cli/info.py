@@ -32,7 +32,7 @@ def evaluate(
     model = api.load(model_path)
     figures = model.evaluate(data, importance_samples=importance_samples, seed=seed)
     if json_out:
-        emit_json(figures)
+        emit_json(figures.to_dict())
     else:
         from aecli.cli.render import print_evaluation
 

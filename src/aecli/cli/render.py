@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aecli.results import EvaluationFigures, TrainingSummary
 
 
-def train_summary(s: dict[str, Any], data: str) -> str:
-    """A few lines for stderr after `train`: epochs, errors, and the comparison with PCA."""
-    stop = f", stopped early (best epoch {s['best_epoch']})" if s["stopped_early"] else ""
-    lines = [
-        f"trained {s['kind']} on {data}: {s['rows_train']} training rows, {s['rows_val']} "
-        f"validation rows, {s['columns']} columns -> {s['latent_dim']} codes",
-        f"epochs: {s['epochs_run']} run{stop}, best weights from epoch {s['best_epoch']}",
-        f"reconstruction MSE (standardised units): train {s['train_mse']:.4f}, "
-        f"{s['split']} {s['val_mse']:.4f}",
-    ]
-    ratio = s.get("ratio_to_pca")
-    pca = (
-        f"PCA with {s['latent_dim']} components on the same {s['split']} rows: "
-        f"{s['pca_val_mse']:.4f}"
-    )
-    if ratio is None:
-        lines.append(pca)
-    elif ratio <= 1:
-        lines.append(
-            f"{pca}; this model's error is {100 * (1 - ratio):.1f}% lower ({ratio:.2f}x PCA)"
-        )
+def train_summary(s: TrainingSummary, data: str) -> str:
+    """A few lines for stderr after `train`: sizes in the user's columns, steps, errors, and
+    the comparison with PCA (only where PCA's error is a meaningful baseline)."""
+    m = s.metrics
+    if s.data == "images":
+        sizes = f"{m.rows_train} training images, {m.rows_val} validation images, "
+        sizes += f"{s.columns} pixels each -> {s.latent_dim} codes"
     else:
-        lines.append(
-            f"{pca}; this model's error is {100 * (ratio - 1):.1f}% higher ({ratio:.2f}x PCA)"
-        )
-    lines.append(f"saved {s['output']} in {s['seconds']:.1f} s")
+        sizes = f"{m.rows_train} training rows, {m.rows_val} validation rows, {s.columns} columns"
+        if s.model_width != s.columns:
+            sizes += f" ({s.model_width} model inputs with categories one-hot)"
+        sizes += f" -> {s.latent_dim} codes"
+    stop = f", stopped early (best epoch {s.best_epoch})" if s.stopped_early else ""
+    unit = "pixels in [0, 1]" if s.data == "images" else "standardised units"
+    if m.rows_val:
+        errors = f"reconstruction MSE ({unit}): train {m.train_mse:.4f}, validation {m.val_mse:.4f}"
+    else:
+        errors = f"reconstruction MSE ({unit}) on the training rows (none held out): "
+        errors += f"{m.train_mse:.4f}"
+    lines = [
+        f"trained {s.kind} on {data}: {sizes}",
+        f"epochs: {s.epochs_run} run ({s.steps_run} optimiser steps){stop}, "
+        f"best weights from epoch {s.best_epoch}",
+        errors,
+        f"PCA with {s.latent_dim} components on the same {m.split} rows: "
+        f"{m.pca_val_mse:.4f}{_versus_pca(m.ratio_to_pca)}",
+    ]
+    lines += [f"note: {note}" for note in s.notes]
+    lines.append(f"saved {s.output} in {s.seconds:.1f} s")
     return "\n".join(lines)
+
+
+def _versus_pca(ratio: float | None) -> str:
+    if ratio is None:
+        return ""
+    if ratio <= 1:
+        return f"; this model's error is {100 * (1 - ratio):.1f}% lower ({ratio:.2f}x PCA)"
+    if ratio > 100:
+        return f"; this model's error is {ratio:.0f}x PCA's"
+    return f"; this model's error is {100 * (ratio - 1):.1f}% higher ({ratio:.2f}x PCA)"
 
 
 def print_inspect(summary: dict[str, Any], path: str) -> None:
@@ -98,31 +114,35 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
     console.print(curve)
 
 
-def print_evaluation(figures: dict[str, Any]) -> None:
-    """`aecli evaluate`'s table on stdout."""
+def print_evaluation(figures: EvaluationFigures) -> None:
+    """`aecli evaluate`'s table on stdout; each figure's row says its units."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{figures['kind']} on {figures['rows']} rows")
+    table = Table(title=f"{figures.kind} on {figures.rows} {figures.row_word}")
     table.add_column("figure")
     table.add_column("model", justify="right")
     table.add_column("PCA", justify="right")
-    mse = figures["reconstruction_mse"]
-    table.add_row("reconstruction MSE (standardised)", f"{mse['model']:.4f}", _fmt(mse.get("pca")))
-    pca_ll = _fmt(figures.get("pca_log_likelihood"))
-    if "elbo" in figures:
-        table.add_row("ELBO (nats/row)", f"{figures['elbo']:.3f}", "")
-        k = figures["importance_samples"]
-        table.add_row(
-            f"log p(x), IWAE K={k} (nats/row)", f"{figures['iwae_log_likelihood']:.3f}", pca_ll
-        )
-    else:
-        table.add_row("log p(x) (nats/row)", "", pca_ll)
-    for f in figures["per_feature"]:
-        table.add_row(
-            f"  MSE {f['column']}", f"{f['model_mse']:.4g}", _fmt(f.get("pca_mse"), ".4g")
-        )
-    Console().print(table)
+    unit = "pixels in [0, 1]" if figures.data == "images" else "standardised units"
+    table.add_row(f"reconstruction MSE ({unit})", f"{figures.model_mse:.4f}", _fmt(figures.pca_mse))
+    per = "nats/image" if figures.data == "images" else "nats/row"
+    pca_ll = _fmt(figures.pca_log_likelihood, ".3f")
+    if figures.elbo is not None and figures.iwae_log_likelihood is not None:
+        table.add_row(f"ELBO ({per})", f"{figures.elbo:.3f}", "")
+        k = figures.importance_samples
+        table.add_row(f"log p(x), IWAE K={k} ({per})", f"{figures.iwae_log_likelihood:.3f}", pca_ll)
+    elif figures.pca_log_likelihood is not None:
+        table.add_row(f"log p(x) ({per})", "", pca_ll)
+    for f in figures.per_feature:
+        if f.measure == "accuracy":
+            name, spec = f"  {f.column}: label accuracy", ".3f"
+        else:
+            name, spec = f"  {f.column}: MSE (data units)", ".4g"
+        table.add_row(name, format(f.model, spec), _fmt(f.pca, spec))
+    console = Console()
+    console.print(table)
+    for note in figures.notes:
+        console.print(f"note: {note}", soft_wrap=True)
 
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:

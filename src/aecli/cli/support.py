@@ -167,7 +167,13 @@ def option_parameters() -> list[inspect.Parameter]:
                 inspect.Parameter.KEYWORD_ONLY,
                 default=default,
                 annotation=Annotated[
-                    annotation, typer.Option(*flags, metavar=metavar, help=help_text)
+                    annotation,
+                    typer.Option(
+                        *flags,
+                        metavar=metavar,
+                        help=help_text,
+                        rich_help_panel=meta.get("panel"),
+                    ),
                 ],
             )
         )

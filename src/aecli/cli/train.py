@@ -10,6 +10,11 @@ from typing import Annotated, Any
 import typer
 
 from aecli.cli.app import app
+from aecli.cli.messages import (
+    TRAIN_EXAMPLES,
+    panel_command_class,
+    refuse_options_with_resume,
+)
 from aecli.cli.support import (
     Force,
     Json,
@@ -23,7 +28,7 @@ from aecli.cli.support import (
 from aecli.options import TrainOptions, parse_int_list
 
 
-@app.command(no_args_is_help=True)
+@app.command(no_args_is_help=True, cls=panel_command_class(), epilog=TRAIN_EXAMPLES)
 @with_train_options
 def train(
     data: Annotated[
@@ -77,6 +82,8 @@ def train(
 
     paths = train_outputs(data, output, resume, force)
     output, progress = paths.checkpoint, paths.progress
+    if resume is not None:
+        refuse_options_with_resume(options)
 
     from aecli import api
     from aecli.cli.progress import EpochProgress
@@ -99,20 +106,11 @@ def train(
         raise
     model.save(output, force=force)
     progress.unlink(missing_ok=True)
-    summary = {
-        "output": str(output),
-        "kind": model.kind,
-        "latent_dim": model.latent_dim,
-        "data": model.adapter.type,
-        "columns": model.architecture.n_features,
-        "epochs_run": model.history["epochs_run"],
-        "best_epoch": model.history["best_epoch"],
-        "stopped_early": model.history["stopped_early"],
-        "seconds": round(model.train_seconds or 0.0, 3),
-        **model.metrics,
-    }
+    from aecli.results import summarise_training
+
+    summary = summarise_training(model, str(output))
     if json_out:
-        emit_json(summary)
+        emit_json(summary.to_dict())
     if not quiet:
         from aecli.cli.render import train_summary
 

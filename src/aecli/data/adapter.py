@@ -137,8 +137,13 @@ class Adapter(ABC):
         what to give instead), or that would clobber a file or an input."""
 
     @abstractmethod
-    def write(self, result: Any, targets: Targets, force: bool, inputs: Sequence[Any]) -> list[str]:
-        """Write `rows_out`'s result to the targets, atomically; the files written."""
+    def write(self, result: Any, targets: Targets, force: bool, inputs: Sequence[Any]) -> Written:
+        """Write `rows_out`'s result to the targets, atomically; what was written."""
+
+    def use_options(self, options: TrainOptions) -> None:
+        """Take what the training options say about reading this kind of data (a table's CSV
+        dialect); nothing by default."""
+        return None
 
     def condition_of(self, frame: pd.DataFrame, hint: str = "") -> np.ndarray | None:
         """The one-hot condition of a conditional model's rows; None for other models."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aecli.data.compression import COMPRESSED, URL, _compressor, compressed_writer, fetch_url
+from aecli.data.csv_dialect import SAMPLE_BYTES, Dialect, detect
 from aecli.errors import DataError, UserError
 from aecli.store.atomic import STDIO, atomic_path
 
@@ -25,20 +28,26 @@ def _suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Read a path (CSV, TSV, Parquet; '-' for CSV on stdin), or pass a DataFrame through."""
+def read_table(source: str | Path | pd.DataFrame, dialect: Dialect | None = None) -> pd.DataFrame:
+    """Read a path (CSV, TSV, Parquet, compressed .gz/.bz2/.xz/.zst; '-' for CSV on stdin; a URL
+    through fsspec where it is installed), or pass a DataFrame through. What `dialect` leaves
+    open (encoding, separator, decimal mark) is detected from the file's first bytes."""
     if isinstance(source, pd.DataFrame):
         return source
+    given = Dialect() if dialect is None else dialect
     name = str(source)
     if name == STDIO:
         data = sys.stdin.buffer.read()
         if not data.strip():
             raise DataError("stdin is empty; pipe a CSV with a header row into '-'")
-        _check_text(data[:8192], "stdin")
-        return _read_csv(io.BytesIO(data), ",", "stdin")
+        return _read_text(io.BytesIO(data), data[:SAMPLE_BYTES], ",", given, "stdin")
+    if URL.match(name):
+        data = fetch_url(name)
+        sep = READERS.get(_suffix(Path(name.split("?")[0])), ",")
+        return _read_text(io.BytesIO(data), data[:SAMPLE_BYTES], sep, given, name)
     path = Path(name)
     if not path.exists():
-        raise DataError(f"{path}: no such file; check the path")
+        raise DataError(f"{path}: no such file; check the path{_glob_hint(name)}")
     if path.is_dir():
         raise DataError(f"{path} is a folder; give a CSV, TSV or Parquet file")
     suffix = _suffix(path)
@@ -50,10 +59,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     elif suffix in READERS:
         if path.stat().st_size == 0:
             raise DataError(f"{path} is empty; it needs a header row and at least one data row")
-        if suffix == path.suffix.lower():  # uncompressed: look for binary content first
-            with open(path, "rb") as handle:
-                _check_text(handle.read(8192), str(path))
-        frame = _read_csv(path, READERS[suffix], str(path))
+        frame = _read_text(path, _head(path), READERS[suffix], given, str(path))
     else:
         raise DataError(
             f"{path}: unknown file type {suffix or '(no extension)'!r}; use .csv, .tsv or .parquet"
@@ -63,25 +69,50 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _check_text(head: bytes, name: str) -> None:
-    if b"\x00" in head:
-        raise DataError(
-            f"{name} is not a text file (it holds binary data); give a CSV, TSV or Parquet file"
-        )
+def _read_text(source: Any, head: bytes, sep: str, given: Dialect, name: str) -> pd.DataFrame:
+    dialect = detect(head, sep, given, name)
+    frame = _read_csv(source, dialect, name)
+    if len(frame) == 0:
+        raise DataError(f"{name} has a header but no data rows")
+    return frame
 
 
-def _read_csv(source: Any, sep: str, name: str) -> pd.DataFrame:
+def _head(path: Path) -> bytes:
+    """The first bytes of the file, decompressed by its suffix."""
+    opener = _compressor(path.suffix.lower())
     try:
-        return pd.read_csv(source, sep=sep)
+        if opener is None:
+            with open(path, "rb") as handle:
+                return handle.read(SAMPLE_BYTES)
+        with opener.open(path, "rb") as handle:
+            return handle.read(SAMPLE_BYTES)
+    except (OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path} could not be decompressed ({_first_line(exc)})") from None
+
+
+def _glob_hint(name: str) -> str:
+    return "; quote a glob ('scans/*.png') so the shell does not expand it" if "*" in name else ""
+
+
+def _read_csv(source: Any, dialect: Dialect, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(
+            source,
+            sep=dialect.sep,
+            decimal=dialect.decimal or ".",
+            thousands=dialect.thousands,
+            encoding=dialect.encoding,
+        )
     except UnicodeDecodeError:
         raise DataError(
-            f"{name} is not a text file (not UTF-8); give a CSV, TSV or Parquet file"
+            f"{name} is not {dialect.encoding or 'UTF-8'} text; say its encoding with "
+            "--encoding (e.g. --encoding latin-1), or save it as UTF-8"
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} has no header row and no data") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{name} is not a well-formed table: {_first_line(exc)}") from None
-    except ValueError as exc:
+    except (ValueError, OSError, EOFError, ImportError) as exc:
         raise DataError(f"{name} could not be read: {_first_line(exc)}") from None
 
 
@@ -95,7 +126,7 @@ def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False)
     import pyarrow as pa
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    text = pa.Table.from_pandas(_keep_floats_float(frame), preserve_index=False)
+    text = _text_table(frame)
     if str(target) == STDIO:
         _write_csv(text, sys.stdout.buffer, ",")
         sys.stdout.buffer.flush()
@@ -104,42 +135,94 @@ def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False)
     suffix = _suffix(path)
     if suffix not in READERS and suffix not in PARQUET:
         raise UserError(f"{path}: unknown output type {suffix!r}; use .csv, .tsv or .parquet")
+    packed = path.suffix.lower() if path.suffix.lower() in COMPRESSED else ""
+    if packed and suffix in PARQUET:
+        raise UserError(f"{path}: Parquet compresses itself; name it {path.stem}")
     with atomic_path(path, force) as tmp:
         if suffix in PARQUET:
             import pyarrow.parquet as pq
 
             pq.write_table(table, tmp)
         else:
-            with open(tmp, "wb") as handle:
+            with compressed_writer(tmp, packed) as handle:
                 _write_csv(text, handle, READERS[suffix])
 
 
-def _keep_floats_float(frame: pd.DataFrame) -> pd.DataFrame:
-    """pyarrow writes 127.0 as '127', which reads back as an integer: give float columns whose
-    values are all whole numbers an explicit '.0' so their type survives the round trip."""
-    whole = [
-        c
-        for c in frame.columns
-        if pd.api.types.is_float_dtype(frame[c])
-        and frame[c].notna().any()
-        and bool(np.all(np.mod(frame[c].dropna().to_numpy(), 1) == 0))
-    ]
-    if not whole:
-        return frame
-    out = frame.copy()
-    for c in whole:
-        out[c] = [None if pd.isna(v) else repr(float(v)) for v in frame[c]]
-    return out
+def _text_table(frame: pd.DataFrame) -> Any:
+    """The table as CSV should show it: each float cell at the precision it holds (a value
+    read from a file as it was written, a float32 model output in float32's shortest form),
+    whole numbers with '.0' so that their type survives the round trip."""
+    import pyarrow as pa
+
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column) and column.notna().any():
+            columns[str(name)] = _float_text(column.to_numpy(dtype=np.float64))
+        else:
+            columns[str(name)] = pa.Array.from_pandas(column)
+    return pa.table(columns)
+
+
+def _float_text(values: np.ndarray) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    finite = np.isfinite(values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        single = values.astype(np.float32)
+        exact = finite & (single.astype(np.float64) == values)
+    wide = pc.cast(pa.array(values, from_pandas=True), pa.string())
+    narrow = pc.cast(pa.array(np.where(exact, single, 0), pa.float32()), pa.string())
+    text = pc.if_else(pa.array(exact), narrow, wide)
+    whole = finite & (np.mod(np.where(finite, values, 0), 1) == 0) & (np.abs(values) < 1e15)
+    plain = pc.invert(pc.match_substring(text, "e"))
+    dotted = pc.and_(pa.array(whole), pc.fill_null(plain, False))
+    return pc.if_else(dotted, pc.binary_join_element_wise(text, ".0", ""), text)
 
 
 def _write_csv(table: Any, sink: Any, delimiter: str) -> None:
-    """A header quoted only where needed (Python's csv), then the rows by pyarrow (fast)."""
+    """Cells quoted only where needed: by pyarrow (fast) when no text cell needs quotes, else
+    in blocks by Python's csv, which quotes just the cells that need it."""
     import csv
 
     import pyarrow.csv as pacsv
 
     header = io.StringIO()
-    csv.writer(header, delimiter=delimiter, lineterminator="\n").writerow(table.column_names)
+    writer = csv.writer(header, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(table.column_names)
     sink.write(header.getvalue().encode())
-    options = pacsv.WriteOptions(include_header=False, delimiter=delimiter)
-    pacsv.write_csv(table, sink, write_options=options)
+    if not _needs_quotes(table, delimiter):
+        options = pacsv.WriteOptions(
+            include_header=False, delimiter=delimiter, quoting_style="none"
+        )
+        pacsv.write_csv(table, sink, write_options=options)
+        return
+    for batch in table.to_batches(max_chunksize=65536):
+        block = io.StringIO()
+        writer = csv.writer(block, delimiter=delimiter, lineterminator="\n")
+        columns = [c.to_pylist() for c in batch.columns]
+        writer.writerows([_cell(v) for v in row] for row in zip(*columns, strict=True))
+        sink.write(block.getvalue().encode())
+
+
+def _cell(value: Any) -> Any:
+    """A cell as pyarrow writes it: missing is empty, booleans are true / false."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _needs_quotes(table: Any, delimiter: str) -> bool:
+    """True if any text cell holds the delimiter, a quote or a line break."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pattern = "[" + re.escape(delimiter) + '"\\n\\r]'
+    for column in table.columns:
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if text and pc.any(pc.match_substring_regex(column, pattern)).as_py():
+            return True
+    return False

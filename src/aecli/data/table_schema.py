@@ -14,6 +14,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aecli.data.column_checks import (
+    _check_names,
+    _check_separator,
+    _guess_sep,
+    is_saved_index,
+    refuse_text_dates_and_separators,
+    warn_index,
+    warn_oddities,
+)
+from aecli.data.table_condition import (
+    MAX_CONDITION_VALUES as MAX_CONDITION_VALUES,  # re-exported: the checkpoint checks it
+)
+from aecli.data.table_condition import (
+    Condition,
+    _dtype,
+    _label,
+    _label_dtype,
+    _typed,
+)
 from aecli.errors import AecliWarning, DataError
 
 
@@ -34,77 +53,6 @@ class Column:
     def width(self) -> int:
         """Slots in model space: 1, or one per category (one-hot in, softmax out)."""
         return len(self.categories) if self.categories is not None else 1
-
-
-MAX_CONDITION_VALUES = 1000
-
-
-@dataclass
-class Condition:
-    """The category y a conditional model is trained on, one-hot encoded."""
-
-    name: str
-    values: list[str]  # the labels, as text, in one-hot order
-    counts: list[int]  # how often each label occurred in the training rows
-    dtype: str  # "int", "float", "bool" or "str": the type labels are written back as
-    position: int  # the column's place in the training file
-
-    @classmethod
-    def fit(cls, frame: pd.DataFrame, name: str, rows: np.ndarray | None) -> Condition:
-        if name not in frame.columns:
-            raise DataError(f"--condition {name!r} is not a column of the data")
-        series = frame[name] if rows is None else frame[name].iloc[rows]
-        if series.isna().any():
-            raise DataError(f"the condition column {name!r} has missing values; fill or drop them")
-        labels = series.map(_label).value_counts().sort_index()
-        if len(labels) > MAX_CONDITION_VALUES:
-            raise DataError(
-                f"--condition {name!r} has {len(labels)} distinct values; a condition must be a "
-                f"category with at most {MAX_CONDITION_VALUES} values"
-            )
-        dtype = _label_dtype(frame[name])
-        position = list(frame.columns).index(name)
-        return cls(name, list(labels.index), [int(c) for c in labels], dtype, position)
-
-    def one_hot(self, frame: pd.DataFrame) -> np.ndarray:
-        """The (rows, values) one-hot matrix of the frame's condition column."""
-        if self.name not in frame.columns:
-            raise DataError(
-                f"the data lacks the condition column {self.name!r} the model was trained with"
-            )
-        column = frame[self.name]
-        if column.isna().any():
-            raise DataError(f"the condition column {self.name!r} has missing values")
-        return self.encode_labels(column.map(_label).tolist())
-
-    def encode_labels(self, labels: Sequence[str]) -> np.ndarray:
-        index = {v: i for i, v in enumerate(self.values)}
-        unknown = [v for v in labels if v not in index]
-        if unknown:
-            known = ", ".join(self.values[:10]) + (" ..." if len(self.values) > 10 else "")
-            raise DataError(
-                f"condition {self.name!r} value {unknown[0]!r} was not seen in training; "
-                f"known values: {known}"
-            )
-        out = np.zeros((len(labels), len(self.values)), np.float32)
-        out[np.arange(len(labels)), [index[v] for v in labels]] = 1.0
-        return out
-
-    def column(self, labels: Sequence[str]) -> pd.Series:
-        """Labels back in the column's original type."""
-        return pd.Series(_typed(labels, self.dtype), name=self.name)
-
-    def insert(self, frame: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
-        out = frame.copy()
-        out.insert(min(self.position, len(out.columns)), self.name, self.column(labels).to_numpy())
-        return out
-
-
-def _label(value: Any) -> str:
-    """A condition value as text: 3, 3.0 and '3' are one label."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 @dataclass
@@ -150,23 +98,10 @@ class TableSchema:
         cond = Condition.fit(frame, condition, rows) if condition is not None else None
         train = frame if rows is None else frame.iloc[rows]
         ids = [str(c) for c in id_cols]
-        kept, kinds = [], {}
-        for name in frame.columns:
-            if name in {*drop, condition, *ids}:
-                continue
-            kind = _column_kind(frame[name], str(name), name in set(categorical))
-            if kind == "categorical" and _all_distinct(train[name]):
-                warnings.warn(
-                    f"column {name!r} has a distinct value in every row: treated as an identifier "
-                    f"(not modelled, copied through); say --id-col {name} to silence this, or "
-                    f"--categorical {name} to model it",
-                    AecliWarning,
-                    stacklevel=3,
-                )
-                ids.append(str(name))
-                continue
-            kept.append(name)
-            kinds[name] = kind
+        skip = {*drop, condition, *ids}
+        kinds = _classify(frame, train, [c for c in frame.columns if c not in skip], categorical)
+        ids += [str(c) for c, kind in kinds.items() if kind == "id"]
+        kept = [c for c, kind in kinds.items() if kind != "id"]
         if not kept:
             raise DataError("no columns left to model after --drop and --id-col")
         numeric = [c for c in kept if kinds[c] == "numeric"]
@@ -307,8 +242,8 @@ class TableSchema:
                 out[col.name] = np.rint(raw).astype(np.int64)
             elif col.dtype == "bool":
                 out[col.name] = raw >= 0.5
-            else:
-                out[col.name] = raw
+            else:  # the model computes in float32: no more digits than that
+                out[col.name] = raw.astype(np.float32).astype(np.float64)
         return pd.DataFrame(out, index=range(len(values)))
 
     @property
@@ -337,6 +272,32 @@ class TableSchema:
 MAX_CATEGORIES = 1000
 
 
+def _classify(
+    frame: pd.DataFrame, train: pd.DataFrame, names: list[Any], categorical: Sequence[str]
+) -> dict[Any, str]:
+    """Each column's role: 'numeric', 'categorical' or 'id' (a saved index, or text with a
+    distinct value in every row), with a warning for every guess and every oddity."""
+    kinds = {}
+    for name in names:
+        if name not in set(categorical) and is_saved_index(frame[name], str(name)):
+            warn_index(str(name))
+            kinds[name] = "id"
+            continue
+        kind = _column_kind(frame[name], str(name), name in set(categorical))
+        warn_oddities(train[name], str(name), kind == "categorical")
+        if kind == "categorical" and _all_distinct(train[name]):
+            warnings.warn(
+                f"column {name!r} has a distinct value in every row: treated as an identifier "
+                f"(not modelled, copied through); say --id-col {name} to silence this, or "
+                f"--categorical {name} to model it",
+                AecliWarning,
+                stacklevel=4,
+            )
+            kind = "id"
+        kinds[name] = kind
+    return kinds
+
+
 def _column_kind(series: pd.Series, name: str, categorical: bool) -> str:
     """'numeric' or 'categorical'; dates and numbers mistyped as text are refused."""
     if categorical or pd.api.types.is_bool_dtype(series):
@@ -348,6 +309,7 @@ def _column_kind(series: pd.Series, name: str, categorical: bool) -> str:
         )
     if pd.api.types.is_numeric_dtype(series):
         return "numeric"
+    refuse_text_dates_and_separators(series, name)
     present = series.dropna()
     numbers = pd.to_numeric(present, errors="coerce")
     if len(present) and numbers.notna().mean() >= 0.9:
@@ -401,46 +363,6 @@ def _one_hot(series: pd.Series, col: Column) -> np.ndarray:
     return out
 
 
-def _typed(labels: Sequence[str], dtype: str) -> np.ndarray:
-    """Labels back in the column's original type."""
-    if dtype == "int":
-        return np.array([int(float(v)) for v in labels], dtype=np.int64)
-    if dtype == "float":
-        return np.array([float(v) for v in labels], dtype=np.float64)
-    if dtype == "bool":
-        return np.array([v == "True" for v in labels], dtype=bool)
-    return np.array(labels, dtype=object)
-
-
-def _check_separator(frame: pd.DataFrame) -> None:
-    if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
-        raise DataError(
-            f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it uses "
-            "another separator; save it as comma-separated .csv or tab-separated .tsv"
-        )
-
-
-def _label_dtype(series: pd.Series) -> str:
-    """The type a category's labels are written back as: int, float, bool or str."""
-    numeric = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-    return _dtype(series) if numeric else "str"
-
-
-def _dtype(series: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(series):
-        return "bool"
-    if pd.api.types.is_integer_dtype(series):
-        return "int"
-    return "float"
-
-
-def _check_names(frame: pd.DataFrame) -> None:
-    names = [str(c) for c in frame.columns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise DataError(f"duplicate column names: {', '.join(dupes)}; rename them")
-
-
 def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     bad = [
         c
@@ -451,7 +373,7 @@ def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
         if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
             raise DataError(
                 f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it "
-                "uses another separator; save it as comma-separated .csv or tab-separated .tsv"
+                f"uses another separator; say it with --sep {_guess_sep(frame)!r}"
             )
         example = frame[bad[0]].dropna()
         sample = f" (e.g. {str(example.iloc[0])[:30]!r})" if len(example) else ""

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aecli.data.adapter import Adapter, Fitted, Rows, Targets, Written, split_rows
+from aecli.data.csv_dialect import Dialect, dialect_of
 from aecli.data.table_files import read_table
 from aecli.data.table_schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
 from aecli.errors import CheckpointError, DataError, UserError
@@ -27,6 +28,10 @@ class TableAdapter(TableSchema, Adapter):
     type = "table"
     noun = "rows"
     noise_unit = 1.0
+    dialect: Dialect | None = None  # how CSV text is read: from the training options
+
+    def use_options(self, options: TrainOptions) -> None:
+        self.dialect = dialect_of(options)
 
     @classmethod
     def accepts(cls, source: Any) -> bool:
@@ -36,7 +41,7 @@ class TableAdapter(TableSchema, Adapter):
     def fit_training(cls, source: Any, options: TrainOptions, variational: bool) -> Fitted:
         if options.patch is not None or options.image_size is not None:
             raise UserError("--patch and --image-size are for images; this data is a table")
-        frame = read_table(source)
+        frame = read_table(source, dialect_of(options))
         if len(frame) < 2:
             raise DataError("training needs at least 2 rows")
         train_rows, _ = split_rows(len(frame), options.val_fraction, options.seed)
@@ -51,7 +56,8 @@ class TableAdapter(TableSchema, Adapter):
         adapter.choose_likelihoods(options.likelihood, variational)
         x = adapter.to_array(frame)
         y = adapter.condition.one_hot(frame) if adapter.condition is not None else None
-        return Fitted(adapter, x, y, n_inputs=x.shape[1])
+        adapter.use_options(options)
+        return Fitted(adapter, x, y, n_inputs=len(adapter.columns))
 
     @property
     def n_features(self) -> int:
@@ -64,7 +70,7 @@ class TableAdapter(TableSchema, Adapter):
 
         if not isinstance(source, pd.DataFrame) and is_image_source(source):
             raise UserError(f"this model was trained on a table; {source} is not one")
-        frame = read_table(source)
+        frame = read_table(source, self.dialect)
         yield Rows(kept_columns(frame, keep), self.to_array(frame), self.condition_of(frame), frame)
 
     def check_targets(self, targets: Targets, force: bool, inputs: Sequence[Any]) -> Targets:

@@ -33,10 +33,9 @@ def check_output(
         raise OutputExistsError(
             f"{target} already exists; pass --force to overwrite it, or choose another output"
         )
-    if not target.parent.is_dir():
-        raise UserError(
-            f"the folder {target.parent} does not exist; create it or choose another output"
-        )
+    blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:  # a missing folder is made when the file is written, as --out-dir does
+        raise UserError(f"{blocker} is a file, not a folder; choose another output")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -60,6 +59,7 @@ def atomic_path(path: str | os.PathLike[str], force: bool = False) -> Iterator[P
     """
     target = Path(path)
     check_output(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
