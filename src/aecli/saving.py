@@ -27,13 +27,14 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.density import MAX_KERNELS
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import AutoencoderNet
-from aecli.store.checkpoint import RecordReader, open_record, write_record
+from aecli.store.checkpoint import MODEL_FORMAT, RecordReader, open_record, write_record
 from aecli.vocabulary import MAX_COMPONENTS
 
 if TYPE_CHECKING:
     from aecli.model import Model
 
 MAX_PARAMETERS = 200_000_000  # 800 MB of float32: refuse anything claiming more
+FORMAT2_OPTIONS = ("sep", "decimal", "thousands", "encoding")
 RESUME = "resume."
 EXTRA = "extra."
 _HEADER = {
@@ -90,6 +91,7 @@ def read_model(path: str | os.PathLike[str], with_resume: bool = False) -> Loade
     """Read and validate a checkpoint (a resumable one loads as its best weights so far)."""
     target = Path(path)
     with open_record(target) as record:
+        record.meta = migrate(record.meta)
         options, adapter, arch = _validate(record.meta, target)
         net = AutoencoderNet(arch)
         expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
@@ -108,6 +110,29 @@ def read_model(path: str | os.PathLike[str], with_resume: bool = False) -> Loade
     net.load_state_dict(state)
     meta = record.meta
     return Loaded(options, adapter, net, meta["history"], meta["metrics"], extras, resume, tensors)
+
+
+def _v1_to_v2(meta: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 (aecli 0.2) added the CSV dialect options; a format-1 file read CSV with pandas'
+    defaults, which detection reproduces for every file format 1 could read."""
+    options = meta.get("options")
+    if isinstance(options, dict):
+        meta["options"] = {**dict.fromkeys(FORMAT2_OPTIONS), **options}
+    return meta
+
+
+MIGRATIONS = {1: _v1_to_v2}  # format version -> the step that lifts it by one
+
+
+def migrate(meta: dict[str, Any]) -> dict[str, Any]:
+    """Lift a checkpoint header written at an older format version to the current one, step by
+    step, so the rest of the loader reads one shape."""
+    version = meta.get("format_version", MODEL_FORMAT.version)
+    while isinstance(version, int) and version < MODEL_FORMAT.version:
+        meta = MIGRATIONS[version](dict(meta))
+        version += 1
+        meta["format_version"] = version
+    return meta
 
 
 def _validate(meta: dict[str, Any], target: Path) -> tuple[TrainOptions, Adapter, Architecture]:

@@ -35,7 +35,8 @@ class Format:
     what: str  # how messages name such a file
 
 
-MODEL_FORMAT = Format("aecli", "aecli", 1, "an aecli checkpoint")
+# Format 2: options gained the CSV dialect (saving.py migrates format-1 files on load).
+MODEL_FORMAT = Format("aecli", "aecli", 2, "an aecli checkpoint")
 
 
 def write_record(
