@@ -117,6 +117,7 @@ def variational_bounds(
 ) -> tuple[float, float]:
     """Mean ELBO and IWAE bound (K = `samples`) over the rows, in model-space nats."""
     from aecli.parts.variational import elbo_terms, iwae_bound
+    from aecli.progress import tick
 
     gen = torch.Generator().manual_seed(seed)
     elbos, iwaes = [], []
@@ -127,4 +128,5 @@ def variational_bounds(
             nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond)
             elbos.append(-(nll + kl))
             iwaes.append(iwae_bound(model.net, model.likelihood, rows, samples, gen, cond))
+            tick(min(start + BLOCK, len(x)), len(x), model.adapter.noun)
     return float(torch.cat(elbos).mean()), float(torch.cat(iwaes).mean())

@@ -273,6 +273,8 @@ class Model:
     ) -> np.ndarray:
         """fn over blocks of rows (and of the condition y, when given), without gradients.
         `array` is an array or anything sliceable into one (image rows decode per block)."""
+        from aecli.progress import tick
+
         out = []
         block = block_rows(max(self.n_features, width or 1))
         with torch.no_grad():
@@ -282,6 +284,7 @@ class Model:
                     out.append(fn(rows).numpy())
                 else:
                     out.append(fn(rows, torch.from_numpy(y[start : start + block])).numpy())
+                tick(min(start + block, len(array)), len(array), self.adapter.noun)
         if out:
             return np.concatenate(out)
         return np.zeros((0, width or self.latent_dim), np.float32)

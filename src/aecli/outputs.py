@@ -89,10 +89,12 @@ def denoise_images(
     """Denoise each source image into its target with `model.denoise_image`, keeping each
     file's size, mode and format; yields each (source, target) as it is written."""
     from aecli.data.image_rewrite import rewrite_image
+    from aecli.progress import tick
 
     clean: Callable[[Any], Any] = model.denoise_image
-    for source, target in jobs:
+    for i, (source, target) in enumerate(jobs):
         rewrite_image(source, target, clean, force=force, quality=quality)
+        tick(i + 1, len(jobs), "images")
         yield source, target
 
 

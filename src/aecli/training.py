@@ -16,6 +16,7 @@ from aecli.errors import TrainingDiverged
 from aecli.options import TrainOptions
 from aecli.parts.networks import AutoencoderNet
 from aecli.parts.objective import Objective
+from aecli.progress import listening_now, tick
 
 EVAL_BATCH = 8192
 EpochCallback = Callable[[dict[str, Any], int], None]
@@ -133,6 +134,7 @@ class Trainer:
                 self.schedule.step()
                 self.running.add_(loss.detach(), alpha=len(rows))
                 self.start += self.batch
+                self._tick()
                 if should_stop is not None and self.start < self.n and should_stop():
                     return False
             self._end_epoch(on_epoch)
@@ -157,10 +159,28 @@ class Trainer:
                 self.best_state[name].copy_(value)  # state_dict() walk, no allocation
         if on_epoch is not None:
             on_epoch(self.records[-1], self.epochs)
+        self._tick(train_loss=train_loss, val_loss=val_loss)
         patience = self.options.patience
         self.stopped_early = bool(patience) and self.epoch - self.best_epoch >= patience
         self.epoch += 1
         self.order = None
+
+    def _tick(self, **losses: float) -> None:
+        """Progress in optimiser steps, with the epoch and (at its end) the losses so far."""
+        if not listening_now():
+            return
+        per_epoch = math.ceil(self.n / self.batch)
+        done = (self.epoch - 1) * per_epoch + math.ceil(min(self.start, self.n) / self.batch)
+        tick(
+            done,
+            self.epochs * per_epoch,
+            "steps",
+            epoch=self.epoch,
+            epochs=self.epochs,
+            best=self.best,
+            best_epoch=self.best_epoch,
+            **losses,
+        )
 
     def history(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import Common, Force, Json, OutDir, Quiet, Recursive
+from aecli.cli.support import Common, Force, Json, LogEvery, OutDir, Quiet, Recursive
 
 
 @app.command(no_args_is_help=True)
@@ -55,29 +55,31 @@ def denoise(
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
+    log_every: LogEvery = 30.0,
 ) -> None:
     """Repair data: fill a table's missing cells, or clean noisy images of any size with the
     photo model or a model trained on images."""
     from aecli import api
     from aecli.outputs import repair
 
-    common = Common(force, quiet, json_out)
+    common = Common(force, quiet, json_out, log_every)
     if output in (None, "-") and out_dir is None:
         common.stdout_free("-", "repaired rows")
     model = api.load(model_ref)
-    done = repair(
-        model,
-        data,
-        output=output,
-        out_dir=out_dir,
-        mask_out=mask_out,
-        all_cells=all_cells,
-        iterations=iterations,
-        quality=quality,
-        recursive=recursive,
-        force=force,
-        on_item=lambda source, target: common.say(f"denoised {source} -> {target}"),
-    )
+    with common.progress("denoise"):
+        done = repair(
+            model,
+            data,
+            output=output,
+            out_dir=out_dir,
+            mask_out=mask_out,
+            all_cells=all_cells,
+            iterations=iterations,
+            quality=quality,
+            recursive=recursive,
+            force=force,
+            on_item=lambda source, target: common.say(f"denoised {source} -> {target}"),
+        )
     if done.cells is None:  # images
         common.finish({"model": model_ref, "outputs": done.outputs}, None)
         return

@@ -9,7 +9,9 @@ import typer
 from aecli.cli.app import app
 from aecli.cli.support import (
     Json,
+    LogEvery,
     ModelPath,
+    Quiet,
     emit_json,
 )
 
@@ -24,13 +26,17 @@ def evaluate(
     ] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the Monte-Carlo estimates.")] = 0,
     json_out: Json = False,
+    quiet: Quiet = False,
+    log_every: LogEvery = 30.0,
 ) -> None:
     """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO and
     the IWAE estimate of log p(x) in nats per row (probabilistic PCA's beside it)."""
     from aecli import api
+    from aecli.cli.progress import Progress
 
     model = api.load(model_path)
-    figures = model.evaluate(data, importance_samples=importance_samples, seed=seed)
+    with Progress("evaluate", quiet, log_every):
+        figures = model.evaluate(data, importance_samples=importance_samples, seed=seed)
     if json_out:
         emit_json(figures.to_dict())
     else:

@@ -17,6 +17,7 @@ SUMMARIES = {
     "sample": "Generate new rows (or images) from a model.",
     "evaluate": "Reconstruction error and likelihood on data, beside PCA's.",
     "inspect": "Show what a checkpoint holds.",
+    "report": "Write an HTML page of plots: losses, codes, reconstructions, samples.",
 }
 MODEL_FIRST = ("encode", "decode", "denoise", "evaluate", "sample", "inspect", "score", "report")
 TABLES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zst")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import Common, Force, Json, ModelPath, OutDir, Quiet
+from aecli.cli.support import Common, Force, Json, LogEvery, ModelPath, OutDir, Quiet
 from aecli.data.adapter import Targets
 
 
@@ -51,14 +51,18 @@ def sample(
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
+    log_every: LogEvery = 30.0,
 ) -> None:
     """Generate new rows in the training data's columns, units, types and ranges; for an image
     model, PNGs in --out-dir (sample-0001.png, ...) and/or one --grid image."""
     from aecli import api
 
-    common = Common(force, quiet, json_out)
+    common = Common(force, quiet, json_out, log_every)
     model = api.load(model_path)
     targets = model.adapter.check_targets(Targets(output, out_dir, grid), force, [model_path])
     common.stdout_free(targets.output or "", "sampled rows")
-    result = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)
+    with common.progress("sample"):
+        result = model.sample(
+            n, seed=seed, temperature=temperature, source=source, condition=condition
+        )
     common.write_result(model, result, targets, [model_path], "sampled")

@@ -30,6 +30,15 @@ def say(message: str) -> None:
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors on stderr.")]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+LogEvery = Annotated[
+    float,
+    typer.Option(
+        "--log-every",
+        metavar="SECONDS",
+        min=0,
+        help="When stderr is not a terminal: a progress line every SECONDS (0: every step).",
+    ),
+]
 Keep = Annotated[
     list[str] | None,
     typer.Option(
@@ -65,11 +74,18 @@ def emit_json(summary: dict[str, Any]) -> None:
 
 @dataclass
 class Common:
-    """The flags every command that writes shares: --force, --quiet and --json."""
+    """The flags every command that writes shares: --force, --quiet, --json, --log-every."""
 
     force: bool = False
     quiet: bool = False
     json: bool = False
+    log_every: float = 30.0
+
+    def progress(self, what: str) -> Any:
+        """Progress of the work inside `with common.progress("encode"):` on stderr."""
+        from aecli.cli.progress import Progress
+
+        return Progress(what, self.quiet, self.log_every)
 
     def __post_init__(self) -> None:
         show_warnings(self.quiet)

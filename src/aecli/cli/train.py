@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,9 +14,11 @@ from aecli.cli.messages import (
     panel_command_class,
     refuse_options_with_resume,
 )
+from aecli.cli.report import check_report_target, write_training_report
 from aecli.cli.support import (
     Force,
     Json,
+    LogEvery,
     Quiet,
     StopOnSignal,
     emit_json,
@@ -63,9 +64,22 @@ def train(
             help="Continue an interrupted run from its .resume.safetensors file, with its options.",
         ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Also write an HTML report (see `aecli report`) on the validation rows.",
+        ),
+    ] = None,
+    report_label: Annotated[
+        str | None,
+        typer.Option("--report-label", metavar="COL", help="--report: colour the codes by COL."),
+    ] = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
+    log_every: LogEvery = 30.0,
     **options: Any,
 ) -> None:
     """Train an autoencoder on a table or on images and save it as one .safetensors file."""
@@ -84,16 +98,16 @@ def train(
     output, progress = paths.checkpoint, paths.progress
     if resume is not None:
         refuse_options_with_resume(options)
+    check_report_target(report, report_label, data, output, force)
 
     from aecli import api
-    from aecli.cli.progress import EpochProgress
+    from aecli.cli.progress import Progress
 
     stop = StopOnSignal(quiet)
     try:
-        with stop, EpochProgress(enabled=not quiet and sys.stderr.isatty()) as bar:
+        with stop, Progress("train", quiet, log_every):
             model = api.train(
                 data,
-                on_epoch=bar.update,
                 should_stop=stop,
                 progress_path=progress,
                 checkpoint_every=checkpoint_every,
@@ -109,6 +123,9 @@ def train(
     from aecli.results import summarise_training
 
     summary = summarise_training(model, str(output))
+    if report is not None:
+        write_training_report(model, data, report, report_label, force, quiet, log_every)
+        summary.notes.append(f"report written to {report}")
     if json_out:
         emit_json(summary.to_dict())
     if not quiet:

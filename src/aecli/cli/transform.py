@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import Common, Force, Json, Keep, ModelPath, OutDir, Quiet, Recursive
+from aecli.cli.support import (
+    Common,
+    Force,
+    Json,
+    Keep,
+    LogEvery,
+    ModelPath,
+    OutDir,
+    Quiet,
+    Recursive,
+)
 from aecli.data.adapter import Targets
 
 
@@ -38,21 +48,23 @@ def encode(
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
+    log_every: LogEvery = 30.0,
 ) -> None:
     """Encode every row (or image) to its code z1..zK, in the input's order."""
     from aecli import api
 
-    common = Common(force, quiet, json_out)
+    common = Common(force, quiet, json_out, log_every)
     target = common.table_target(output, [data, model_path], "codes")
     model = api.load(model_path)
-    codes = model.encode(
-        data,
-        keep=tuple(keep or ()),
-        stochastic=stochastic,
-        with_logvar=with_logvar,
-        seed=seed,
-        recursive=recursive,
-    )
+    with common.progress("encode"):
+        codes = model.encode(
+            data,
+            keep=tuple(keep or ()),
+            stochastic=stochastic,
+            with_logvar=with_logvar,
+            seed=seed,
+            recursive=recursive,
+        )
     common.write_table(codes, target, "encoded")
 
 
@@ -79,15 +91,17 @@ def decode(
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
+    log_every: LogEvery = 30.0,
 ) -> None:
     """Decode codes back to rows in the training data's columns, order and units; for an image
     model, to one PNG per row in --out-dir, named from the codes' path column."""
     from aecli import api
 
-    common = Common(force, quiet, json_out)
+    common = Common(force, quiet, json_out, log_every)
     model = api.load(model_path)
     inputs = [codes, model_path]
     targets = model.adapter.check_targets(Targets(output, out_dir), force, inputs)
     common.stdout_free(targets.output or "", "decoded rows")
-    result = model.decode(codes, keep=tuple(keep or ()), probabilities=probabilities)
+    with common.progress("decode"):
+        result = model.decode(codes, keep=tuple(keep or ()), probabilities=probabilities)
     common.write_result(model, result, targets, inputs, "decoded")
