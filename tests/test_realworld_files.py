@@ -184,3 +184,11 @@ def test_a_named_dialect_is_remembered_for_later_commands(tmp_path, runner):
     codes = invoke(runner, "encode", model, tmp_path / "p.csv")
     assert codes.exit_code == 0, codes.stderr
     assert len(codes.stdout.splitlines()) == 41
+
+
+def test_the_extra_arguments_message_counts_and_names_them(tmp_path, runner):
+    files = [tmp_path / f"t{i}.csv" for i in range(4)]
+    result = invoke(runner, "encode", "m.safetensors", *files)
+    assert result.exit_code == 2
+    assert "error: 3 unexpected extra arguments (" in result.stderr
+    assert str(files[1]) in result.stderr and "(s)" not in result.stderr

@@ -38,15 +38,13 @@ def evaluate_model(
 ) -> EvaluationFigures:
     """The figures `aecli evaluate` prints; `x` is in model space (from schema.to_array), `y`
     the one-hot condition of a conditional model."""
-    columns = getattr(model.schema, "columns", None)  # None for images: pixels are not scaled
-    scale = np.array([c.scale for c in columns]) if columns is not None else np.ones(1)
-    jacobian = float(np.log(scale).sum())  # log |d x_std / d x_raw|
+    jacobian = model.adapter.log_scale()  # log |d x_std / d x_raw|
     recon = model.reconstruct_array(x, y)
     pca = model.extras.get("pca")
     figures = EvaluationFigures(
         kind=model.kind,
         rows=len(x),
-        data="images" if columns is None else "table",
+        data=model.adapter.type,
         model_mse=float(np.nanmean((recon - x) ** 2)),
     )
     pca_recon = None
@@ -73,10 +71,10 @@ def _per_feature(
 ) -> list[FeatureFigure]:
     """Each table column's error in its own units (categories: label accuracy); none for
     images, whose pixels are summarised by the overall figures."""
-    columns = getattr(model.schema, "columns", None) or []
     out = []
-    for start, c in zip(getattr(model.schema, "starts", []), columns, strict=True):
-        if c.categories is not None:  # categories: accuracy of the most likely label
+    for c in model.adapter.features():
+        start = c.start
+        if c.categorical:  # categories: accuracy of the most likely label
             block = slice(start, start + c.width)
             seen = ~np.isnan(x[:, start])
             truth = x[seen, block].argmax(1)
@@ -102,11 +100,11 @@ def _like_with_like(model: Model, figures: EvaluationFigures) -> None:
     things, so PCA's is withdrawn with a note saying why."""
     if figures.pca_log_likelihood is None or not model.variational:
         return
-    kinds = set(model.schema.kinds_and_widths()[0])
+    kinds = set(model.adapter.kinds_and_widths()[0])
     if kinds <= {"gaussian"}:
         return
     figures.pca_log_likelihood = None
-    what = "pixels" if figures.data == "images" else "columns"
+    what = model.adapter.feature_noun
     figures.notes.append(
         f"no PCA log-likelihood: this model scores {what} with a {'/'.join(sorted(kinds))} "
         "likelihood (probabilities of discrete values), probabilistic PCA with a Gaussian "

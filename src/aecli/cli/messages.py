@@ -53,12 +53,13 @@ def usage_message(exc: Any) -> str:
         return f"{help_text}\n\nerror: missing argument {' and '.join(missing)}"
     message = exc.format_message()
     if "unexpected extra argument" in message:
-        extras = message.split("(", 1)[-1].rstrip(")").split()
+        extras = message.rsplit(" (", 1)[-1].rstrip(")").split()  # "...argument(s) (a b)"
         shown = " ".join(extras[:SHOWN_EXTRAS]) + (" ..." if len(extras) > SHOWN_EXTRAS else "")
         hint = ""
         if len(extras) > 1 or any(ch in message for ch in "*?["):
             hint = "; if the shell expanded a glob, quote the glob ('scans/*.png')"
-        return f"error: {len(extras)} unexpected extra argument(s) ({shown}){hint}{where}"
+        many = "s" if len(extras) > 1 else ""
+        return f"error: {len(extras)} unexpected extra argument{many} ({shown}){hint}{where}"
     return f"error: {message}{where}"
 
 

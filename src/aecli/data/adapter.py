@@ -34,6 +34,18 @@ class Rows:
 
 
 @dataclass
+class Feature:
+    """One of the user's features as the model sees it: `width` model-space slots from `start`,
+    scaled by `scale` (1 for categories, whose one-hot slots are probabilities)."""
+
+    name: str
+    start: int
+    width: int
+    scale: float
+    categorical: bool
+
+
+@dataclass
 class Targets:
     """Where a command writes its result: a table file (`output`, '-' for stdout), or images
     in a folder (`out_dir`) and/or one contact sheet (`grid`)."""
@@ -68,6 +80,7 @@ class Adapter(ABC):
 
     type: ClassVar[str]  # "table" or "images": the checkpoint's schema "type"
     noun: ClassVar[str]  # what one row is called in messages: "rows" or "images"
+    feature_noun: ClassVar[str]  # what one feature is called: "columns" or "pixels"
     noise_unit: ClassVar[float]  # the scale --noise levels are given in (1, or 255 for pixels)
     condition: Any = None  # the condition column of a conditional table model
     n_condition: int = 0
@@ -94,6 +107,16 @@ class Adapter(ABC):
     @abstractmethod
     def n_features(self) -> int:
         """Model-space width of one row."""
+
+    def features(self) -> list[Feature]:
+        """The user's features, each with its own figures in `evaluate` (none by default: an
+        image's pixels are summarised by the overall figures)."""
+        return []
+
+    def log_scale(self) -> float:
+        """log |d model-space / d data units| of one row: what turns a density in model space
+        into one in the user's units (0 when rows are used as they are)."""
+        return 0.0
 
     @abstractmethod
     def kinds_and_widths(self) -> tuple[list[str], list[int]]:

@@ -68,6 +68,7 @@ class ImageAdapter(Adapter):
 
     type = "images"
     noun = "images"
+    feature_noun = "pixels"
     noise_unit = 255.0  # noise levels for images are on the 0-255 scale
 
     @property

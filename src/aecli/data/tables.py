@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from aecli.data.adapter import Adapter, Fitted, Rows, Targets, Written, split_rows
+from aecli.data.adapter import Adapter, Feature, Fitted, Rows, Targets, Written, split_rows
 from aecli.data.csv_dialect import Dialect, dialect_of
 from aecli.data.table_files import read_table
 from aecli.data.table_schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
@@ -27,11 +27,21 @@ class TableAdapter(TableSchema, Adapter):
 
     type = "table"
     noun = "rows"
+    feature_noun = "columns"
     noise_unit = 1.0
     dialect: Dialect | None = None  # how CSV text is read: from the training options
 
     def use_options(self, options: TrainOptions) -> None:
         self.dialect = dialect_of(options)
+
+    def features(self) -> list[Feature]:
+        return [
+            Feature(c.name, start, c.width, c.scale, c.categories is not None)
+            for start, c in zip(self.starts, self.columns, strict=True)
+        ]
+
+    def log_scale(self) -> float:
+        return float(np.log([c.scale for c in self.columns]).sum())
 
     @classmethod
     def accepts(cls, source: Any) -> bool:
