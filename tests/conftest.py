@@ -56,3 +56,19 @@ def shared_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.exit_code == 0, result.output
     return model
+
+
+def same_checkpoint(a: Path, b: Path) -> bool:
+    """Two checkpoint files hold the same tensors (to the byte) and the same header, apart from
+    the training time each records (history `seconds`)."""
+    import json
+    import re
+
+    def parts(path: Path) -> tuple[bytes, str]:
+        raw = path.read_bytes()
+        n = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8 : 8 + n])
+        text = json.dumps(header, sort_keys=True)
+        return raw[8 + n :], re.sub(r'\\"seconds\\": [0-9.eE+-]+', "", text)
+
+    return parts(a) == parts(b)

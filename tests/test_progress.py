@@ -99,3 +99,15 @@ def test_ticks_go_to_the_listener_only_inside_its_block():
     tick(2, 2)
     assert seen == [Tick(1, 2, "images", {"epoch": 1})]
     assert clock(5) == "5 s" and clock(185) == "3 min 05 s" and clock(7440) == "2 h 04 min"
+
+
+def test_inspect_shows_the_loss_sparkline_and_the_training_time(shared_model, runner):
+    from aecli.cli.render import sparkline
+    from conftest import invoke
+
+    result = invoke(runner, "inspect", shared_model)
+    assert result.exit_code == 0, result.output
+    assert "training time" in result.stdout and re.search(r"\d+\.\d s", result.stdout)
+    assert re.search(r"validation loss\s+│ [▁▂▃▄▅▆▇█]{10,}", result.stdout)
+    assert sparkline([3.0, 2.0, 1.0, 1.0]) == "█▅▁▁"
+    assert len(sparkline([float(i) for i in range(500)])) == 30

@@ -69,6 +69,7 @@ def train(
     """
     started = time.perf_counter()
     saved = _resumable(resume) if resume is not None else None
+    before = float(saved.history.get("seconds", 0.0)) if saved is not None else 0.0
     opts = saved.options if saved is not None else TrainOptions.from_dict(options).resolved()
     split = _split(fit_training(data, opts, KINDS[opts.kind].variational), opts)
     if saved is not None and saved.history.get("data_sha256") != split.fingerprint:
@@ -94,6 +95,7 @@ def train(
 
         def snapshot() -> Model:
             history = {**trainer.history(), "data_sha256": split.fingerprint}
+            history["seconds"] = round(before + time.perf_counter() - started, 2)
             model = Model(opts, split.fitted.adapter, trainer.best_net(), history, {}, {"pca": pca})
             model.metrics = _metrics(model, split, pca)
             return model
@@ -111,7 +113,8 @@ def train(
         model.extras["density"] = fit_code_density(
             codes, opts.seed, opts.code_density, opts.components
         )
-    model.train_seconds = time.perf_counter() - started  # not saved: checkpoints stay identical
+    model.train_seconds = time.perf_counter() - started
+    model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
     return model
 
 

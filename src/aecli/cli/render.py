@@ -75,6 +75,8 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         f"{history['epochs_run']} run, best {history['best_epoch']}"
         + (" (stopped early)" if history["stopped_early"] else ""),
     )
+    for label, value in history_rows(history):
+        overview.add_row(label, value)
     console.print(overview)
 
     options = Table(title="training options")
@@ -112,6 +114,38 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         train = "" if r["train_loss"] is None else f"{r['train_loss']:.4f}"
         curve.add_row(str(r["epoch"]), train, f"{r['val_loss']:.4f}")
     console.print(curve)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def history_rows(history: dict[str, Any]) -> list[tuple[str, str]]:
+    """The loss curves as sparklines, and the training time when recorded."""
+    rows = []
+    for label, key in (("training loss", "train_loss"), ("validation loss", "val_loss")):
+        values = [r[key] for r in history["records"] if r.get(key) is not None]
+        if len(values) > 1:
+            rows.append((label, f"{sparkline(values)} {values[0]:.3g} -> {values[-1]:.3g}"))
+    if history.get("seconds") is not None:
+        rows.append(("training time", f"{history['seconds']:.1f} s"))
+    return rows
+
+
+def sparkline(values: list[float], width: int = 30) -> str:
+    """A loss curve in one line of block characters (at most `width`; epochs averaged into
+    bins when there are more), lowest value lowest."""
+    finite = [v for v in values if v == v and abs(v) != float("inf")]
+    if not finite:
+        return ""
+    bins = min(width, len(values))
+    points = []
+    for i in range(bins):
+        chunk = values[i * len(values) // bins : (i + 1) * len(values) // bins]
+        chunk = [v for v in chunk if v in finite] or [finite[-1]]
+        points.append(sum(chunk) / len(chunk))
+    low, high = min(points), max(points)
+    span = (high - low) or 1.0
+    return "".join(SPARKS[round((p - low) / span * (len(SPARKS) - 1))] for p in points)
 
 
 def print_evaluation(figures: EvaluationFigures) -> None:
