@@ -79,12 +79,7 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         overview.add_row(label, value)
     console.print(overview)
 
-    options = Table(title="training options")
-    options.add_column("option")
-    options.add_column("value")
-    for name, value in summary["options"].items():
-        options.add_row(name, str(value))
-    console.print(options)
+    console.print(_options_table(summary["options"]))
 
     data = summary["schema"]
     if data.get("type") == "images":
@@ -146,6 +141,17 @@ def sparkline(values: list[float], width: int = 30) -> str:
     low, high = min(points), max(points)
     span = (high - low) or 1.0
     return "".join(SPARKS[round((p - low) / span * (len(SPARKS) - 1))] for p in points)
+
+
+def _options_table(opts: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    options = Table(title="training options")
+    options.add_column("option")
+    options.add_column("value")
+    for name, value in opts.items():
+        options.add_row(name, str(value))
+    return options
 
 
 def print_evaluation(figures: EvaluationFigures) -> None:
