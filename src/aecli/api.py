@@ -26,6 +26,7 @@ from aecli.parts.networks import AutoencoderNet
 from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.saving import Loaded, read_model
+from aecli.scoring import fit_score_extras
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
 __all__ = ["load", "split_rows", "train"]
@@ -111,6 +112,10 @@ def train(
         model.extras["density"] = fit_code_density(
             codes, opts.seed, opts.code_density, opts.components
         )
+        held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
+        _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+        model.metrics["score"] = {"split": "validation" if len(split.val_rows) else "training"}
+        model.metrics["score"].update(figures)
     model.train_seconds = time.perf_counter() - started  # not saved: checkpoints stay identical
     return model
 

@@ -124,7 +124,8 @@ def variational_bounds(
         for start in range(0, len(x), BLOCK):
             rows = torch.from_numpy(np.array(x[start : start + BLOCK], dtype=np.float32))
             cond = None if y is None else torch.from_numpy(y[start : start + BLOCK])
-            nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond)
+            present = model.likelihood.present(rows)  # missing cells are left out, not zeros
+            nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond, present)
             elbos.append(-(nll + kl))
             iwaes.append(iwae_bound(model.net, model.likelihood, rows, samples, gen, cond))
     return float(torch.cat(elbos).mean()), float(torch.cat(iwaes).mean())

@@ -261,6 +261,38 @@ class Model:
         x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files
         return evaluate_model(self, x, rows.y, importance_samples, seed)
 
+    # --- anomaly scores ---------------------------------------------------------------------
+
+    def score_samples(
+        self,
+        data: Data,
+        *,
+        method: str | None = None,
+        samples: int = 100,
+        fast: bool = False,
+        seed: int = 0,
+        recursive: bool = False,
+    ) -> np.ndarray:
+        """One number per row (or image), in order, following scikit-learn's convention:
+        HIGHER MEANS MORE NORMAL. It is minus the `score` column of `score_table` and
+        `aecli score` (there, higher = more anomalous); with the likelihood method it is
+        log p(x). `method` "reconstruction" or "likelihood" (the default where the checkpoint
+        allows); `samples`: a VAE's importance samples, `fast`: its ELBO. See scoring.py."""
+        from aecli.scoring import score_array, settings_for
+
+        settings = settings_for(self, method, samples, fast, seed)
+        rows = self.adapter.read(data, (), recursive)
+        return -score_array(self, rows.x, rows.y, settings)[:, 0].astype(np.float64)
+
+    def score_table(self, data: Data, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
+        """What `aecli score` writes: `keep` columns (images: path), score (higher = more
+        anomalous), percentile among the validation rows, outlier (0/1) and, with
+        `explain=N`, the N columns contributing most. Options: method, samples, fast,
+        contamination, threshold, explain, seed, recursive (see `aecli.score_table`)."""
+        from aecli.score_table import score_table
+
+        return score_table(self, data, keep, **how)
+
     transform = encode
     inverse_transform = decode
 
