@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -176,3 +177,25 @@ def test_score_mistakes_get_one_line_and_exit_2(runner: CliRunner, shared_model,
     result = invoke(runner, "score", shared_model, SAMPLE / "wine.csv", *args)
     assert result.exit_code == 2
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_summaries_show_the_validation_scores_and_threshold(runner: CliRunner, shared_model):
+    shown = invoke(runner, "inspect", shared_model)
+    assert shown.exit_code == 0 and "anomaly scores" in shown.stdout
+    assert "outlier threshold" in shown.stdout
+    figures = invoke(runner, "evaluate", shared_model, SAMPLE / "wine.csv", "--json")
+    scores = json.loads(figures.stdout)["scores"]
+    assert scores["rows"] == 178 and scores["method"] == "likelihood"
+    assert scores["quantiles"]["q50"] <= scores["quantiles"]["q99"]
+    assert 0 <= scores["above_threshold"] <= 178
+
+
+def test_the_training_summary_reports_score_quantiles(tmp_path: Path, runner: CliRunner):
+    result = invoke(
+        runner, "train", SAMPLE / "wine.csv", "-o", tmp_path / "m.safetensors",
+        "--steps", "50", "--hidden", "8", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout)["scores"]
+    assert scores["split"] == "validation" and scores["rows"] == 18
+    assert scores["threshold"] == pytest.approx(scores["quantiles"]["q99"])

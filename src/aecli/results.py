@@ -62,6 +62,7 @@ class TrainingSummary:
     seconds: float
     metrics: TrainingMetrics
     notes: list[str] = field(default_factory=list)  # why the run differs from what was asked
+    scores: dict[str, Any] | None = None  # the held-out rows' anomaly scores (scoring.py)
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -101,6 +102,7 @@ class EvaluationFigures:
     importance_samples: int | None = None
     per_feature: list[FeatureFigure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    scores: dict[str, Any] | None = None  # the rows' anomaly-score distribution (scoring.py)
 
     @property
     def row_word(self) -> str:
@@ -130,6 +132,8 @@ class EvaluationFigures:
         for name in ("elbo", "iwae_log_likelihood", "importance_samples"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
+        if self.scores is not None:
+            out["scores"] = self.scores
         out["units"] = self.units
         out["notes"] = list(self.notes)
         return out
@@ -166,6 +170,8 @@ def summarise_training(model: Any, output: str) -> TrainingSummary:
         metrics=metrics,
     )
     summary.notes = _training_notes(summary, opts, per_epoch)
+    scores = model.metrics.get("score")
+    summary.scores = scores if isinstance(scores, dict) else None
     return summary
 
 
@@ -194,3 +200,15 @@ def _training_notes(s: TrainingSummary, opts: Any, per_epoch: int) -> list[str]:
             "no comparison with PCA: its error on these rows is zero or too small to divide by"
         )
     return notes
+
+
+def score_line(scores: dict[str, Any] | None, rows: str = "validation rows") -> str | None:
+    """One line on an anomaly-score distribution: its quantiles and the outlier threshold."""
+    if not scores or not scores.get("quantiles"):
+        return None
+    q = scores["quantiles"]
+    shown = ", ".join(f"{name[1:]}% {value:.4g}" for name, value in q.items())
+    line = f"anomaly scores ({scores['method']}) of {scores['rows']} {rows}: {shown}"
+    if scores.get("threshold") is not None:
+        line += f"; outlier threshold (99th percentile) {scores['threshold']:.4g}"
+    return line

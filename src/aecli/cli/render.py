@@ -35,6 +35,12 @@ def train_summary(s: TrainingSummary, data: str) -> str:
         f"PCA with {s.latent_dim} components on the same {m.split} rows: "
         f"{m.pca_val_mse:.4f}{_versus_pca(m.ratio_to_pca)}",
     ]
+    from aecli.results import score_line
+
+    scores = s.scores or {}
+    unit = "images" if s.data == "images" else "rows"
+    line = score_line(scores, f"{scores.get('split', 'validation')} {unit}")
+    lines += [line] if line else []
     lines += [f"note: {note}" for note in s.notes]
     lines.append(f"saved {s.output} in {s.seconds:.1f} s")
     return "\n".join(lines)
@@ -68,6 +74,12 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         f"{summary['parameters']:,} parameters)",
     )
     for name, value in summary["metrics"].items():
+        if name == "score" and isinstance(value, dict):
+            from aecli.results import score_line
+
+            rows = f"{value.get('split', 'held-out')} rows"
+            overview.add_row("anomaly scores", score_line(value, rows) or "")
+            continue
         overview.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
     history = summary["history"]
     overview.add_row(
@@ -141,6 +153,17 @@ def print_evaluation(figures: EvaluationFigures) -> None:
         table.add_row(name, format(f.model, spec), _fmt(f.pca, spec))
     console = Console()
     console.print(table)
+    from aecli.results import score_line
+
+    scores = dict(figures.scores or {})
+    line = score_line({**scores, "threshold": None}, figures.row_word)
+    if line and scores.get("threshold") is not None:
+        line += (
+            f"; {scores['above_threshold']} above the model's outlier threshold "
+            f"{scores['threshold']:.4g}"
+        )
+    if line:
+        console.print(line, soft_wrap=True)
     for note in figures.notes:
         console.print(f"note: {note}", soft_wrap=True)
 
