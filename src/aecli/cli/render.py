@@ -73,14 +73,8 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         f"{'; sees missing cells' if arch.get('mask_inputs') else ''}; "
         f"{summary['parameters']:,} parameters)",
     )
-    for name, value in summary["metrics"].items():
-        if name == "score" and isinstance(value, dict):
-            from aecli.results import score_line
-
-            rows = f"{value.get('split', 'held-out')} rows"
-            overview.add_row("anomaly scores", score_line(value, rows) or "")
-            continue
-        overview.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    for name, value in _metric_rows(summary["metrics"]):
+        overview.add_row(name, value)
     history = summary["history"]
     overview.add_row(
         "epochs",
@@ -124,6 +118,20 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         train = "" if r["train_loss"] is None else f"{r['train_loss']:.4f}"
         curve.add_row(str(r["epoch"]), train, f"{r['val_loss']:.4f}")
     console.print(curve)
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """inspect's rows of the training metrics; the anomaly scores as one line."""
+    from aecli.results import score_line
+
+    rows = []
+    for name, value in metrics.items():
+        if name == "score" and isinstance(value, dict):
+            held = f"{value.get('split', 'held-out')} rows"
+            rows.append(("anomaly scores", score_line(value, held) or ""))
+        else:
+            rows.append((name, f"{value:.4f}" if isinstance(value, float) else str(value)))
+    return rows
 
 
 def print_evaluation(figures: EvaluationFigures) -> None:
