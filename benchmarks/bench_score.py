@@ -83,12 +83,10 @@ def datasets(seed: int):
     penguins = pd.read_csv(ROOT / "sample_data" / "penguins.csv").dropna().reset_index(drop=True)
     normal = penguins["species"].to_numpy() != "Chinstrap"
     yield "penguins (Chinstrap rare)", *table_set(penguins.drop(columns="species"), normal, seed)
-    images = np.frombuffer(
-        gzip.open(SHARED / "mnist-t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16
-    ).reshape(-1, 28, 28)
-    labels = np.frombuffer(
-        gzip.open(SHARED / "mnist-t10k-labels-idx1-ubyte.gz").read(), np.uint8, offset=8
-    )
+    with gzip.open(SHARED / "mnist-t10k-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(SHARED / "mnist-t10k-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
     pixels = pd.DataFrame(images.reshape(len(images), -1) / 255.0).add_prefix("p")
     yield "MNIST 0 one-class", *table_set(pixels, labels == 0, seed, limit=MNIST_TEST)
 

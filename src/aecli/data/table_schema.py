@@ -16,13 +16,14 @@ import pandas as pd
 
 from aecli.data.column_checks import (
     _check_names,
+    _check_numeric,
     _check_separator,
-    _guess_sep,
     is_saved_index,
     refuse_text_dates_and_separators,
     warn_index,
     warn_oddities,
 )
+from aecli.data.ranges import into_range
 from aecli.data.table_condition import (
     MAX_CONDITION_VALUES as MAX_CONDITION_VALUES,  # re-exported: the checkpoint checks it
 )
@@ -48,6 +49,9 @@ class Column:
     max: float
     likelihood: str = "gaussian"  # "bernoulli" (values in [0, 1], unscaled) or "categorical"
     categories: list[str] | None = None  # a categorical column's labels, in one-hot order
+    whole: bool = False  # a float column whose training values are all whole numbers
+    at_min: float = 0.0  # share of the training values at `min` (a point mass there)
+    at_max: float = 0.0  # and at `max`
 
     @property
     def width(self) -> int:
@@ -129,6 +133,9 @@ class TableSchema:
                     scale=std if std > 1e-12 * max(1.0, abs(mean)) else 1.0,
                     min=float(col.min()),
                     max=float(col.max()),
+                    whole=_dtype(frame[name]) == "float" and bool(np.all(col == np.round(col))),
+                    at_min=float(np.mean(col == col.min())),
+                    at_max=float(np.mean(col == col.max())),
                 )
             )
         return cls(columns, [str(c) for c in drop], cond, ids)
@@ -221,9 +228,10 @@ class TableSchema:
     def from_array(
         self, values: np.ndarray, clip: bool = False, probabilities: bool = False
     ) -> pd.DataFrame:
-        """Back to the data's columns and types: numbers unscaled (int rounded, bool
-        thresholded; with `clip`, kept inside the training range), categories as their most
-        likely label, or with `probabilities` as one column per category (`col=label`)."""
+        """Back to the data's columns and types: numbers unscaled (int rounded, bool thresholded;
+        `clip`, for generated rows: kept in the training range by `into_range`, whole-number
+        floats rounded), categories as their most likely label, or with `probabilities` as one
+        column per category (`col=label`)."""
         out: dict[str, Any] = {}
         for start, col in zip(self.starts, self.columns, strict=True):
             if col.categories is not None:
@@ -237,7 +245,8 @@ class TableSchema:
                 continue
             raw = values[:, start].astype(np.float64) * col.scale + col.mean
             if clip:
-                raw = np.clip(raw, col.min, col.max)
+                raw = into_range(raw, col)
+                raw = np.rint(raw) if col.whole else raw
             if col.dtype == "int":
                 out[col.name] = np.rint(raw).astype(np.int64)
             elif col.dtype == "bool":
@@ -361,28 +370,6 @@ def _one_hot(series: pd.Series, col: Column) -> np.ndarray:
         else:
             out[row, index[label]] = 1.0
     return out
-
-
-def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    bad = [
-        c
-        for c in columns
-        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
-    ]
-    if bad:
-        if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
-            raise DataError(
-                f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it "
-                f"uses another separator; say it with --sep {_guess_sep(frame)!r}"
-            )
-        example = frame[bad[0]].dropna()
-        sample = f" (e.g. {str(example.iloc[0])[:30]!r})" if len(example) else ""
-        names = ", ".join(repr(str(b)) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
-        drops = " ".join(f"--drop {b}" for b in bad[:5])
-        raise DataError(
-            f"non-numeric column(s) {names}{sample}: aecli models numeric columns only; "
-            f"leave them out with {drops}"
-        )
 
 
 def _as_float(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
