@@ -25,6 +25,7 @@ from aecli.parts.kinds import KINDS
 from aecli.parts.networks import AutoencoderNet
 from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
+from aecli.sample_choice import choose_sampling
 from aecli.saving import Loaded, read_model
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
@@ -111,6 +112,7 @@ def train(
         model.extras["density"] = fit_code_density(
             codes, opts.seed, opts.code_density, opts.components
         )
+        choose_sampling(model, codes, (x_train, y_train), split.part(split.val_rows), opts.seed)
     model.train_seconds = time.perf_counter() - started  # not saved: checkpoints stay identical
     return model
 

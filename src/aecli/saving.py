@@ -178,6 +178,7 @@ def _extras(record: RecordReader, arch: Architecture) -> dict[str, dict[str, np.
         "density.weights": lambda s: len(s) == 1 and 1 <= s[0] <= MAX_KERNELS,
         "density.means": lambda s: len(s) == 2 and s[1] == k and s[0] <= MAX_KERNELS,
         "density.covariances": lambda s: len(s) == 3 and s[1:] == (k, k) and s[0] <= MAX_COMPONENTS,
+        "sampling.residual_sd": lambda s: s == (d,),
     }
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, shape in record.shapes.items():

@@ -75,6 +75,15 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         f"{history['epochs_run']} run, best {history['best_epoch']}"
         + (" (stopped early)" if history["stopped_early"] else ""),
     )
+    chosen = history.get("sampling")
+    if chosen:
+        overview.add_row(
+            "sample defaults",
+            f"--from {chosen['source']} --temperature {chosen['temperature']:g}"
+            + (f" ({chosen['density']} density)" if "density" in chosen else "")
+            + (", residual noise added" if chosen["noise"] else "")
+            + f"; chosen by {chosen['criterion']}",
+        )
     console.print(overview)
 
     options = Table(title="training options")
