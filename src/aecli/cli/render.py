@@ -75,15 +75,8 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         f"{history['epochs_run']} run, best {history['best_epoch']}"
         + (" (stopped early)" if history["stopped_early"] else ""),
     )
-    chosen = history.get("sampling")
-    if chosen:
-        overview.add_row(
-            "sample defaults",
-            f"--from {chosen['source']} --temperature {chosen['temperature']:g}"
-            + (f" ({chosen['density']} density)" if "density" in chosen else "")
-            + (", residual noise added" if chosen["noise"] else "")
-            + f"; chosen by {chosen['criterion']}",
-        )
+    if history.get("sampling"):
+        overview.add_row("sample defaults", _sample_defaults(history["sampling"]))
     console.print(overview)
 
     options = Table(title="training options")
@@ -156,3 +149,13 @@ def print_evaluation(figures: EvaluationFigures) -> None:
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
     return "" if value is None else format(value, spec)
+
+
+def _sample_defaults(chosen: dict) -> str:
+    """The sample defaults chosen at training time, in words."""
+    return (
+        f"--from {chosen['source']} --temperature {chosen['temperature']:g}"
+        + (f" ({chosen['density']} density)" if "density" in chosen else "")
+        + (", residual noise added" if chosen["noise"] else "")
+        + f"; chosen by {chosen['criterion']}"
+    )
