@@ -75,6 +75,19 @@ class Model:
         return self.net.arch.variational
 
     @property
+    def is_denoiser(self) -> bool:
+        """True for a residual denoiser (--kind denoiser, the built-in photo): no codes."""
+        return self.net.arch.residual is not None
+
+    def require_codes(self, verb: str) -> None:
+        """Refuse `verb` (one line saying how the model is used) for a model without codes."""
+        if self.is_denoiser:
+            raise UserError(
+                f"this model is a denoiser (--kind {self.kind}) with no code to {verb}; "
+                "use it as: aecli denoise MODEL IMAGES --out-dir OUT"
+            )
+
+    @property
     def is_image(self) -> bool:
         """True for a model trained on images (its rows are C x H x W pixels)."""
         return self.adapter.image_shape is not None
@@ -100,6 +113,7 @@ class Model:
         """
         from aecli.data.tables import join_columns
 
+        self.require_codes("encode")
         if (stochastic or with_logvar) and not self.variational:
             raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
         rows = self.adapter.read(data, keep, recursive)
@@ -129,6 +143,7 @@ class Model:
         `path` column (as `encode` writes it), else numbered."""
         from aecli.data.table_files import read_table
 
+        self.require_codes("decode")
         frame = read_table(codes)
         keys = self.adapter.code_keys(frame, keep)
         labels, y = self._condition_of_codes(frame)
@@ -190,6 +205,7 @@ class Model:
 
     def reconstruct(self, data: Data) -> Any:
         """decode(encode(data)), in the data's own format and units."""
+        self.require_codes("reconstruct")
         rows = self.adapter.read(data)
         return self.adapter.rows_out(self.reconstruct_array(rows.x, rows.y), rows.keys)
 
@@ -240,6 +256,8 @@ class Model:
         from aecli.sample_choice import add_noise
         from aecli.sampling import draw_codes, draw_discrete
 
+        self.require_codes("sample")
+
         chosen = self.history.get("sampling", {})
         temperature = chosen.get("temperature", 1.0) if temperature is None else temperature
         z, labels, y = draw_codes(
@@ -265,6 +283,8 @@ class Model:
         """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO
         and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
         from aecli.evaluation import evaluate_model
+
+        self.require_codes("evaluate")
 
         rows = self.adapter.read(data)
         x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files

@@ -32,11 +32,15 @@ class TrainingMetrics:
     rows_val: int
     train_mse: float
     val_mse: float
-    pca_val_mse: float
+    pca_val_mse: float  # of the baseline: PCA, or for a denoiser the unchanged input
     ratio_to_pca: float | None = None
+    baseline: str = "pca"  # "pca", or "input" (a denoiser is compared with doing nothing)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.baseline == "pca":
+            del out["baseline"]  # the figures of the bottleneck kinds keep their shape
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingMetrics:
@@ -182,7 +186,7 @@ def _training_notes(s: TrainingSummary, opts: Any, planned: int) -> list[str]:
         notes.append(
             f"{planned} optimiser steps planned for --steps {opts.steps} (the cap of 5000 epochs)"
         )
-    if s.metrics.ratio_to_pca is None:
+    if s.metrics.ratio_to_pca is None and s.metrics.baseline == "pca":
         notes.append(
             "no comparison with PCA: its error on these rows is zero or too small to divide by"
         )

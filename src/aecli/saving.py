@@ -26,7 +26,7 @@ from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.density import MAX_KERNELS
 from aecli.parts.kinds import KINDS
-from aecli.parts.networks import AutoencoderNet
+from aecli.parts.networks import AutoencoderNet, build_network
 from aecli.store.checkpoint import MODEL_FORMAT, RecordReader, open_record, write_record
 from aecli.vocabulary import MAX_COMPONENTS
 
@@ -93,7 +93,7 @@ def read_model(path: str | os.PathLike[str], with_resume: bool = False) -> Loade
     with open_record(target) as record:
         record.meta = migrate(record.meta)
         options, adapter, arch = _validate(record.meta, target)
-        net = AutoencoderNet(arch)
+        net = build_network(arch)
         expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         found = {k: s for k, s in record.shapes.items() if not k.startswith((RESUME, EXTRA))}
         if found != expected:

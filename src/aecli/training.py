@@ -235,7 +235,7 @@ class Trainer:
 
     def best_net(self) -> AutoencoderNet:
         """A copy of the network with the best epoch's weights (the one to save or use)."""
-        best = AutoencoderNet(self.net.arch)
+        best = type(self.net)(self.net.arch)
         best.load_state_dict(self.best_state)
         return best.eval()
 

@@ -35,6 +35,13 @@ def train_summary(s: TrainingSummary, data: str) -> str:
         f"PCA with {s.latent_dim} components on the same {m.split} rows: "
         f"{m.pca_val_mse:.4f}{_versus_pca(m.ratio_to_pca)}",
     ]
+    if m.baseline == "input":  # a denoiser: compared with leaving its input unchanged
+        lines[0] = f"trained {s.kind} on {data}: {m.rows_train} training crops, "
+        lines[0] += f"{m.rows_val} validation crops"
+        lines[2] = errors.replace("reconstruction", "denoising")
+        lines[3] = f"the unchanged input on the same {m.split} crops: {m.pca_val_mse:.4f}"
+        if m.ratio_to_pca is not None:
+            lines[3] += f"; this model's error is {m.ratio_to_pca:.3f}x the input's"
     lines += [f"note: {note}" for note in s.notes]
     lines.append(f"saved {s.output} in {s.seconds:.1f} s")
     return "\n".join(lines)

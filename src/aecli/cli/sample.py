@@ -66,6 +66,7 @@ def sample(
 
     common = Common(force, quiet, json_out)
     model = api.load(model_path)
+    model.require_codes("sample")
     targets = model.adapter.check_targets(Targets(output, out_dir, grid), force, [model_path])
     common.stdout_free(targets.output or "", "sampled rows")
     result = model.sample(n, seed=seed, temperature=temperature, source=source, condition=condition)

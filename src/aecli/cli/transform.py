@@ -45,6 +45,7 @@ def encode(
     common = Common(force, quiet, json_out)
     target = common.table_target(output, [data, model_path], "codes")
     model = api.load(model_path)
+    model.require_codes("encode")
     codes = model.encode(
         data,
         keep=tuple(keep or ()),
@@ -86,6 +87,7 @@ def decode(
 
     common = Common(force, quiet, json_out)
     model = api.load(model_path)
+    model.require_codes("decode")
     inputs = [codes, model_path]
     targets = model.adapter.check_targets(Targets(output, out_dir), force, inputs)
     common.stdout_free(targets.output or "", "decoded rows")
