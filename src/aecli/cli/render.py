@@ -77,13 +77,7 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
     for name, value in summary["metrics"].items():
         overview.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
     history = summary["history"]
-    overview.add_row(
-        "epochs",
-        f"{history['epochs_run']} run, best {history['best_epoch']}"
-        + (" (stopped early)" if history["stopped_early"] else ""),
-    )
-    if history.get("sampling"):
-        overview.add_row("sample defaults", _sample_defaults(history["sampling"]))
+    _history_rows(overview, history)
     console.print(overview)
 
     options = Table(title="training options")
@@ -166,3 +160,14 @@ def _sample_defaults(chosen: dict) -> str:
         + (", residual noise added" if chosen["noise"] else "")
         + f"; chosen by {chosen['criterion']}"
     )
+
+
+def _history_rows(overview: Any, history: dict) -> None:
+    """The epochs run and the sample defaults chosen at training time."""
+    overview.add_row(
+        "epochs",
+        f"{history['epochs_run']} run, best {history['best_epoch']}"
+        + (" (stopped early)" if history["stopped_early"] else ""),
+    )
+    if history.get("sampling"):
+        overview.add_row("sample defaults", _sample_defaults(history["sampling"]))
