@@ -240,7 +240,7 @@ class Model:
         n: int,
         *,
         seed: int = 0,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         source: str | None = None,
         condition: str | None = None,
     ) -> Any:
@@ -248,20 +248,29 @@ class Model:
         sample-0001.png, ...).
 
         `source` "prior" draws z ~ N(0, T^2 I) (VAE only); "codes" draws from the density fitted
-        to the training codes. Default: prior for a VAE, codes otherwise. A conditional model
-        generates for `condition` (a value of its condition column), or for labels drawn with
-        their training frequencies.
+        to the training codes. Defaults: those chosen at training time on the validation rows
+        (`history["sampling"]`, see `aecli.sample_choice`), else T = 1 and prior for a VAE,
+        codes otherwise. A conditional model generates for `condition` (a value of its
+        condition column), or for labels drawn with their training frequencies.
         """
+        from aecli.sample_choice import add_noise
         from aecli.sampling import draw_codes, draw_discrete
 
         self.require_codes("sample")
 
-        z, labels, y = draw_codes(self, n, seed, temperature, source, condition)
-        x = draw_discrete(self, self.apply(self._decode_mean, z, width=self.n_features, y=y), seed)
+        chosen = self.history.get("sampling", {})
+        temperature = chosen.get("temperature", 1.0) if temperature is None else temperature
+        z, labels, y = draw_codes(
+            self, n, seed, temperature, source or chosen.get("source"), condition
+        )
+        x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
+        if chosen.get("noise") and "sampling" in self.extras:
+            x = add_noise(x, self.extras["sampling"]["residual_sd"], seed)
+        x = draw_discrete(self, x, seed)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 
     def sample_images(
-        self, n: int, *, seed: int = 0, temperature: float = 1.0, source: str | None = None
+        self, n: int, *, seed: int = 0, temperature: float | None = None, source: str | None = None
     ) -> list[Any]:
         """n new images (PIL, the training size and channels), as `sample` draws rows."""
         self.adapter.require("images", "sampling images")

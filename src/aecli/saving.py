@@ -187,6 +187,7 @@ def _extras(record: RecordReader, arch: Architecture) -> dict[str, dict[str, np.
         "density.covariances": lambda s: len(s) == 3 and s[1:] == (k, k) and s[0] <= MAX_COMPONENTS,
         "score.variance": lambda s: s == (d,),
         "score.validation": lambda s: len(s) == 1 and s[0] <= MAX_VALIDATION,
+        "sampling.residual_sd": lambda s: s == (d,),
     }
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, shape in record.shapes.items():

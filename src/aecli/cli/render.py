@@ -83,11 +83,7 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
     for name, value in _metric_rows(summary["metrics"]):
         overview.add_row(name, value)
     history = summary["history"]
-    overview.add_row(
-        "epochs",
-        f"{history['epochs_run']} run, best {history['best_epoch']}"
-        + (" (stopped early)" if history["stopped_early"] else ""),
-    )
+    _history_rows(overview, history)
     console.print(overview)
 
     options = Table(title="training options")
@@ -185,3 +181,24 @@ def print_evaluation(figures: EvaluationFigures) -> None:
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
     return "" if value is None else format(value, spec)
+
+
+def _sample_defaults(chosen: dict) -> str:
+    """The sample defaults chosen at training time, in words."""
+    return (
+        f"--from {chosen['source']} --temperature {chosen['temperature']:g}"
+        + (f" ({chosen['density']} density)" if "density" in chosen else "")
+        + (", residual noise added" if chosen["noise"] else "")
+        + f"; chosen by {chosen['criterion']}"
+    )
+
+
+def _history_rows(overview: Any, history: dict) -> None:
+    """The epochs run and the sample defaults chosen at training time."""
+    overview.add_row(
+        "epochs",
+        f"{history['epochs_run']} run, best {history['best_epoch']}"
+        + (" (stopped early)" if history["stopped_early"] else ""),
+    )
+    if history.get("sampling"):
+        overview.add_row("sample defaults", _sample_defaults(history["sampling"]))
