@@ -31,7 +31,9 @@ from aecli.parts.kinds import KINDS
 from aecli.parts.networks import build_network
 from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
+from aecli.sample_choice import choose_sampling
 from aecli.saving import Loaded, read_model
+from aecli.scoring import fit_score_extras
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
 __all__ = ["load", "split_rows", "train"]
@@ -120,6 +122,12 @@ def train(
             model.extras["density"] = fit_code_density(
                 codes, opts.seed, opts.code_density, opts.components
             )
+            val = split.part(split.val_rows)
+            choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
+            held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
+            _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+            split_name = "validation" if len(split.val_rows) else "training"
+            model.metrics["score"] = {"split": split_name, **figures}
     model.train_seconds = time.perf_counter() - started  # not saved: checkpoints stay identical
     return model
 

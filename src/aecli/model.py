@@ -240,7 +240,7 @@ class Model:
         n: int,
         *,
         seed: int = 0,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         source: str | None = None,
         condition: str | None = None,
     ) -> Any:
@@ -248,20 +248,29 @@ class Model:
         sample-0001.png, ...).
 
         `source` "prior" draws z ~ N(0, T^2 I) (VAE only); "codes" draws from the density fitted
-        to the training codes. Default: prior for a VAE, codes otherwise. A conditional model
-        generates for `condition` (a value of its condition column), or for labels drawn with
-        their training frequencies.
+        to the training codes. Defaults: those chosen at training time on the validation rows
+        (`history["sampling"]`, see `aecli.sample_choice`), else T = 1 and prior for a VAE,
+        codes otherwise. A conditional model generates for `condition` (a value of its
+        condition column), or for labels drawn with their training frequencies.
         """
+        from aecli.sample_choice import add_noise
         from aecli.sampling import draw_codes, draw_discrete
 
         self.require_codes("sample")
 
-        z, labels, y = draw_codes(self, n, seed, temperature, source, condition)
-        x = draw_discrete(self, self.apply(self._decode_mean, z, width=self.n_features, y=y), seed)
+        chosen = self.history.get("sampling", {})
+        temperature = chosen.get("temperature", 1.0) if temperature is None else temperature
+        z, labels, y = draw_codes(
+            self, n, seed, temperature, source or chosen.get("source"), condition
+        )
+        x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
+        if chosen.get("noise") and "sampling" in self.extras:
+            x = add_noise(x, self.extras["sampling"]["residual_sd"], seed)
+        x = draw_discrete(self, x, seed)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 
     def sample_images(
-        self, n: int, *, seed: int = 0, temperature: float = 1.0, source: str | None = None
+        self, n: int, *, seed: int = 0, temperature: float | None = None, source: str | None = None
     ) -> list[Any]:
         """n new images (PIL, the training size and channels), as `sample` draws rows."""
         self.adapter.require("images", "sampling images")
@@ -280,6 +289,38 @@ class Model:
         rows = self.adapter.read(data)
         x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files
         return evaluate_model(self, x, rows.y, importance_samples, seed)
+
+    # --- anomaly scores ---------------------------------------------------------------------
+
+    def score_samples(
+        self,
+        data: Data,
+        *,
+        method: str | None = None,
+        samples: int = 100,
+        fast: bool = False,
+        seed: int = 0,
+        recursive: bool = False,
+    ) -> np.ndarray:
+        """One number per row (or image), in order, following scikit-learn's convention:
+        HIGHER MEANS MORE NORMAL. It is minus the `score` column of `score_table` and
+        `aecli score` (there, higher = more anomalous); with the likelihood method it is
+        log p(x). `method` "reconstruction" or "likelihood" (the default where the checkpoint
+        allows); `samples`: a VAE's importance samples, `fast`: its ELBO. See scoring.py."""
+        from aecli.scoring import score_array, settings_for
+
+        settings = settings_for(self, method, samples, fast, seed)
+        rows = self.adapter.read(data, (), recursive)
+        return -score_array(self, rows.x, rows.y, settings)[:, 0].astype(np.float64)
+
+    def score_table(self, data: Data, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
+        """What `aecli score` writes: `keep` columns (images: path), score (higher = more
+        anomalous), percentile among the validation rows, outlier (0/1) and, with
+        `explain=N`, the N columns contributing most. Options: method, samples, fast,
+        contamination, threshold, explain, seed, recursive (see `aecli.score_table`)."""
+        from aecli.score_table import score_table
+
+        return score_table(self, data, keep, **how)
 
     transform = encode
     inverse_transform = decode

@@ -106,15 +106,18 @@ class TrainOptions:
     activation: str = opt("gelu", "Hidden-layer activation.", choices=tuple(ACTIVATIONS))
     epochs: int | None = opt(
         None,
-        "Passes over the training rows. Default: enough for about --steps optimiser steps.",
+        "Passes over the training rows. Default: as many as the --steps budget needs.",
         low=1,
         high=1_000_000,
         panel="Training",
     )
-    steps: int = opt(
-        4000,
-        "Optimiser-step budget used when --epochs is not given, rounded up to whole epochs "
-        "(at most 5000); the summary says how many steps ran.",
+    steps: int | None = opt(
+        None,
+        "Optimiser-step budget used when --epochs is not given, honoured exactly (the last "
+        "epoch stops part-way; at most 5000 epochs). Default: grows with the data: cycles of "
+        "4000 steps, each a warm restart of the cosine schedule, while the last cycle lowered "
+        "the best validation loss by at least 0.5% (at most 10 cycles); the summary says how "
+        "many steps ran.",
         low=1,
         high=10_000_000,
         panel="Training",
