@@ -54,7 +54,7 @@ def environment() -> dict[str, Any]:
 
 @app.command("env")
 def env(json_out: Json = False) -> None:
-    """Print versions, devices, threads and distributed settings (for bug reports)."""
+    """Print versions, devices and threads, for bug reports."""
     found = environment()
     if json_out:
         emit_json(found)
