@@ -167,6 +167,7 @@ class PhotoModel:
         raise UserError(f"{self.name} is a built-in denoiser, used as: {usage}")
 
     encode = decode = sample = evaluate = summary = denoise = reconstruct = _refuse
+    encode_blocks = decode_blocks = _refuse
 
     def __repr__(self) -> str:
         return f"PhotoModel({self.name!r})"
