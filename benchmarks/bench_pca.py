@@ -4,8 +4,8 @@ Each model is trained with `aecli.train` at its kind's defaults (seed 0, default
 split, 4000-step budget, patience 50) and compared with PCA fitted on the same training rows and
 scored on the same validation rows, both in standardised units (`model.metrics`: `val_mse`,
 `pca_val_mse`, `ratio_to_pca`). Targets: `undercomplete` <= 1.0 x PCA everywhere (it starts at the
-PCA solution and keeps the best validation epoch); `linear` about 1.0 (it converges to the PCA
-subspace from a random start).
+PCA solution and keeps the best validation epoch); `linear` <= 1.01 (it starts at PCA, like
+`undercomplete`, and keeps the best validation epoch).
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_pca.py [--only digits]
 """
@@ -72,14 +72,14 @@ def main() -> int:
             )
             if u_ratio > 1.0 + 1e-6:
                 failures.append(f"undercomplete {name} k={k}: {u_ratio:.3f} x PCA")
-            if l_ratio > 1.05:
+            if l_ratio > 1.01:
                 failures.append(f"linear {name} k={k}: {l_ratio:.3f} x PCA")
     print("\nepochs (best): epochs undercomplete ran, and the epoch whose weights it kept")
     print("plain MLP ref: ratio measured in the issue for a plain MLP autoencoder (not rerun here)")
     if failures:
         print("targets NOT met: " + "; ".join(failures))
     else:
-        print("targets met: undercomplete <= 1.0 x PCA, linear <= 1.05 x PCA, on every row")
+        print("targets met: undercomplete <= 1.0 x PCA, linear <= 1.01 x PCA, on every row")
     return 0
 
 

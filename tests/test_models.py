@@ -22,8 +22,7 @@ def largest_principal_angle(a: np.ndarray, b: np.ndarray) -> float:
 def test_linear_kind_recovers_the_pca_subspace_from_a_random_start():
     # breast cancer, 2 components: eigenvalues 5.6 and 2.8 of the standardised data, a clear gap
     data = SAMPLE / "breast_cancer.csv"
-    model = aecli.train(data, kind="linear", latent_dim=2, seed=3)
-    assert model.options.init == "random"
+    model = aecli.train(data, kind="linear", latent_dim=2, seed=3, init="random")
     x = model.schema.to_array(pd.read_csv(data))
     train_rows, _ = split_rows(len(x), 0.1, 3)
     axes, eigenvalues = principal_axes(x[train_rows], 2)
@@ -31,6 +30,13 @@ def test_linear_kind_recovers_the_pca_subspace_from_a_random_start():
     decoder = model.net.dec_skip.weight.detach().numpy().astype(np.float64)
     assert largest_principal_angle(decoder, axes) < 0.1
     assert abs(model.metrics["ratio_to_pca"] - 1) < 0.02
+
+
+@pytest.mark.parametrize(("name", "k"), [("digits", 8), ("wine", 4), ("breast_cancer", 8)])
+def test_linear_kind_at_its_defaults_is_within_one_percent_of_pca(name, k):
+    model = aecli.train(SAMPLE / f"{name}.csv", kind="linear", latent_dim=k, seed=0)
+    assert model.options.init == "pca"
+    assert model.metrics["ratio_to_pca"] <= 1.01
 
 
 @pytest.mark.parametrize(

@@ -271,10 +271,10 @@ class Model:
         generates for `condition` (a value of its condition column), or for labels drawn with
         their training frequencies.
         """
-        from aecli.sampling import draw_codes
+        from aecli.sampling import draw_codes, draw_discrete
 
         z, labels, y = draw_codes(self, n, seed, temperature, source, condition)
-        x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
+        x = draw_discrete(self, self.apply(self._decode_mean, z, width=self.n_features, y=y), seed)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 
     def sample_images(

@@ -61,3 +61,25 @@ def _labels(
     else:
         labels = [str(condition)] * n
     return labels, cond.encode_labels(labels)
+
+
+def draw_discrete(model: Model, x: np.ndarray, seed: int) -> np.ndarray:
+    """Decoded means with every category drawn from the decoder's probabilities (one-hot), so
+    a category appears about as often as the model gives it probability, rare ones included;
+    and, for a table, Bernoulli columns of whole numbers (0/1 flags) drawn as 0 or 1. (Taking
+    the most likely label would never produce a category that is nowhere the most likely.)"""
+    rng = np.random.default_rng([seed, 1])  # a stream of its own, apart from the codes'
+    out = np.array(x, dtype=np.float32, copy=True)
+    for lo, hi in model.likelihood.groups:
+        p = np.clip(out[:, lo:hi].astype(np.float64), 0, None)
+        p /= p.sum(axis=1, keepdims=True)
+        drawn = (rng.random((len(p), 1)) > p.cumsum(axis=1)).sum(axis=1)
+        out[:, lo:hi] = 0.0
+        out[np.arange(len(p)), lo + np.minimum(drawn, hi - lo - 1)] = 1.0
+    columns = [] if model.is_image else getattr(model.adapter, "columns", [])
+    starts = model.likelihood.starts.tolist()
+    for start, col in zip(starts, columns, strict=False):
+        discrete = col.whole or col.dtype in ("int", "bool")
+        if col.likelihood == "bernoulli" and discrete:
+            out[:, start] = rng.random(len(out)) < out[:, start]
+    return out

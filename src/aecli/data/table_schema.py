@@ -23,6 +23,7 @@ from aecli.data.column_checks import (
     warn_index,
     warn_oddities,
 )
+from aecli.data.ranges import into_range
 from aecli.data.table_condition import (
     MAX_CONDITION_VALUES as MAX_CONDITION_VALUES,  # re-exported: the checkpoint checks it
 )
@@ -51,6 +52,9 @@ class Column:
     max: float
     likelihood: str = "gaussian"  # "bernoulli" (values in [0, 1], unscaled) or "categorical"
     categories: list[str] | None = None  # a categorical column's labels, in one-hot order
+    whole: bool = False  # a float column whose training values are all whole numbers
+    at_min: float = 0.0  # share of the training values at `min` (a point mass there)
+    at_max: float = 0.0  # and at `max`
 
     @property
     def width(self) -> int:
@@ -132,6 +136,9 @@ class TableSchema:
                     scale=std if std > 1e-12 * max(1.0, abs(mean)) else 1.0,
                     min=float(col.min()),
                     max=float(col.max()),
+                    whole=_dtype(frame[name]) == "float" and bool(np.all(col == np.round(col))),
+                    at_min=float(np.mean(col == col.min())),
+                    at_max=float(np.mean(col == col.max())),
                 )
             )
         return cls(columns, [str(c) for c in drop], cond, ids)
@@ -230,9 +237,10 @@ class TableSchema:
     def from_array(
         self, values: np.ndarray, clip: bool = False, probabilities: bool = False
     ) -> pd.DataFrame:
-        """Back to the data's columns and types: numbers unscaled (int rounded, bool
-        thresholded; with `clip`, kept inside the training range), categories as their most
-        likely label, or with `probabilities` as one column per category (`col=label`)."""
+        """Back to the data's columns and types: numbers unscaled (int rounded, bool thresholded;
+        `clip`, for generated rows: kept in the training range by `into_range`, whole-number
+        floats rounded), categories as their most likely label, or with `probabilities` as one
+        column per category (`col=label`)."""
         out: dict[str, Any] = {}
         for start, col in zip(self.starts, self.columns, strict=True):
             if col.categories is not None:
@@ -246,7 +254,8 @@ class TableSchema:
                 continue
             raw = values[:, start].astype(np.float64) * col.scale + col.mean
             if clip:
-                raw = np.clip(raw, col.min, col.max)
+                raw = into_range(raw, col)
+                raw = np.rint(raw) if col.whole else raw
             if col.dtype == "int":
                 out[col.name] = np.rint(raw).astype(np.int64)
             elif col.dtype == "bool":

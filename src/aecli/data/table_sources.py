@@ -18,6 +18,7 @@ from aecli.store.atomic import STDIO
 READERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": ","}
 PARQUET = (".parquet", ".pq")
 PACKED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # what is not a table
 
 
 @dataclass
@@ -109,8 +110,6 @@ def _folder_tables(root: Path) -> list[Path]:
 
 
 def _has_images(root: Path) -> bool:
-    from aecli.data.image_files import IMAGE_SUFFIXES
-
     return any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir() if p.is_file())
 
 

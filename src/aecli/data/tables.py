@@ -180,6 +180,11 @@ def _column_ok(c: dict[str, Any]) -> bool:
         )
         and c["scale"] > 0
         and c.get("likelihood", "gaussian") in LIKELIHOODS
+        and isinstance(c.get("whole", False), bool)
+        and all(
+            isinstance(c.get(s, 0.0), int | float) and 0 <= c.get(s, 0.0) <= 1
+            for s in ("at_min", "at_max")
+        )
     )
 
 

@@ -30,8 +30,8 @@ _KINDS = [
     ),
     Kind(
         "linear",
-        "One linear map each way from a random start; converges to the PCA subspace.",
-        preset={"init": "random", "hidden": (), "batch_size": 4096, "lr": 3e-3},
+        "One linear map each way, started at PCA and trained on (--init random: converges to it).",
+        preset={"init": "pca", "hidden": (), "batch_size": 4096, "lr": 3e-3},
         fixed=frozenset({"hidden"}),
         linear=True,
     ),

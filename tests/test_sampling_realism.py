@@ -1,0 +1,82 @@
+"""Generated rows look like the training rows: rare categories appear, values do not pile up at
+the ends of the training range, whole-number columns stay whole (issue 18)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import aecli
+from aecli.data.ranges import into_range
+from aecli.data.table_schema import Column
+
+
+def _table(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(n)
+    return pd.DataFrame(
+        {
+            "a": a,
+            "b": a + 0.5 * rng.standard_normal(n),
+            "uniform": rng.uniform(0, 10, n),  # no point mass at its ends
+            "count": rng.poisson(2.0, n).astype(np.float64),  # whole numbers stored as floats
+            "colour": rng.choice(["red", "blue", "green"], n, p=[0.62, 0.35, 0.03]),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def sampled() -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = _table()
+    model = aecli.train(frame, latent_dim=3, hidden=(32,), steps=1500, seed=0)
+    return frame, model.sample(3000, seed=1)
+
+
+def test_rare_categories_appear_at_about_their_training_frequency(sampled) -> None:
+    frame, rows = sampled
+    train = frame["colour"].value_counts(normalize=True)
+    got = rows["colour"].value_counts(normalize=True).reindex(train.index, fill_value=0.0)
+    assert train["green"] < 0.05
+    assert 0.5 * train["green"] <= got["green"] <= 2 * train["green"], got
+    np.testing.assert_allclose(got.to_numpy(), train.to_numpy(), atol=0.08)
+
+
+def test_samples_do_not_pile_up_at_the_ends_of_the_training_range(sampled) -> None:
+    frame, rows = sampled
+    for name in ("a", "b", "uniform"):
+        lo, hi = frame[name].min(), frame[name].max()
+        assert rows[name].between(lo, hi).all()
+        at_bounds = float(((rows[name] == lo) | (rows[name] == hi)).mean())
+        assert at_bounds <= 2 / len(frame) + 0.005, (name, at_bounds)  # training: 2 rows of 600
+
+
+def test_whole_number_columns_stay_whole(sampled) -> None:
+    frame, rows = sampled
+    assert rows["count"].dtype == np.float64  # the column's own type
+    assert (rows["count"] == np.round(rows["count"])).all()
+    assert rows["count"].nunique() >= 4
+    assert rows["count"].min() >= 0
+    share_zero = float((rows["count"] == 0).mean())  # a point mass at the low end is kept
+    assert abs(share_zero - float((frame["count"] == 0).mean())) < 0.1
+
+
+def test_into_range_reflects_past_an_end_and_clips_at_a_point_mass() -> None:
+    col = Column("x", "float", 0.0, 1.0, 0.0, 10.0)
+    values = np.array([-1.0, 0.0, 5.0, 10.0, 12.5, 25.0])
+    np.testing.assert_allclose(into_range(values, col), [1.0, 0.0, 5.0, 10.0, 7.5, 5.0])
+    zeros = Column("x", "float", 0.0, 1.0, 0.0, 10.0, at_min=0.2)
+    np.testing.assert_allclose(into_range(values, zeros), [0.0, 0.0, 5.0, 10.0, 7.5, 5.0])
+
+
+def test_old_schemas_without_the_new_fields_still_load() -> None:
+    from aecli.data.tables import TableAdapter
+
+    schema = TableAdapter.fit(_table(50))
+    data = schema.to_dict()
+    for column in data["columns"]:
+        for field in ("whole", "at_min", "at_max"):
+            column.pop(field)
+    loaded = TableAdapter.from_dict(data)
+    assert [c.whole for c in loaded.columns] == [False] * 5
+    assert [c.whole for c in schema.columns] == [False, False, False, True, False]
