@@ -121,7 +121,17 @@ def denoise_image(model: Model, image: np.ndarray) -> np.ndarray:
     colour model sees a grayscale image as gray RGB and returns the mean of its channels."""
     from aecli.data.tiling import denoise_tiled
 
+    if model.is_denoiser:
+        return denoise_residual(model, image)
     c, height, width = model.adapter.image_shape or (0, 0, 0)
+    if np.shape(image)[:2] != (height, width):
+        warnings.warn(
+            f"this {model.kind} model knows {height}x{width} images through a bottleneck and "
+            f"cleans a {np.shape(image)[0]}x{np.shape(image)[1]} image tile by tile, which can "
+            "leave it worse than the input; for images of any size train --kind denoiser",
+            AecliWarning,
+            stacklevel=3,
+        )
 
     def rows(tiles: np.ndarray) -> np.ndarray:  # (N, H, W, C) -> (N, H, W, C)
         n, h, w, channels = tiles.shape
@@ -136,3 +146,17 @@ def denoise_image(model: Model, image: np.ndarray) -> np.ndarray:
 
     image = np.asarray(image, np.float32)
     return np.clip(denoise_tiled(image, (height, width), rows), 0.0, 1.0)
+
+
+def denoise_residual(model: Model, image: np.ndarray, tile: int | None = 512) -> np.ndarray:
+    """A residual denoiser over an (H, W, C) float image in [0, 1] of any size and channels: the
+    network is fully convolutional, so tiles of `tile` pixels with its receptive field as margin
+    give the whole-image result exactly, in bounded memory."""
+    import torch
+
+    from aecli.data.tiling import apply_with_margin
+
+    net = model.net.to(memory_format=torch.channels_last)  # oneDNN's fast CPU convolutions
+    planes = np.asarray(image, np.float32).transpose(2, 0, 1)
+    clean = apply_with_margin(planes, net.clean, net.scale, net.margin, tile)
+    return np.clip(clean.transpose(1, 2, 0), 0.0, 1.0)

@@ -75,6 +75,19 @@ class Model:
         return self.net.arch.variational
 
     @property
+    def is_denoiser(self) -> bool:
+        """True for a residual denoiser (--kind denoiser, the built-in photo): no codes."""
+        return self.net.arch.residual is not None
+
+    def require_codes(self, verb: str) -> None:
+        """Refuse `verb` (one line saying how the model is used) for a model without codes."""
+        if self.is_denoiser:
+            raise UserError(
+                f"this model is a denoiser (--kind {self.kind}) with no code to {verb}; "
+                "use it as: aecli denoise MODEL IMAGES --out-dir OUT"
+            )
+
+    @property
     def is_image(self) -> bool:
         """True for a model trained on images (its rows are C x H x W pixels)."""
         return self.adapter.image_shape is not None
@@ -121,6 +134,7 @@ class Model:
         """`encode` block by block as the input is read: memory does not grow with the rows."""
         from aecli.data.tables import join_columns
 
+        self.require_codes("encode")
         if (stochastic or with_logvar) and not self.variational:
             raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
         columns = list(self.code_columns)
@@ -156,6 +170,7 @@ class Model:
         """`decode` block by block as the codes are read."""
         from aecli.data.table_stream import table_blocks
 
+        self.require_codes("decode")
         types = dict.fromkeys(self.code_columns, "float")
         cond = self.adapter.condition
         if cond is not None:
@@ -225,6 +240,7 @@ class Model:
 
     def reconstruct(self, data: Data) -> Any:
         """decode(encode(data)), in the data's own format and units."""
+        self.require_codes("reconstruct")
         rows = self.adapter.read(data)
         return self.adapter.rows_out(self.reconstruct_array(rows.x, rows.y), rows.keys)
 
@@ -259,7 +275,7 @@ class Model:
         n: int,
         *,
         seed: int = 0,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         source: str | None = None,
         condition: str | None = None,
     ) -> Any:
@@ -267,18 +283,29 @@ class Model:
         sample-0001.png, ...).
 
         `source` "prior" draws z ~ N(0, T^2 I) (VAE only); "codes" draws from the density fitted
-        to the training codes. Default: prior for a VAE, codes otherwise. A conditional model
-        generates for `condition` (a value of its condition column), or for labels drawn with
-        their training frequencies.
+        to the training codes. Defaults: those chosen at training time on the validation rows
+        (`history["sampling"]`, see `aecli.sample_choice`), else T = 1 and prior for a VAE,
+        codes otherwise. A conditional model generates for `condition` (a value of its
+        condition column), or for labels drawn with their training frequencies.
         """
+        from aecli.sample_choice import add_noise
         from aecli.sampling import draw_codes, draw_discrete
 
-        z, labels, y = draw_codes(self, n, seed, temperature, source, condition)
-        x = draw_discrete(self, self.apply(self._decode_mean, z, width=self.n_features, y=y), seed)
+        self.require_codes("sample")
+
+        chosen = self.history.get("sampling", {})
+        temperature = chosen.get("temperature", 1.0) if temperature is None else temperature
+        z, labels, y = draw_codes(
+            self, n, seed, temperature, source or chosen.get("source"), condition
+        )
+        x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
+        if chosen.get("noise") and "sampling" in self.extras:
+            x = add_noise(x, self.extras["sampling"]["residual_sd"], seed)
+        x = draw_discrete(self, x, seed)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 
     def sample_images(
-        self, n: int, *, seed: int = 0, temperature: float = 1.0, source: str | None = None
+        self, n: int, *, seed: int = 0, temperature: float | None = None, source: str | None = None
     ) -> list[Any]:
         """n new images (PIL, the training size and channels), as `sample` draws rows."""
         self.adapter.require("images", "sampling images")
@@ -290,10 +317,45 @@ class Model:
     ) -> Any:  # aecli.results.EvaluationFigures
         """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO
         and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
-        from aecli.evaluation import evaluate_blocks
+        from aecli.evaluation import evaluate_model
 
-        blocks = ((rows.x[0 : len(rows.x)], rows.y) for rows in self.adapter.blocks(data))
-        return evaluate_blocks(self, blocks, importance_samples, seed)
+        self.require_codes("evaluate")
+
+        rows = self.adapter.read(data)
+        x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files
+        return evaluate_model(self, x, rows.y, importance_samples, seed)
+
+    # --- anomaly scores ---------------------------------------------------------------------
+
+    def score_samples(
+        self,
+        data: Data,
+        *,
+        method: str | None = None,
+        samples: int = 100,
+        fast: bool = False,
+        seed: int = 0,
+        recursive: bool = False,
+    ) -> np.ndarray:
+        """One number per row (or image), in order, following scikit-learn's convention:
+        HIGHER MEANS MORE NORMAL. It is minus the `score` column of `score_table` and
+        `aecli score` (there, higher = more anomalous); with the likelihood method it is
+        log p(x). `method` "reconstruction" or "likelihood" (the default where the checkpoint
+        allows); `samples`: a VAE's importance samples, `fast`: its ELBO. See scoring.py."""
+        from aecli.scoring import score_array, settings_for
+
+        settings = settings_for(self, method, samples, fast, seed)
+        rows = self.adapter.read(data, (), recursive)
+        return -score_array(self, rows.x, rows.y, settings)[:, 0].astype(np.float64)
+
+    def score_table(self, data: Data, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
+        """What `aecli score` writes: `keep` columns (images: path), score (higher = more
+        anomalous), percentile among the validation rows, outlier (0/1) and, with
+        `explain=N`, the N columns contributing most. Options: method, samples, fast,
+        contamination, threshold, explain, seed, recursive (see `aecli.score_table`)."""
+        from aecli.score_table import score_table
+
+        return score_table(self, data, keep, **how)
 
     transform = encode
     inverse_transform = decode

@@ -38,7 +38,7 @@ def _stdout_is_devnull() -> bool:
 
 
 # The order of `aecli --help`; a command not listed here comes after these.
-COMMAND_ORDER = ("train", "encode", "decode", "denoise", "sample", "evaluate", "inspect")
+COMMAND_ORDER = ("train", "encode", "decode", "denoise", "sample", "score", "evaluate", "inspect")
 
 
 class AecliGroup(TyperGroup):

@@ -59,6 +59,7 @@ def encode(
         return
     target = common.table_target(output, [data, model_path], "codes")
     model = api.load(model_path)
+    model.require_codes("encode")
     codes = model.encode_blocks(data, seed=seed, recursive=recursive, **how)  # streamed
     common.write_table(codes, target, "encoded")
 
@@ -121,6 +122,7 @@ def decode(
 
     common = Common(force, quiet, json_out)
     model = api.load(model_path)
+    model.require_codes("decode")
     inputs = [codes, model_path]
     targets = model.adapter.check_targets(Targets(output, out_dir), force, inputs)
     common.stdout_free(targets.output or "", "decoded rows")
