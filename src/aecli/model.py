@@ -164,26 +164,12 @@ class Model:
         parts = list(self.decode_blocks(codes, keep, probabilities=probabilities))
         return self.adapter.join_out(parts)
 
-    def decode_blocks(
-        self, codes: Data, keep: Sequence[str] = (), *, probabilities: bool = False
-    ) -> Iterator[Any]:
+    def decode_blocks(self, codes: Data, keep: Sequence[str] = (), **how: Any) -> Iterator[Any]:
         """`decode` block by block as the codes are read."""
-        from aecli.data.table_stream import table_blocks
+        from aecli.streams import decode_blocks
 
         self.require_codes("decode")
-        types = dict.fromkeys(self.code_columns, "float")
-        cond = self.adapter.condition
-        if cond is not None:
-            types[cond.name] = cond.dtype
-        blocks = (b.frame for b in table_blocks(codes, None, types))
-        if not self.adapter.streams_out:  # e.g. numbered images: names need every row
-            blocks = iter([pd.concat(list(blocks), ignore_index=True)])
-        for frame in blocks:
-            frame = frame.reset_index(drop=True)
-            keys = self.adapter.code_keys(frame, keep)
-            labels, y = self._condition_of_codes(frame)
-            recon = self.apply(self._decode_mean, self._codes(frame), width=self.n_features, y=y)
-            yield self.adapter.rows_out(recon, keys, probabilities=probabilities, labels=labels)
+        return decode_blocks(self, codes, keep, how.get("probabilities", False))
 
     def decode_images(self, codes: Data) -> list[tuple[str, Any]]:
         """`decode` for an image model: (name, PIL image) per row of codes."""
