@@ -4,7 +4,7 @@ Each command lives in a module of its own and registers itself on the one Typer 
 order of the imports below is the order of `aecli --help`.
 """
 
-from aecli.cli import catalog, denoise, info, sample, score, train, transform  # noqa: F401
+from aecli.cli import catalog, denoise, environment, info, sample, score, train, transform  # noqa: F401
 from aecli.cli.app import app, main
 
 __all__ = ["app", "main"]
