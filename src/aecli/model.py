@@ -8,7 +8,7 @@ the user's data into model-space rows and back, so nothing here asks "table or i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,44 +111,65 @@ class Model:
         A VAE gives posterior means, or with `stochastic` a draw z ~ q(z | x) (seeded);
         `with_logvar` adds the posterior log-variances as logvar1..logvarK.
         """
+        blocks = self.encode_blocks(
+            data,
+            keep,
+            stochastic=stochastic,
+            with_logvar=with_logvar,
+            seed=seed,
+            recursive=recursive,
+        )
+        return pd.concat(list(blocks), ignore_index=True)
+
+    def encode_blocks(
+        self,
+        data: Data,
+        keep: Sequence[str] = (),
+        *,
+        stochastic: bool = False,
+        with_logvar: bool = False,
+        seed: int = 0,
+        recursive: bool = False,
+    ) -> Iterator[pd.DataFrame]:
+        """`encode` block by block as the input is read: memory does not grow with the rows."""
         from aecli.data.tables import join_columns
 
         self.require_codes("encode")
         if (stochastic or with_logvar) and not self.variational:
             raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
-        rows = self.adapter.read(data, keep, recursive)
         columns = list(self.code_columns)
-        if not self.variational:
-            codes = self.apply(self.net.encode, rows.x, y=rows.y)
-        else:
+        fn: Callable[..., torch.Tensor] = self.net.encode
+        if self.variational:
             from aecli.parts.variational import reparameterise
 
             gen = torch.Generator().manual_seed(seed)
 
-            def posterior(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+            def fn(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
                 mu, logvar = self.net.encode_dist(x, y)
                 z = reparameterise(mu, logvar, gen) if stochastic else mu
                 return torch.cat([z, logvar], dim=1)
 
-            codes = self.apply(posterior, rows.x, width=2 * self.latent_dim, y=rows.y)
             columns += [f"logvar{i + 1}" for i in range(self.latent_dim)]
-            if not with_logvar:
-                codes, columns = codes[:, : self.latent_dim], self.code_columns
-        return join_columns(rows.keys, pd.DataFrame(codes, columns=columns))
+        width = len(columns)
+        shown = len(columns) if with_logvar else self.latent_dim
+        for rows in self.adapter.blocks(data, keep, recursive):
+            codes = self.apply(fn, rows.x, width=width, y=rows.y)[:, :shown]
+            yield join_columns(rows.keys, pd.DataFrame(codes, columns=columns[:shown]))
 
     def decode(self, codes: Data, keep: Sequence[str] = (), *, probabilities: bool = False) -> Any:
         """From codes z1..zK back to the user's format: rows in the training data's columns,
         order, units and dtypes (categorical columns as labels, or with `probabilities` one
         column per category); for an image model, (name, PIL image) pairs named from the codes'
         `path` column (as `encode` writes it), else numbered."""
-        from aecli.data.table_files import read_table
+        parts = list(self.decode_blocks(codes, keep, probabilities=probabilities))
+        return self.adapter.join_out(parts)
+
+    def decode_blocks(self, codes: Data, keep: Sequence[str] = (), **how: Any) -> Iterator[Any]:
+        """`decode` block by block as the codes are read."""
+        from aecli.streams import decode_blocks
 
         self.require_codes("decode")
-        frame = read_table(codes)
-        keys = self.adapter.code_keys(frame, keep)
-        labels, y = self._condition_of_codes(frame)
-        recon = self.apply(self._decode_mean, self._codes(frame), width=self.n_features, y=y)
-        return self.adapter.rows_out(recon, keys, probabilities=probabilities, labels=labels)
+        return decode_blocks(self, codes, keep, how.get("probabilities", False))
 
     def decode_images(self, codes: Data) -> list[tuple[str, Any]]:
         """`decode` for an image model: (name, PIL image) per row of codes."""

@@ -71,6 +71,7 @@ class ImageAdapter(Adapter):
     noun = "images"
     feature_noun = "pixels"
     noise_unit = 255.0  # noise levels for images are on the 0-255 scale
+    streams_out = False  # decoded images are numbered over all rows
 
     @property
     def shape(self) -> tuple[int, int, int]:
