@@ -113,7 +113,7 @@ CASES: list[tuple[str, dict[str, object], list[str], str]] = [
     ("all-NaN column", {"d.csv": _frame_bytes(_all_nan)}, ["train", "d.csv"], "'ash'"),
     ("one row", {"d.csv": HEADER + W.split(b"\n")[1]}, ["train", "d.csv"], "at least 2 rows"),
     ("unknown extension", {"d.xlsx": W}, ["train", "d.xlsx"], "unknown file type"),
-    ("folder as data", {"sub/x.csv": W}, ["train", "sub"], "holds no images"),
+    ("folder without data", {"sub/x.json": W}, ["train", "sub"], "holds no images"),
     ("latent dim zero", {"d.csv": W}, ["train", "d.csv", "-k", "0"], "--latent-dim"),
     ("negative epochs", {"d.csv": W}, ["train", "d.csv", "--epochs", "-5"], "--epochs"),
     ("negative lr", {"d.csv": W}, ["train", "d.csv", "--lr", "-1"], "--lr"),

@@ -34,13 +34,13 @@ def test_a_format1_checkpoint_loads_and_encodes():
 def test_new_checkpoints_carry_the_current_format(tmp_path):
     model = aecli.load(DATA / "format1-penguins.safetensors")
     model.save(tmp_path / "again.safetensors")
-    assert header(tmp_path / "again.safetensors")["format_version"] == MODEL_FORMAT.version == 2
+    assert header(tmp_path / "again.safetensors")["format_version"] == MODEL_FORMAT.version == 3
 
 
 def test_migration_fills_only_what_is_missing():
     meta = {"format_version": 1, "options": {"sep": ";", "seed": 3}}
     lifted = migrate(meta)
-    assert lifted["format_version"] == 2
+    assert lifted["format_version"] == MODEL_FORMAT.version
     assert lifted["options"] == {
         "sep": ";",
         "decimal": None,

@@ -244,7 +244,7 @@ def test_decoded_names_never_leave_the_output_folder(tmp_path: Path, runner: Cli
         (["train", "{folder}", "-o", "m.safetensors", "--conv", "8,x"], "--conv"),
         (["train", "digits/*.png"], "-o FILE"),
         (["denoise", "{dae}", "{folder}"], "--out-dir"),
-        (["encode", "photo", "{folder}"], "aecli denoise photo"),
+        (["encode", "photo", "{folder}"], "aecli denoise MODEL IMAGES"),
     ],
 )
 def test_image_mistakes_get_one_line_and_exit_2(

@@ -25,7 +25,10 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+BOTTLENECK = sorted(name for name, kind in KINDS.items() if not kind.residual)
+
+
+@pytest.mark.parametrize("kind", BOTTLENECK)
 def test_every_kind_round_trips_a_table(kind: str, tmp_path: Path) -> None:
     frame = pd.read_csv(SAMPLE / "penguins.csv").dropna()
     model = aecli.train(frame, kind=kind, latent_dim=3, **TABLE)
@@ -40,7 +43,7 @@ def test_every_kind_round_trips_a_table(kind: str, tmp_path: Path) -> None:
     assert decoded["species"].isin(frame["species"].unique()).all()  # labels, not numbers
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", BOTTLENECK)
 def test_every_kind_round_trips_images(kind: str, digits: Path, tmp_path: Path) -> None:
     model = aecli.train(digits, kind=kind, **IMAGES)
     path = model.save(tmp_path / f"{kind}.safetensors")

@@ -15,8 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "aecli"
 # Layers from the outside in; a module may import its own layer or any layer below it.
 LAYERS = [
     ("cli",),
-    ("library",),  # the top-level modules: verbs, Model, training loop, evaluation, ...
-    ("data", "parts", "models"),
+    ("library",),  # the top-level modules (verbs, Model, training loop, ...) and models/
+    ("data", "parts"),
     ("store",),
     ("shared",),  # errors, options, _version: declarations every layer reads
 ]

@@ -237,19 +237,24 @@ def _rewrite_metadata(src: Path, dst: Path, change) -> None:
     with safe_open(str(src), framework="pt") as handle:
         meta = dict(handle.metadata())
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-    payload = json.loads(meta["aecli_photo"])
+    payload = json.loads(meta["aecli"])
     change(payload, tensors)
-    save_file(tensors, str(dst), metadata={"aecli_photo": json.dumps(payload)})
+    save_file(tensors, str(dst), metadata={"aecli": json.dumps(payload)})
+
+
+def _residual(meta):
+    return meta["architecture"]["residual"]
 
 
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        (lambda m, t: m["architecture"].update(blocks=10_000), "blocks"),
-        (lambda m, t: m["architecture"].update(type="other"), "architecture"),
+        (lambda m, t: _residual(m).update(blocks=10_000), "blocks"),
+        (lambda m, t: _residual(m).update(colour="other"), "residual"),
+        (lambda m, t: m["architecture"].pop("image_shape"), "residual|image_shape"),
         (lambda m, t: m.update(format_version=99), "newer"),
         (lambda m, t: t.pop(next(iter(t))), "tensors"),
-        (lambda m, t: m["architecture"].update(channels=8), "tensors|shape"),
+        (lambda m, t: _residual(m).update(channels=8), "tensors|shape"),
     ],
 )
 def test_tampered_weights_are_refused_before_use(tmp_path: Path, change, match: str) -> None:

@@ -27,9 +27,14 @@ def _table(n: int = 600, seed: int = 0) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def sampled() -> tuple[pd.DataFrame, pd.DataFrame]:
+def trained() -> tuple[pd.DataFrame, aecli.Model]:
     frame = _table()
-    model = aecli.train(frame, latent_dim=3, hidden=(32,), steps=1500, seed=0)
+    return frame, aecli.train(frame, latent_dim=3, hidden=(32,), steps=1500, seed=0)
+
+
+@pytest.fixture(scope="module")
+def sampled(trained) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame, model = trained
     return frame, model.sample(3000, seed=1)
 
 
@@ -80,3 +85,26 @@ def test_old_schemas_without_the_new_fields_still_load() -> None:
     loaded = TableAdapter.from_dict(data)
     assert [c.whole for c in loaded.columns] == [False] * 5
     assert [c.whole for c in schema.columns] == [False, False, False, True, False]
+
+
+def test_sample_defaults_are_chosen_on_validation_rows_stored_and_shown(
+    trained, tmp_path, runner
+) -> None:
+    import json
+
+    from conftest import invoke
+
+    _, model = trained
+    chosen = model.history["sampling"]
+    assert chosen["source"] == "codes"
+    assert chosen["temperature"] in (0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
+    assert "validation rows" in chosen["criterion"]
+    assert chosen["score"] <= chosen["scores"]["codes T=1"]  # the old default is a candidate
+    path = model.save(tmp_path / "m.safetensors")
+    loaded = aecli.load(path)
+    pd.testing.assert_frame_equal(loaded.sample(50, seed=3), model.sample(50, seed=3))
+    shown = json.loads(invoke(runner, "inspect", path, "--json").stdout)
+    assert shown["history"]["sampling"]["temperature"] == chosen["temperature"]
+    assert "sample defaults" in invoke(runner, "inspect", path).stdout
+    hotter = model.sample(2000, seed=3, temperature=3.0)  # an explicit temperature wins
+    assert hotter["a"].std() > model.sample(2000, seed=3)["a"].std()

@@ -97,7 +97,7 @@ def test_the_step_budget_is_honoured_and_reported(tmp_path, runner):
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["epochs_run"], summary["steps_run"]) == (3, 6)
-    assert "rounded up to whole epochs" in invoke(runner, "train", "--help").stdout
+    assert "honoured exactly" in invoke(runner, "train", "--help").stdout
 
 
 def test_a_ratio_is_only_taken_against_a_meaningful_baseline():

@@ -8,24 +8,32 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from aecli.data import fit_training
+from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
-from aecli.errors import AecliWarning, CheckpointError, DataError, TrainingInterrupted
+from aecli.errors import (
+    AecliWarning,
+    CheckpointError,
+    DataError,
+    TrainingInterrupted,
+    UserError,
+)
 from aecli.model import Model
 from aecli.options import TrainOptions
 from aecli.parts import assemble
+from aecli.parts.architecture import Architecture
 from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
-from aecli.parts.networks import AutoencoderNet
+from aecli.parts.networks import build_network
 from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
+from aecli.sample_choice import choose_sampling
 from aecli.saving import Loaded, read_model
+from aecli.scoring import fit_score_extras
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
 __all__ = ["load", "split_rows", "train"]
@@ -71,6 +79,8 @@ def train(
     saved = _resumable(resume) if resume is not None else None
     before = float(saved.history.get("seconds", 0.0)) if saved is not None else 0.0
     opts = saved.options if saved is not None else TrainOptions.from_dict(options).resolved()
+    if KINDS[opts.kind].residual and adapter_for(data).type != "images":
+        raise UserError(f"--kind {opts.kind} is for images; give a folder, a glob or an image file")
     split = _split(fit_training(data, opts, KINDS[opts.kind].variational), opts)
     if saved is not None and saved.history.get("data_sha256") != split.fingerprint:
         raise DataError(
@@ -79,14 +89,13 @@ def train(
     opts.latent_dim = _latent_dim(split.fitted, opts)
     x_train, y_train = split.part(split.train_rows)
     data_shape = _data_shape(split.fitted, x_train, opts)
-    arch = assemble.architecture(opts, data_shape, opts.latent_dim)
+    residual = KINDS[opts.kind].residual
+    source = _init_model(opts) if residual else None
+    like = source.architecture if source is not None else None
+    arch = assemble.architecture(opts, data_shape, opts.latent_dim, like)
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
     with torch_threads(threads):
-        torch.manual_seed(opts.seed)
-        net = AutoencoderNet(arch)
-        pca = pca_summary(x_train, opts.latent_dim)
-        if opts.init == "pca":
-            net.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+        net, pca = _network(arch, opts, x_train, source)
         objective = assemble.objective(opts, data_shape)
         x_val = torch.from_numpy(split.xy[split.val_rows])
         trainer = Trainer(net, objective, torch.from_numpy(split.xy[split.train_rows]), x_val, opts)
@@ -96,8 +105,9 @@ def train(
         def snapshot() -> Model:
             history = {**trainer.history(), "data_sha256": split.fingerprint}
             history["seconds"] = round(before + time.perf_counter() - started, 2)
-            model = Model(opts, split.fitted.adapter, trainer.best_net(), history, {}, {"pca": pca})
-            model.metrics = _metrics(model, split, pca)
+            extras = {"pca": pca} if pca else {}
+            model = Model(opts, split.fitted.adapter, trainer.best_net(), history, {}, extras)
+            model.metrics = _denoiser_metrics(trainer) if residual else _metrics(model, split, pca)
             return model
 
         def save_progress() -> None:
@@ -109,13 +119,72 @@ def train(
             save_progress()
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
-        codes = model.apply(model.net.encode, x_train, y=y_train)
-        model.extras["density"] = fit_code_density(
-            codes, opts.seed, opts.code_density, opts.components
-        )
+        if not residual:  # a denoiser has no codes to sample from
+            codes = model.apply(model.net.encode, x_train, y=y_train)
+            model.extras["density"] = fit_code_density(
+                codes, opts.seed, opts.code_density, opts.components
+            )
+            val = split.part(split.val_rows)
+            choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
+            held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
+            _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+            split_name = "validation" if len(split.val_rows) else "training"
+            model.metrics["score"] = {"split": split_name, **figures}
     model.train_seconds = time.perf_counter() - started
     model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
     return model
+
+
+def _init_model(opts: TrainOptions) -> Model | None:
+    """The denoiser a denoiser fine-tunes (--init photo, or a checkpoint), or None."""
+    if opts.init in (None, "random"):
+        return None
+    assert opts.init is not None
+    source = load(opts.init)
+    if not isinstance(source, Model) or source.architecture.residual is None:
+        raise UserError(
+            f"--init {opts.init}: fine-tuning starts from a denoiser (--kind denoiser, or a "
+            f"built-in such as photo), not from a {source.kind} model"
+        )
+    return source
+
+
+def _network(
+    arch: Architecture, opts: TrainOptions, x_train: np.ndarray, source: Model | None
+) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
+    """The network to train (seeded), and the PCA baseline of the bottleneck kinds (which
+    `--init pca` starts from); a denoiser starts from its --init model's weights, if any."""
+    torch.manual_seed(opts.seed)
+    net = build_network(arch)
+    if arch.residual is not None:
+        if source is not None:
+            net.load_state_dict(source.net.state_dict())
+        return net, {}
+    pca = pca_summary(x_train, opts.latent_dim)
+    if opts.init == "pca":
+        net.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+    return net, pca
+
+
+def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
+    """A denoiser's figures: its loss on the training and held-out crops at the best epoch,
+    beside the loss of the noisy input itself (the network that changes nothing)."""
+    from aecli.parts.residual import Unchanged
+    from aecli.training import evaluate
+
+    best = trainer.records[trainer.best_epoch]
+    seed = trainer.options.seed
+    unchanged = evaluate(Unchanged(trainer.net.arch), trainer.objective, trainer.monitor, seed)
+    return TrainingMetrics(
+        split="validation" if len(trainer.x_val) else "training",
+        rows_train=trainer.n,
+        rows_val=len(trainer.x_val),
+        train_mse=best["train_loss"] if best["train_loss"] is not None else best["val_loss"],
+        val_mse=best["val_loss"],
+        pca_val_mse=unchanged,
+        ratio_to_pca=meaningful_ratio(best["val_loss"], unchanged),
+        baseline="input",
+    ).to_dict()
 
 
 def _resumable(path: str | os.PathLike[str]) -> Loaded:
@@ -195,10 +264,10 @@ def load(path: str | os.PathLike[str]) -> Model:
     from aecli.store.checkpoint import read_format
 
     target = resolve(path)
-    if read_format(target) == PHOTO_FORMAT.name:  # the residual denoiser's own record format
-        from aecli.models.photo import load_model
+    if read_format(target) == PHOTO_FORMAT.name:  # a denoiser's weights from earlier versions
+        from aecli.models.photo import legacy_model
 
-        return load_model(target, str(path) if target != Path(path) else None)  # type: ignore[return-value]
+        return legacy_model(target)  # type: ignore[no-any-return]
     loaded = read_model(target)
     model = Model(
         loaded.options, loaded.adapter, loaded.net, loaded.history, loaded.metrics, loaded.extras

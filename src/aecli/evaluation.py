@@ -5,7 +5,7 @@ PCA fitted to the same training rows. Log-likelihoods are in nats per row in the
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -63,6 +63,28 @@ def evaluate_model(
         figures.iwae_log_likelihood = iwae - jacobian
         figures.importance_samples = importance_samples
     _like_with_like(model, figures)
+    figures.scores = score_distribution(model, x, y, importance_samples, seed)
+    return figures
+
+
+def score_distribution(
+    model: Model, x: np.ndarray, y: np.ndarray | None, samples: int, seed: int
+) -> dict[str, Any]:
+    """The rows' anomaly scores (default method, see scoring.py): quantiles, mean, and how
+    many lie above the model's own outlier threshold."""
+    from aecli.scoring import ScoreSettings, default_method, score_array, score_figures
+
+    settings = ScoreSettings(default_method(model), samples, False, seed, model.variational)
+    scores = score_array(model, x, y, settings)[:, 0]
+    figures = score_figures(settings, scores)
+    stored = model.metrics.get("score")
+    threshold = stored.get("threshold") if isinstance(stored, dict) else None
+    if threshold is not None and stored.get("method") == settings.key:
+        figures["threshold"] = threshold
+        figures["above_threshold"] = int((scores > threshold).sum())
+    else:
+        figures["threshold"] = None
+    figures["mean"] = float(scores.mean()) if len(scores) else None
     return figures
 
 
@@ -125,7 +147,8 @@ def variational_bounds(
         for start in range(0, len(x), BLOCK):
             rows = torch.from_numpy(np.array(x[start : start + BLOCK], dtype=np.float32))
             cond = None if y is None else torch.from_numpy(y[start : start + BLOCK])
-            nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond)
+            present = model.likelihood.present(rows)  # missing cells are left out, not zeros
+            nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond, present)
             elbos.append(-(nll + kl))
             iwaes.append(iwae_bound(model.net, model.likelihood, rows, samples, gen, cond))
             tick(min(start + BLOCK, len(x)), len(x), model.adapter.noun)

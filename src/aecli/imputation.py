@@ -3,7 +3,9 @@ reconstruction, and images of any size cleaned tile by tile."""
 
 from __future__ import annotations
 
+import itertools
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from aecli.model import Model
 
 MAX_ROUNDS = 10  # of iterated reconstruction
+PROBE_ROWS = 20_000  # rows that choose the number of rounds
 PROBE_SHARE = 0.1  # of present cells hidden to choose the number of rounds
 
 
@@ -26,32 +29,60 @@ def repair_table(
 
     Missing cells start at the training mean and are refined by iterated reconstruction,
     x_missing <- E[x | f(x filled so far)]. Iterating helps some models and hurts others, so by
-    default the count (1 to 10) is chosen on the data itself: 10% of the present cells are hidden
-    (seeded, whole columns of a row at a time), and the count that restores them best is used.
+    default the count (1 to 10) is chosen on the data itself: 10% of the present cells of the
+    first PROBE_ROWS rows are hidden (seeded, whole columns of a row at a time), and the count
+    that restores them best is used. The rounds are in the mask's attrs["rounds"].
     """
-    rows = model.adapter.read(data)
-    frame, x, y = rows.frame, np.asarray(rows.x), rows.y
-    assert frame is not None
-    missing = np.isnan(x)  # missing cells, and categories unseen in training
-    masked = is_masking(model.options.noise) or model.architecture.mask_inputs
-    if missing.any() and not masked:
+    parts = list(repair_blocks(model, data, all_cells=all_cells, iterations=iterations, seed=seed))
+    table = pd.concat([t for t, _ in parts], ignore_index=True)
+    mask = pd.concat([m for _, m in parts], ignore_index=True)
+    mask.attrs["rounds"] = parts[0][1].attrs["rounds"]  # what `denoise --json` reports
+    return table, mask
+
+
+def repair_blocks(
+    model: Model, data: Any, *, all_cells: bool, iterations: int | None, seed: int
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """`repair_table` block by block as the input is read: (repaired rows, changed cells)."""
+    blocks = model.adapter.blocks(data)
+    first: list[Any] = []
+    if iterations is None:  # the first PROBE_ROWS rows choose the rounds
+        for rows in blocks:
+            first.append(rows)
+            if sum(len(r.x) for r in first) >= PROBE_ROWS:
+                break
+        x = np.concatenate([np.asarray(r.x) for r in first])[:PROBE_ROWS]
+        y = None if first[0].y is None else np.concatenate([r.y for r in first])[:PROBE_ROWS]
+        more = len(x) == PROBE_ROWS  # the input may go on: choose even if these are complete
+        missing = np.isnan(x)
+        iterations = choose_rounds(model, x, y, missing, seed) if missing.any() or more else 1
+    schema = model.adapter
+    names = schema.names  # type: ignore[attr-defined]
+    warned = False
+    for rows in itertools.chain(first, blocks):
+        frame, x, y = rows.frame, np.asarray(rows.x), rows.y
+        assert frame is not None
+        missing = np.isnan(x)  # missing cells, and categories unseen in training
+        if missing.any() and not warned:
+            warned = _warn_unmasked(model)
+        filled = impute(model, x, y, missing, iterations)
+        absent = frame[names].isna().to_numpy()  # only these are filled
+        cells = np.ones_like(absent) if all_cells else absent
+        values = model.reconstruct_array(filled, y) if all_cells else filled
+        mask = pd.DataFrame(cells, columns=names)
+        mask.attrs["rounds"] = iterations
+        yield schema.write_back(frame, values, cells), mask  # type: ignore[attr-defined]
+
+
+def _warn_unmasked(model: Model) -> bool:
+    if not (is_masking(model.options.noise) or model.architecture.mask_inputs):
         warnings.warn(
             "this model never saw missing cells in training; fills are better from a model "
             "trained with --kind denoising --noise mask:0.2",
             AecliWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    if iterations is None:
-        iterations = choose_rounds(model, x, y, missing, seed) if missing.any() else 1
-    filled = impute(model, x, y, missing, iterations)
-    schema = model.adapter
-    names = schema.names  # type: ignore[attr-defined]
-    absent = frame[names].isna().to_numpy()  # only these are filled
-    cells = np.ones_like(absent) if all_cells else absent
-    values = model.reconstruct_array(filled, y) if all_cells else filled
-    mask = pd.DataFrame(cells, columns=names)
-    mask.attrs["rounds"] = iterations  # what `denoise --json` reports
-    return schema.write_back(frame, values, cells), mask  # type: ignore[attr-defined]
+    return True
 
 
 def impute(
@@ -90,7 +121,17 @@ def denoise_image(model: Model, image: np.ndarray) -> np.ndarray:
     colour model sees a grayscale image as gray RGB and returns the mean of its channels."""
     from aecli.data.tiling import denoise_tiled
 
+    if model.is_denoiser:
+        return denoise_residual(model, image)
     c, height, width = model.adapter.image_shape or (0, 0, 0)
+    if np.shape(image)[:2] != (height, width):
+        warnings.warn(
+            f"this {model.kind} model knows {height}x{width} images through a bottleneck and "
+            f"cleans a {np.shape(image)[0]}x{np.shape(image)[1]} image tile by tile, which can "
+            "leave it worse than the input; for images of any size train --kind denoiser",
+            AecliWarning,
+            stacklevel=3,
+        )
 
     def rows(tiles: np.ndarray) -> np.ndarray:  # (N, H, W, C) -> (N, H, W, C)
         n, h, w, channels = tiles.shape
@@ -105,3 +146,17 @@ def denoise_image(model: Model, image: np.ndarray) -> np.ndarray:
 
     image = np.asarray(image, np.float32)
     return np.clip(denoise_tiled(image, (height, width), rows), 0.0, 1.0)
+
+
+def denoise_residual(model: Model, image: np.ndarray, tile: int | None = 512) -> np.ndarray:
+    """A residual denoiser over an (H, W, C) float image in [0, 1] of any size and channels: the
+    network is fully convolutional, so tiles of `tile` pixels with its receptive field as margin
+    give the whole-image result exactly, in bounded memory."""
+    import torch
+
+    from aecli.data.tiling import apply_with_margin
+
+    net = model.net.to(memory_format=torch.channels_last)  # oneDNN's fast CPU convolutions
+    planes = np.asarray(image, np.float32).transpose(2, 0, 1)
+    clean = apply_with_margin(planes, net.clean, net.scale, net.margin, tile)
+    return np.clip(clean.transpose(1, 2, 0), 0.0, 1.0)

@@ -8,7 +8,7 @@ the user's data into model-space rows and back, so nothing here asks "table or i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,19 @@ class Model:
         return self.net.arch.variational
 
     @property
+    def is_denoiser(self) -> bool:
+        """True for a residual denoiser (--kind denoiser, the built-in photo): no codes."""
+        return self.net.arch.residual is not None
+
+    def require_codes(self, verb: str) -> None:
+        """Refuse `verb` (one line saying how the model is used) for a model without codes."""
+        if self.is_denoiser:
+            raise UserError(
+                f"this model is a denoiser (--kind {self.kind}) with no code to {verb}; "
+                "use it as: aecli denoise MODEL IMAGES --out-dir OUT"
+            )
+
+    @property
     def is_image(self) -> bool:
         """True for a model trained on images (its rows are C x H x W pixels)."""
         return self.adapter.image_shape is not None
@@ -98,42 +111,65 @@ class Model:
         A VAE gives posterior means, or with `stochastic` a draw z ~ q(z | x) (seeded);
         `with_logvar` adds the posterior log-variances as logvar1..logvarK.
         """
+        blocks = self.encode_blocks(
+            data,
+            keep,
+            stochastic=stochastic,
+            with_logvar=with_logvar,
+            seed=seed,
+            recursive=recursive,
+        )
+        return pd.concat(list(blocks), ignore_index=True)
+
+    def encode_blocks(
+        self,
+        data: Data,
+        keep: Sequence[str] = (),
+        *,
+        stochastic: bool = False,
+        with_logvar: bool = False,
+        seed: int = 0,
+        recursive: bool = False,
+    ) -> Iterator[pd.DataFrame]:
+        """`encode` block by block as the input is read: memory does not grow with the rows."""
         from aecli.data.tables import join_columns
 
+        self.require_codes("encode")
         if (stochastic or with_logvar) and not self.variational:
             raise UserError("--stochastic and --with-logvar need a model trained with --kind vae")
-        rows = self.adapter.read(data, keep, recursive)
         columns = list(self.code_columns)
-        if not self.variational:
-            codes = self.apply(self.net.encode, rows.x, y=rows.y)
-        else:
+        fn: Callable[..., torch.Tensor] = self.net.encode
+        if self.variational:
             from aecli.parts.variational import reparameterise
 
             gen = torch.Generator().manual_seed(seed)
 
-            def posterior(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+            def fn(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
                 mu, logvar = self.net.encode_dist(x, y)
                 z = reparameterise(mu, logvar, gen) if stochastic else mu
                 return torch.cat([z, logvar], dim=1)
 
-            codes = self.apply(posterior, rows.x, width=2 * self.latent_dim, y=rows.y)
             columns += [f"logvar{i + 1}" for i in range(self.latent_dim)]
-            if not with_logvar:
-                codes, columns = codes[:, : self.latent_dim], self.code_columns
-        return join_columns(rows.keys, pd.DataFrame(codes, columns=columns))
+        width = len(columns)
+        shown = len(columns) if with_logvar else self.latent_dim
+        for rows in self.adapter.blocks(data, keep, recursive):
+            codes = self.apply(fn, rows.x, width=width, y=rows.y)[:, :shown]
+            yield join_columns(rows.keys, pd.DataFrame(codes, columns=columns[:shown]))
 
     def decode(self, codes: Data, keep: Sequence[str] = (), *, probabilities: bool = False) -> Any:
         """From codes z1..zK back to the user's format: rows in the training data's columns,
         order, units and dtypes (categorical columns as labels, or with `probabilities` one
         column per category); for an image model, (name, PIL image) pairs named from the codes'
         `path` column (as `encode` writes it), else numbered."""
-        from aecli.data.table_files import read_table
+        parts = list(self.decode_blocks(codes, keep, probabilities=probabilities))
+        return self.adapter.join_out(parts)
 
-        frame = read_table(codes)
-        keys = self.adapter.code_keys(frame, keep)
-        labels, y = self._condition_of_codes(frame)
-        recon = self.apply(self._decode_mean, self._codes(frame), width=self.n_features, y=y)
-        return self.adapter.rows_out(recon, keys, probabilities=probabilities, labels=labels)
+    def decode_blocks(self, codes: Data, keep: Sequence[str] = (), **how: Any) -> Iterator[Any]:
+        """`decode` block by block as the codes are read."""
+        from aecli.streams import decode_blocks
+
+        self.require_codes("decode")
+        return decode_blocks(self, codes, keep, how.get("probabilities", False))
 
     def decode_images(self, codes: Data) -> list[tuple[str, Any]]:
         """`decode` for an image model: (name, PIL image) per row of codes."""
@@ -190,6 +226,7 @@ class Model:
 
     def reconstruct(self, data: Data) -> Any:
         """decode(encode(data)), in the data's own format and units."""
+        self.require_codes("reconstruct")
         rows = self.adapter.read(data)
         return self.adapter.rows_out(self.reconstruct_array(rows.x, rows.y), rows.keys)
 
@@ -224,7 +261,7 @@ class Model:
         n: int,
         *,
         seed: int = 0,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         source: str | None = None,
         condition: str | None = None,
     ) -> Any:
@@ -232,18 +269,29 @@ class Model:
         sample-0001.png, ...).
 
         `source` "prior" draws z ~ N(0, T^2 I) (VAE only); "codes" draws from the density fitted
-        to the training codes. Default: prior for a VAE, codes otherwise. A conditional model
-        generates for `condition` (a value of its condition column), or for labels drawn with
-        their training frequencies.
+        to the training codes. Defaults: those chosen at training time on the validation rows
+        (`history["sampling"]`, see `aecli.sample_choice`), else T = 1 and prior for a VAE,
+        codes otherwise. A conditional model generates for `condition` (a value of its
+        condition column), or for labels drawn with their training frequencies.
         """
+        from aecli.sample_choice import add_noise
         from aecli.sampling import draw_codes, draw_discrete
 
-        z, labels, y = draw_codes(self, n, seed, temperature, source, condition)
-        x = draw_discrete(self, self.apply(self._decode_mean, z, width=self.n_features, y=y), seed)
+        self.require_codes("sample")
+
+        chosen = self.history.get("sampling", {})
+        temperature = chosen.get("temperature", 1.0) if temperature is None else temperature
+        z, labels, y = draw_codes(
+            self, n, seed, temperature, source or chosen.get("source"), condition
+        )
+        x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
+        if chosen.get("noise") and "sampling" in self.extras:
+            x = add_noise(x, self.extras["sampling"]["residual_sd"], seed)
+        x = draw_discrete(self, x, seed)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 
     def sample_images(
-        self, n: int, *, seed: int = 0, temperature: float = 1.0, source: str | None = None
+        self, n: int, *, seed: int = 0, temperature: float | None = None, source: str | None = None
     ) -> list[Any]:
         """n new images (PIL, the training size and channels), as `sample` draws rows."""
         self.adapter.require("images", "sampling images")
@@ -257,9 +305,43 @@ class Model:
         and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
         from aecli.evaluation import evaluate_model
 
+        self.require_codes("evaluate")
+
         rows = self.adapter.read(data)
         x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files
         return evaluate_model(self, x, rows.y, importance_samples, seed)
+
+    # --- anomaly scores ---------------------------------------------------------------------
+
+    def score_samples(
+        self,
+        data: Data,
+        *,
+        method: str | None = None,
+        samples: int = 100,
+        fast: bool = False,
+        seed: int = 0,
+        recursive: bool = False,
+    ) -> np.ndarray:
+        """One number per row (or image), in order, following scikit-learn's convention:
+        HIGHER MEANS MORE NORMAL. It is minus the `score` column of `score_table` and
+        `aecli score` (there, higher = more anomalous); with the likelihood method it is
+        log p(x). `method` "reconstruction" or "likelihood" (the default where the checkpoint
+        allows); `samples`: a VAE's importance samples, `fast`: its ELBO. See scoring.py."""
+        from aecli.scoring import score_array, settings_for
+
+        settings = settings_for(self, method, samples, fast, seed)
+        rows = self.adapter.read(data, (), recursive)
+        return -score_array(self, rows.x, rows.y, settings)[:, 0].astype(np.float64)
+
+    def score_table(self, data: Data, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
+        """What `aecli score` writes: `keep` columns (images: path), score (higher = more
+        anomalous), percentile among the validation rows, outlier (0/1) and, with
+        `explain=N`, the N columns contributing most. Options: method, samples, fast,
+        contamination, threshold, explain, seed, recursive (see `aecli.score_table`)."""
+        from aecli.score_table import score_table
+
+        return score_table(self, data, keep, **how)
 
     transform = encode
     inverse_transform = decode

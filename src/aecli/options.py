@@ -106,15 +106,18 @@ class TrainOptions:
     activation: str = opt("gelu", "Hidden-layer activation.", choices=tuple(ACTIVATIONS))
     epochs: int | None = opt(
         None,
-        "Passes over the training rows. Default: enough for about --steps optimiser steps.",
+        "Passes over the training rows. Default: as many as the --steps budget needs.",
         low=1,
         high=1_000_000,
         panel="Training",
     )
-    steps: int = opt(
-        4000,
-        "Optimiser-step budget used when --epochs is not given, rounded up to whole epochs "
-        "(at most 5000); the summary says how many steps ran.",
+    steps: int | None = opt(
+        None,
+        "Optimiser-step budget used when --epochs is not given, honoured exactly (the last "
+        "epoch stops part-way; at most 5000 epochs). Default: grows with the data: cycles of "
+        "4000 steps, each a warm restart of the cosine schedule, while the last cycle lowered "
+        "the best validation loss by at least 0.5% (at most 10 cycles); the summary says how "
+        "many steps ran.",
         low=1,
         high=10_000_000,
         panel="Training",
@@ -155,8 +158,9 @@ class TrainOptions:
     )
     init: str | None = opt(
         None,
-        f"Start from the PCA solution ('pca') or at random ('random'). Default: {by_kind('init')}.",
-        choices=("pca", "random"),
+        "Start from the PCA solution ('pca') or at random ('random'); a denoiser can also "
+        "fine-tune a built-in model (photo) or a denoiser checkpoint. "
+        f"Default: {by_kind('init')}.",
         panel="Training",
     )
     sparsity: str | None = opt(
@@ -273,6 +277,33 @@ class TrainOptions:
         high=512,
         panel="Images",
     )
+    width: int | None = opt(
+        None,
+        "Denoiser: feature channels of the residual network. Default: 48, or the --init model's.",
+        low=1,
+        high=256,
+        panel="Images",
+    )
+    depth: int | None = opt(
+        None,
+        "Denoiser: residual blocks (two 3x3 convolutions each). Default: 6, or the --init model's.",
+        low=1,
+        high=32,
+        panel="Images",
+    )
+    colour: str | None = opt(
+        None,
+        "Denoiser: RGB images in an opponent colour space (luma, two chroma; independent noise "
+        "stays independent) or each channel on its own. Default: opponent, or the --init model's.",
+        choices=("opponent", "channels"),
+        panel="Images",
+    )
+    self_supervised: bool = opt(
+        False,
+        "Denoiser: learn from the noisy images alone, with no clean targets (blind-spot "
+        "training, Noise2Void / Noise2Self); --noise is then not used.",
+        panel="Images",
+    )
     threads: int | None = opt(
         None,
         "Torch CPU threads. Default: 1 for small models, more for large ones.",
@@ -283,7 +314,7 @@ class TrainOptions:
 
     def validate(self) -> TrainOptions:
         """Raise UserError naming the flag for any value out of range."""
-        from aecli.parts.kinds import KINDS
+        from aecli.parts.kinds import KINDS, check_kind_options
 
         if self.kind not in KINDS:
             raise UserError(
@@ -308,6 +339,7 @@ class TrainOptions:
             raise UserError(f"--hidden sizes must be between 1 and 100000, not {self.hidden}")
         if len(self.conv) > 8 or any(c < 1 or c > 4096 for c in self.conv):
             raise UserError(f"--conv takes 0-8 channel counts of 1-4096, not {self.conv}")
+        check_kind_options(self)
         if self.components is not None and self.code_density == "kde":
             raise UserError("--components sets the size of a gmm code density, not of kde")
         if self.channels == 2:
@@ -321,9 +353,9 @@ class TrainOptions:
 
             dialect_of(self).check()
         if self.noise is not None:
-            from aecli.parts.noise_spec import parse_noise
+            from aecli.parts.noise_spec import parse_noises
 
-            parse_noise(self.noise)
+            parse_noises(self.noise)
         return self
 
     def resolved(self) -> TrainOptions:
@@ -337,6 +369,8 @@ class TrainOptions:
             for name, value in preset.items()
             if getattr(self, name) is None or name in KINDS[self.kind].fixed
         }
+        if self.self_supervised:  # the images bring their own noise
+            filled.pop("noise", None)
         out = dataclasses.replace(self, **filled)
         for name, value in BASE_DEFAULTS.items():
             if getattr(out, name) is None:

@@ -4,6 +4,7 @@ get what the command line does."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -145,11 +146,44 @@ def repair(
     check_output(target, force, inputs=inputs)
     if mask_out is not None:
         check_output(mask_out, force, inputs=[*inputs, target])
-    table, mask = model.denoise(data, all_cells=all_cells, iterations=iterations)
-    from aecli.data.table_files import write_table
+    from aecli.data.table_files import table_sink
+    from aecli.imputation import repair_blocks
 
-    if mask_out is not None:
-        write_table(mask.astype(int), str(mask_out), force=force)
-    write_table(table, target, force=force)
-    cells = int(mask.to_numpy().sum())
-    return Repaired([target], len(table), cells, mask.attrs.get("rounds"))
+    model.adapter.require("table", "filling missing cells")
+    blocks = repair_blocks(model, data, all_cells=all_cells, iterations=iterations, seed=0)
+    rounds, cells = None, 0
+    with table_sink(target, force) as sink, _mask_sink(mask_out, force) as masks:
+        for table, mask in blocks:
+            if masks is not None:
+                masks.write(mask.astype(int))
+            sink.write(table)
+            cells += int(mask.to_numpy().sum())
+            rounds = mask.attrs.get("rounds")
+    return Repaired([target], sink.rows, cells, rounds)
+
+
+@contextlib.contextmanager
+def _mask_sink(mask_out: Path | None, force: bool) -> Iterator[Any]:
+    """The sink of `denoise --mask-out`, or None without it."""
+    if mask_out is None:
+        yield None
+        return
+    from aecli.data.table_files import table_sink
+
+    with table_sink(str(mask_out), force) as sink:
+        yield sink
+
+
+def per_file_targets(data: Any, out_dir: Path, force: bool) -> list[tuple[str, Path]]:
+    """(input file, output file) for each file of a table input (a folder, glob or one file):
+    the same relative names under `out_dir`, every target checked before any work."""
+    from aecli.data.table_sources import table_files
+
+    files = table_files(data)
+    if str(data) == STDIO:
+        raise UserError("--out-dir writes one file per input file; stdin is none: use -o FILE")
+    jobs = [(one.path, out_dir / one.name) for one in files]
+    sources = [one.path for one in files]
+    for _, target in jobs:
+        check_output(target, force, inputs=sources)
+    return jobs

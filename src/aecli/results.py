@@ -32,11 +32,15 @@ class TrainingMetrics:
     rows_val: int
     train_mse: float
     val_mse: float
-    pca_val_mse: float
+    pca_val_mse: float  # of the baseline: PCA, or for a denoiser the unchanged input
     ratio_to_pca: float | None = None
+    baseline: str = "pca"  # "pca", or "input" (a denoiser is compared with doing nothing)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.baseline == "pca":
+            del out["baseline"]  # the figures of the bottleneck kinds keep their shape
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingMetrics:
@@ -62,6 +66,7 @@ class TrainingSummary:
     seconds: float
     metrics: TrainingMetrics
     notes: list[str] = field(default_factory=list)  # why the run differs from what was asked
+    scores: dict[str, Any] | None = None  # the held-out rows' anomaly scores (scoring.py)
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -101,6 +106,7 @@ class EvaluationFigures:
     importance_samples: int | None = None
     per_feature: list[FeatureFigure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    scores: dict[str, Any] | None = None  # the rows' anomaly-score distribution (scoring.py)
 
     @property
     def row_word(self) -> str:
@@ -130,6 +136,8 @@ class EvaluationFigures:
         for name in ("elbo", "iwae_log_likelihood", "importance_samples"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
+        if self.scores is not None:
+            out["scores"] = self.scores
         out["units"] = self.units
         out["notes"] = list(self.notes)
         return out
@@ -141,7 +149,7 @@ class EvaluationFigures:
 
 def summarise_training(model: Any, output: str) -> TrainingSummary:
     """The summary of a finished `aecli.train` run, in the user's columns (or pixels)."""
-    from aecli.training import planned_epochs
+    from aecli.training import planned_epochs, planned_steps
 
     metrics = TrainingMetrics.from_dict(model.metrics)
     images = bool(model.is_image)
@@ -149,7 +157,7 @@ def summarise_training(model: Any, output: str) -> TrainingSummary:
     opts, history = model.options, model.history
     batch = min(opts.batch_size, max(1, metrics.rows_train))
     per_epoch = math.ceil(metrics.rows_train / batch) if metrics.rows_train else 0
-    planned = planned_epochs(opts, max(1, metrics.rows_train))
+    planned = history.get("epochs_planned", planned_epochs(opts, max(1, metrics.rows_train)))
     summary = TrainingSummary(
         output=str(output),
         kind=model.kind,
@@ -159,17 +167,19 @@ def summarise_training(model: Any, output: str) -> TrainingSummary:
         latent_dim=model.latent_dim,
         epochs_run=history["epochs_run"],
         planned_epochs=planned,
-        steps_run=history["epochs_run"] * per_epoch,
+        steps_run=history.get("steps_run", history["epochs_run"] * per_epoch),
         best_epoch=history["best_epoch"],
         stopped_early=history["stopped_early"],
         seconds=round(model.train_seconds or 0.0, 3),
         metrics=metrics,
     )
-    summary.notes = _training_notes(summary, opts, per_epoch)
+    summary.notes = _training_notes(summary, opts, planned_steps(opts, max(1, metrics.rows_train)))
+    scores = model.metrics.get("score")
+    summary.scores = scores if isinstance(scores, dict) else None
     return summary
 
 
-def _training_notes(s: TrainingSummary, opts: Any, per_epoch: int) -> list[str]:
+def _training_notes(s: TrainingSummary, opts: Any, planned: int) -> list[str]:
     """Where the run differs from what was asked, or its figures deserve little trust."""
     notes = []
     rows = "images" if s.data == "images" else "rows"
@@ -178,19 +188,24 @@ def _training_notes(s: TrainingSummary, opts: Any, per_epoch: int) -> list[str]:
             f"only {s.metrics.rows_train} training {rows}: figures from so few are unreliable "
             f"and the model will not generalise; give at least {MIN_ROWS}"
         )
-    ran = s.planned_epochs * per_epoch
-    if opts.epochs is None and (ran < opts.steps or ran > 1.1 * opts.steps + 1):
-        why = (
-            "the cap of 5000 epochs"
-            if s.planned_epochs * per_epoch < opts.steps
-            else "--steps rounded up to whole epochs"
-        )
+    if opts.epochs is None and opts.steps is not None and planned < opts.steps:
         notes.append(
-            f"{s.planned_epochs * per_epoch} optimiser steps planned for --steps {opts.steps} "
-            f"({s.planned_epochs} epochs of {per_epoch} steps: {why})"
+            f"{planned} optimiser steps planned for --steps {opts.steps} (the cap of 5000 epochs)"
         )
-    if s.metrics.ratio_to_pca is None:
+    if s.metrics.ratio_to_pca is None and s.metrics.baseline == "pca":
         notes.append(
             "no comparison with PCA: its error on these rows is zero or too small to divide by"
         )
     return notes
+
+
+def score_line(scores: dict[str, Any] | None, rows: str = "validation rows") -> str | None:
+    """One line on an anomaly-score distribution: its quantiles and the outlier threshold."""
+    if not scores or not scores.get("quantiles"):
+        return None
+    q = scores["quantiles"]
+    shown = ", ".join(f"{name[1:]}% {value:.4g}" for name, value in q.items())
+    line = f"anomaly scores ({scores['method']}) of {scores['rows']} {rows}: {shown}"
+    if scores.get("threshold") is not None:
+        line += f"; outlier threshold (99th percentile) {scores['threshold']:.4g}"
+    return line

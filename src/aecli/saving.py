@@ -26,7 +26,8 @@ from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.density import MAX_KERNELS
 from aecli.parts.kinds import KINDS
-from aecli.parts.networks import AutoencoderNet
+from aecli.parts.networks import AutoencoderNet, build_network
+from aecli.scoring import MAX_VALIDATION
 from aecli.store.checkpoint import MODEL_FORMAT, RecordReader, open_record, write_record
 from aecli.vocabulary import MAX_COMPONENTS
 
@@ -93,7 +94,7 @@ def read_model(path: str | os.PathLike[str], with_resume: bool = False) -> Loade
     with open_record(target) as record:
         record.meta = migrate(record.meta)
         options, adapter, arch = _validate(record.meta, target)
-        net = AutoencoderNet(arch)
+        net = build_network(arch)
         expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         found = {k: s for k, s in record.shapes.items() if not k.startswith((RESUME, EXTRA))}
         if found != expected:
@@ -121,7 +122,13 @@ def _v1_to_v2(meta: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-MIGRATIONS = {1: _v1_to_v2}  # format version -> the step that lifts it by one
+def _v2_to_v3(meta: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 (anomaly scores) added the optional `score` extras and metrics; a format-2 file
+    has none and scores by reconstruction, without percentiles."""
+    return meta
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}  # format version -> the step that lifts it by one
 
 
 def migrate(meta: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +185,9 @@ def _extras(record: RecordReader, arch: Architecture) -> dict[str, dict[str, np.
         "density.weights": lambda s: len(s) == 1 and 1 <= s[0] <= MAX_KERNELS,
         "density.means": lambda s: len(s) == 2 and s[1] == k and s[0] <= MAX_KERNELS,
         "density.covariances": lambda s: len(s) == 3 and s[1:] == (k, k) and s[0] <= MAX_COMPONENTS,
+        "score.variance": lambda s: s == (d,),
+        "score.validation": lambda s: len(s) == 1 and s[0] <= MAX_VALIDATION,
+        "sampling.residual_sd": lambda s: s == (d,),
     }
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, shape in record.shapes.items():
@@ -191,6 +201,9 @@ def _extras(record: RecordReader, arch: Architecture) -> dict[str, dict[str, np.
             )
         group, _, part = key.partition(".")
         out.setdefault(group, {})[part] = record.tensor(name).numpy()
+    variance = out.get("score", {}).get("variance")
+    if variance is not None and not (np.isfinite(variance).all() and (variance > 0).all()):
+        raise CheckpointError(f"{record.target}: its score variances are not positive numbers")
     density = out.get("density")
     if density is not None and (
         set(density) != {"weights", "means", "covariances"}

@@ -20,14 +20,29 @@ from aecli.progress import listening_now, tick
 
 EVAL_BATCH = 8192
 EpochCallback = Callable[[dict[str, Any], int], None]
+CYCLE_STEPS = 4000  # the default budget's first cycle, and each further one
+MAX_CYCLES = 10  # at most 40,000 optimiser steps by default
+CYCLE_GAIN = 0.005  # a further cycle runs while the last lowered the best validation loss this much
+MAX_EPOCHS = 5000
 
 
 def planned_epochs(options: TrainOptions, n_rows: int) -> int:
-    """--epochs, or the fewest whole epochs that make --steps optimiser steps (at most 5000)."""
+    """--epochs, or the fewest whole epochs that make --steps optimiser steps (default: one
+    cycle of `CYCLE_STEPS`), at most `MAX_EPOCHS`."""
     if options.epochs is not None:
         return options.epochs
+    steps = options.steps if options.steps is not None else CYCLE_STEPS
     steps_per_epoch = math.ceil(n_rows / min(options.batch_size, n_rows))
-    return max(1, min(5000, math.ceil(options.steps / steps_per_epoch)))
+    return max(1, min(MAX_EPOCHS, math.ceil(steps / steps_per_epoch)))
+
+
+def planned_steps(options: TrainOptions, n_rows: int) -> int:
+    """The optimiser steps of the planned epochs: exactly --steps when it is given (the last
+    epoch stops part-way), whole epochs otherwise."""
+    per_epoch = math.ceil(n_rows / min(options.batch_size, n_rows))
+    whole = planned_epochs(options, n_rows) * per_epoch
+    explicit = options.epochs is None and options.steps is not None
+    return min(whole, options.steps) if explicit and options.steps is not None else whole
 
 
 def auto_threads(n_params: int, batch_size: int) -> int:
@@ -84,14 +99,17 @@ class Trainer:
         self.n = len(x_train)
         self.batch = min(options.batch_size, self.n)
         self.epochs = planned_epochs(options, self.n)
-        total = self.epochs * math.ceil(self.n / self.batch)
+        self.per_epoch = math.ceil(self.n / self.batch)
+        self.total_steps = planned_steps(options, self.n)
+        # the default budget grows in cycles (a cosine each) while validation improves
+        self.auto = options.epochs is None and options.steps is None
+        self.cycle = {"start": 0, "steps": self.total_steps, "count": 1, "best_before": 0.0}
         self.gen = torch.Generator().manual_seed(options.seed)
         opt_cls = torch.optim.AdamW if options.weight_decay > 0 else torch.optim.Adam
         self.optimiser = opt_cls(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimiser, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total) / total))
-        )
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimiser, self._cosine)
         self.best = evaluate(net, objective, self.monitor, options.seed)
+        self.cycle["best_before"] = self.best
         self.live_state = net.state_dict()  # aliases of the parameters, updated in place
         self.best_state = {k: v.clone() for k, v in self.live_state.items()}
         self.best_epoch = 0
@@ -104,9 +122,47 @@ class Trainer:
         self.running = torch.zeros(())
         self.stopped_early = False
 
+    def _cosine(self, t: int) -> float:
+        """The learning-rate factor at step t: a cosine from 1 to 0 over the current cycle."""
+        start, steps = self.cycle["start"], self.cycle["steps"]
+        return 0.5 * (1 + math.cos(math.pi * min(max(t - start, 0), steps) / steps))
+
     @property
     def finished(self) -> bool:
         return self.epoch > self.epochs or self.stopped_early
+
+    @property
+    def steps_done(self) -> int:
+        return int(self.schedule.last_epoch)  # the scheduler counts optimiser steps
+
+    def _epoch_end(self) -> int:
+        """Where the current epoch's batches end: n, or part-way for an exact --steps budget."""
+        left = self.total_steps - (self.epoch - 1) * self.per_epoch
+        return min(self.n, max(left, 0) * self.batch)
+
+    def _extend(self) -> None:
+        """At the end of a default budget's cycle: another cycle of the same length, the
+        learning rate warm again, while the last one still lowered the best validation loss by
+        `CYCLE_GAIN` (and patience did not stop the run)."""
+        cycle = self.cycle
+        before, best = cycle["best_before"], self.best
+        if not self.auto or self.stopped_early or cycle["count"] >= MAX_CYCLES:
+            return
+        if not before - best > CYCLE_GAIN * abs(before) or self.epochs >= MAX_EPOCHS:
+            return
+        epochs = math.ceil(CYCLE_STEPS / self.per_epoch)
+        self.epochs = min(MAX_EPOCHS, self.epochs + epochs)
+        start = self.steps_done
+        self.total_steps = self.epochs * self.per_epoch
+        steps = self.total_steps - start
+        self.cycle = {
+            "start": start,
+            "steps": steps,
+            "count": cycle["count"] + 1,
+            "best_before": best,
+        }
+        for group in self.optimiser.param_groups:
+            group["lr"] = group["initial_lr"] * self._cosine(self.schedule.last_epoch)
 
     def run(
         self,
@@ -123,7 +179,8 @@ class Trainer:
             if self.order is None:
                 self.order = torch.randperm(self.n, generator=self.gen)
                 self.start, self.running = 0, torch.zeros(())
-            while self.start < self.n:
+            end = self._epoch_end()
+            while self.start < end:
                 rows = self.order[self.start : self.start + self.batch]
                 loss = objective(net, x[rows], self.gen).loss
                 self.optimiser.zero_grad(set_to_none=True)
@@ -135,17 +192,19 @@ class Trainer:
                 self.running.add_(loss.detach(), alpha=len(rows))
                 self.start += self.batch
                 self._tick()
-                if should_stop is not None and self.start < self.n and should_stop():
+                if should_stop is not None and self.start < end and should_stop():
                     return False
-            self._end_epoch(on_epoch)
+            self._end_epoch(on_epoch, min(end, self.n))
+            if self.epoch > self.epochs:
+                self._extend()
             if every and on_checkpoint is not None and (self.epoch - 1) % every == 0:
                 on_checkpoint()
             if should_stop is not None and not self.finished and should_stop():
                 return False
         return True
 
-    def _end_epoch(self, on_epoch: EpochCallback | None) -> None:
-        train_loss = float(self.running) / self.n
+    def _end_epoch(self, on_epoch: EpochCallback | None, rows: int) -> None:
+        train_loss = float(self.running) / rows
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"the training loss became {train_loss} in epoch {self.epoch}; nothing was saved. "
@@ -186,6 +245,8 @@ class Trainer:
         return {
             "epochs_planned": self.epochs,
             "epochs_run": len(self.records) - 1,
+            "steps_run": self.steps_done,
+            "cycles": self.cycle["count"],
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "monitor": "validation" if len(self.x_val) else "training",
@@ -194,7 +255,7 @@ class Trainer:
 
     def best_net(self) -> AutoencoderNet:
         """A copy of the network with the best epoch's weights (the one to save or use)."""
-        best = AutoencoderNet(self.net.arch)
+        best = type(self.net)(self.net.arch)
         best.load_state_dict(self.best_state)
         return best.eval()
 
@@ -220,6 +281,8 @@ class Trainer:
             "records": self.records,
             "stopped_early": self.stopped_early,
             "schedule_step": self.schedule.last_epoch,
+            "epochs": self.epochs,
+            "cycle": self.cycle,
         }
 
     def restore(
@@ -239,9 +302,13 @@ class Trainer:
                 slots.setdefault(int(index), {})[name] = value
         state["state"] = slots
         self.optimiser.load_state_dict(state)
+        self.epochs = meta.get("epochs", self.epochs)
+        self.cycle = dict(meta.get("cycle", self.cycle))
+        if self.auto:
+            self.total_steps = self.epochs * self.per_epoch
         self.schedule.last_epoch = meta["schedule_step"]
         for group in self.optimiser.param_groups:
-            group["lr"] = group["initial_lr"] * self.schedule.lr_lambdas[0](meta["schedule_step"])
+            group["lr"] = group["initial_lr"] * self._cosine(meta["schedule_step"])
         self.schedule._last_lr = [g["lr"] for g in self.optimiser.param_groups]
         self.gen.set_state(tensors["rng"])
         self.running = tensors["running"].clone()

@@ -44,6 +44,7 @@ COMMAND_ORDER = (
     "decode",
     "denoise",
     "sample",
+    "score",
     "evaluate",
     "inspect",
     "report",

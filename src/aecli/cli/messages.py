@@ -15,6 +15,7 @@ SUMMARIES = {
     "decode": "Decode codes back to rows (or images).",
     "denoise": "Fill a table's missing cells, or clean noisy images.",
     "sample": "Generate new rows (or images) from a model.",
+    "score": "Score rows (or images) by how anomalous they are; flag outliers.",
     "evaluate": "Reconstruction error and likelihood on data, beside PCA's.",
     "inspect": "Show what a checkpoint holds.",
     "report": "Write an HTML page of plots: losses, codes, reconstructions, samples.",

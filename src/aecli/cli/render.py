@@ -35,6 +35,19 @@ def train_summary(s: TrainingSummary, data: str) -> str:
         f"PCA with {s.latent_dim} components on the same {m.split} rows: "
         f"{m.pca_val_mse:.4f}{_versus_pca(m.ratio_to_pca)}",
     ]
+    if m.baseline == "input":  # a denoiser: compared with leaving its input unchanged
+        lines[0] = f"trained {s.kind} on {data}: {m.rows_train} training crops, "
+        lines[0] += f"{m.rows_val} validation crops"
+        lines[2] = errors.replace("reconstruction", "denoising")
+        lines[3] = f"the unchanged input on the same {m.split} crops: {m.pca_val_mse:.4f}"
+        if m.ratio_to_pca is not None:
+            lines[3] += f"; this model's error is {m.ratio_to_pca:.3f}x the input's"
+    from aecli.results import score_line
+
+    scores = s.scores or {}
+    unit = "images" if s.data == "images" else "rows"
+    line = score_line(scores, f"{scores.get('split', 'validation')} {unit}")
+    lines += [line] if line else []
     lines += [f"note: {note}" for note in s.notes]
     lines.append(f"saved {s.output} in {s.seconds:.1f} s")
     return "\n".join(lines)
@@ -67,16 +80,10 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
         f"{'; sees missing cells' if arch.get('mask_inputs') else ''}; "
         f"{summary['parameters']:,} parameters)",
     )
-    for name, value in summary["metrics"].items():
-        overview.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    for name, value in _metric_rows(summary["metrics"]):
+        overview.add_row(name, value)
     history = summary["history"]
-    overview.add_row(
-        "epochs",
-        f"{history['epochs_run']} run, best {history['best_epoch']}"
-        + (" (stopped early)" if history["stopped_early"] else ""),
-    )
-    for label, value in history_rows(history):
-        overview.add_row(label, value)
+    _history_rows(overview, history)
     console.print(overview)
 
     console.print(_options_table(summary["options"]))
@@ -154,6 +161,20 @@ def _options_table(opts: dict[str, Any]) -> Any:
     return options
 
 
+def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """inspect's rows of the training metrics; the anomaly scores as one line."""
+    from aecli.results import score_line
+
+    rows = []
+    for name, value in metrics.items():
+        if name == "score" and isinstance(value, dict):
+            held = f"{value.get('split', 'held-out')} rows"
+            rows.append(("anomaly scores", score_line(value, held) or ""))
+        else:
+            rows.append((name, f"{value:.4f}" if isinstance(value, float) else str(value)))
+    return rows
+
+
 def print_evaluation(figures: EvaluationFigures) -> None:
     """`aecli evaluate`'s table on stdout; each figure's row says its units."""
     from rich.console import Console
@@ -181,9 +202,43 @@ def print_evaluation(figures: EvaluationFigures) -> None:
         table.add_row(name, format(f.model, spec), _fmt(f.pca, spec))
     console = Console()
     console.print(table)
+    from aecli.results import score_line
+
+    scores = dict(figures.scores or {})
+    line = score_line({**scores, "threshold": None}, figures.row_word)
+    if line and scores.get("threshold") is not None:
+        line += (
+            f"; {scores['above_threshold']} above the model's outlier threshold "
+            f"{scores['threshold']:.4g}"
+        )
+    if line:
+        console.print(line, soft_wrap=True)
     for note in figures.notes:
         console.print(f"note: {note}", soft_wrap=True)
 
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
     return "" if value is None else format(value, spec)
+
+
+def _sample_defaults(chosen: dict) -> str:
+    """The sample defaults chosen at training time, in words."""
+    return (
+        f"--from {chosen['source']} --temperature {chosen['temperature']:g}"
+        + (f" ({chosen['density']} density)" if "density" in chosen else "")
+        + (", residual noise added" if chosen["noise"] else "")
+        + f"; chosen by {chosen['criterion']}"
+    )
+
+
+def _history_rows(overview: Any, history: dict) -> None:
+    """The epochs run and the sample defaults chosen at training time."""
+    overview.add_row(
+        "epochs",
+        f"{history['epochs_run']} run, best {history['best_epoch']}"
+        + (" (stopped early)" if history["stopped_early"] else ""),
+    )
+    if history.get("sampling"):
+        overview.add_row("sample defaults", _sample_defaults(history["sampling"]))
+    for label, value in history_rows(history):
+        overview.add_row(label, value)

@@ -23,15 +23,23 @@ def sample(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same rows.")] = 0,
     temperature: Annotated[
-        float, typer.Option("--temperature", min=0.0, max=100.0, help="Scale of the code spread.")
-    ] = 1.0,
+        float | None,
+        typer.Option(
+            "--temperature",
+            min=0.0,
+            max=100.0,
+            help="Scale of the code spread. Default: the one chosen at training time (inspect "
+            "shows it), else 1.",
+        ),
+    ] = None,
     source: Annotated[
         str | None,
         typer.Option(
             "--from",
             metavar="prior|codes",
             help="prior: z ~ N(0, I) (VAE only); codes: the Gaussian mixture fitted to the "
-            "training codes. Default: prior for a VAE, codes otherwise.",
+            "training codes. Default: the one chosen at training time on the validation rows "
+            "(inspect shows it), else prior for a VAE, codes otherwise.",
         ),
     ] = None,
     condition: Annotated[
@@ -59,6 +67,7 @@ def sample(
 
     common = Common(force, quiet, json_out, log_every)
     model = api.load(model_path)
+    model.require_codes("sample")
     targets = model.adapter.check_targets(Targets(output, out_dir, grid), force, [model_path])
     common.stdout_free(targets.output or "", "sampled rows")
     with common.progress("sample"):

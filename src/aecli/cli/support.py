@@ -131,7 +131,8 @@ class Common:
         self.wrote(written, adapter.noun, verb)
 
     def write_table(self, frame: Any, target: str, verb: str) -> None:
-        """Write a table (codes, scores) to `target` ('-': stdout), then report."""
+        """Write a table (codes, scores), or an iterable of its blocks, to `target` ('-':
+        stdout), then report."""
         from aecli.data.tables import write_frame
 
         self.wrote(quiet_pipe(lambda: write_frame(frame, target, self.force)), "rows", verb)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -44,6 +45,15 @@ def encode(
         bool, typer.Option("--with-logvar", help="VAE: add posterior log-variance columns.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --stochastic.")] = 0,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            metavar="DIR",
+            help="Many table files (a folder or glob): one codes file per input file, with the "
+            "same names, in DIR.",
+        ),
+    ] = None,
     recursive: Recursive = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -54,18 +64,44 @@ def encode(
     from aecli import api
 
     common = Common(force, quiet, json_out, log_every)
+    how = {"keep": tuple(keep or ()), "stochastic": stochastic, "with_logvar": with_logvar}
+    if out_dir is not None:
+        _encode_each(common, model_path, data, out_dir, output, how, seed)
+        return
     target = common.table_target(output, [data, model_path], "codes")
     model = api.load(model_path)
+    model.require_codes("encode")
     with common.progress("encode"):
-        codes = model.encode(
-            data,
-            keep=tuple(keep or ()),
-            stochastic=stochastic,
-            with_logvar=with_logvar,
-            seed=seed,
-            recursive=recursive,
-        )
-    common.write_table(codes, target, "encoded")
+        codes = model.encode_blocks(data, seed=seed, recursive=recursive, **how)  # streamed
+        common.write_table(codes, target, "encoded")
+
+
+def _encode_each(
+    common: Common,
+    model_path: str,
+    data: str,
+    out_dir: Path,
+    output: str | None,
+    how: dict[str, Any],
+    seed: int,
+) -> None:
+    """encode --out-dir: each input file into its own codes file of the same name."""
+    from aecli import api
+    from aecli.data.tables import write_frame
+    from aecli.errors import UserError
+    from aecli.outputs import per_file_targets
+
+    if output is not None:
+        raise UserError("give either -o FILE (one codes file) or --out-dir DIR, not both")
+    model = api.load(model_path)
+    model.adapter.require("table", "--out-dir with encode")
+    summaries = []
+    for source, target in per_file_targets(data, out_dir, common.force):
+        codes = model.encode_blocks(source, seed=seed, **how)
+        written = write_frame(codes, str(target), common.force)
+        summaries.append(written.summary)
+        common.say(f"encoded {written.count} rows -> {target}")
+    common.finish({"outputs": summaries}, None)
 
 
 @app.command(no_args_is_help=True)
@@ -99,9 +135,11 @@ def decode(
 
     common = Common(force, quiet, json_out, log_every)
     model = api.load(model_path)
+    model.require_codes("decode")
     inputs = [codes, model_path]
     targets = model.adapter.check_targets(Targets(output, out_dir), force, inputs)
     common.stdout_free(targets.output or "", "decoded rows")
     with common.progress("decode"):
-        result = model.decode(codes, keep=tuple(keep or ()), probabilities=probabilities)
-    common.write_result(model, result, targets, inputs, "decoded")
+        blocks = model.decode_blocks(codes, keep=tuple(keep or ()), probabilities=probabilities)
+        result = blocks if model.adapter.streams_out else model.adapter.join_out(list(blocks))
+        common.write_result(model, result, targets, inputs, "decoded")

@@ -25,12 +25,14 @@ BLOCK_VALUES = 1 << 22  # model-space values per block (16 MiB of float32)
 class Rows:
     """A block of a source: model-space rows `x` (an array, or anything sliceable into one),
     the one-hot condition `y` (None unless the model is conditional), the `keys` that travel
-    with the rows (kept columns, or image paths), and for tables the source `frame` itself."""
+    with the rows (kept columns, or image paths), for tables the source `frame` itself, and
+    `start`, the number of rows before this block."""
 
     keys: pd.DataFrame
     x: Any
     y: np.ndarray | None = None
     frame: pd.DataFrame | None = None
+    start: int = 0  # rows of the source before this block
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Adapter(ABC):
     feature_noun: ClassVar[str]  # what one feature is called: "columns" or "pixels"
     noise_unit: ClassVar[float]  # the scale --noise levels are given in (1, or 255 for pixels)
     condition: Any = None  # the condition column of a conditional table model
+    streams_out: ClassVar[bool] = True  # rows_out of each block can be written as it comes
     n_condition: int = 0
 
     @classmethod
@@ -131,6 +134,10 @@ class Adapter(ABC):
     @abstractmethod
     def rows_out(self, values: np.ndarray, keys: pd.DataFrame | None = None, **how: Any) -> Any:
         """Model-space rows back in the user's format (a table, or named images)."""
+
+    def join_out(self, parts: Sequence[Any]) -> Any:
+        """`rows_out`'s results for successive blocks as one result."""
+        return [item for part in parts for item in part]
 
     @abstractmethod
     def value_range(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

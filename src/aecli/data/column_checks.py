@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -116,25 +115,3 @@ def _check_names(frame: pd.DataFrame) -> None:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise DataError(f"duplicate column names: {', '.join(dupes)}; rename them")
-
-
-def _check_numeric(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    bad = [
-        c
-        for c in columns
-        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
-    ]
-    if bad:
-        if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";|\t"):
-            raise DataError(
-                f"the file has one column named {str(frame.columns[0])[:40]!r}: it looks like it "
-                f"uses another separator; say it with --sep {_guess_sep(frame)!r}"
-            )
-        example = frame[bad[0]].dropna()
-        sample = f" (e.g. {str(example.iloc[0])[:30]!r})" if len(example) else ""
-        names = ", ".join(repr(str(b)) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
-        drops = " ".join(f"--drop {b}" for b in bad[:5])
-        raise DataError(
-            f"non-numeric column(s) {names}{sample}: aecli models numeric columns only; "
-            f"leave them out with {drops}"
-        )

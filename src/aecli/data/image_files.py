@@ -16,16 +16,17 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from aecli.data.table_sources import IMAGE_SUFFIXES as IMAGE_SUFFIXES
+from aecli.data.table_sources import is_table_collection
 from aecli.errors import DataError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 PATH_COLUMN = "path"
 
 
 def is_image_source(data: Any) -> bool:
     """True for a folder, a glob pattern, or a file with an image suffix."""
-    if isinstance(data, pd.DataFrame) or str(data) == "-":
+    if isinstance(data, pd.DataFrame) or str(data) == "-" or is_table_collection(data):
         return False
     path = Path(str(data))
     if path.is_dir():

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from aecli.options import TrainOptions
 
 MAX_SIDE = 2048  # of the training size: a dense bottleneck over more pixels is not useful
+CROPS = 4000  # random crops drawn for --patch training (fewer when --steps uses fewer)
 LARGE_IMAGE = 96  # pixels a side beyond which a whole-image denoiser gets a --patch hint
 
 
@@ -70,6 +71,7 @@ class ImageAdapter(Adapter):
     noun = "images"
     feature_noun = "pixels"
     noise_unit = 255.0  # noise levels for images are on the 0-255 scale
+    streams_out = False  # decoded images are numbered over all rows
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -145,7 +147,11 @@ class ImageAdapter(Adapter):
                 AecliWarning,
                 stacklevel=4,
             )
-        rows = adapter.crops(files, options.seed) if options.patch else adapter.load(files)
+        if options.patch:  # no more crops than --steps batches use
+            wanted = min(CROPS, options.steps * (options.batch_size or 128))
+            rows = adapter.crops(files, options.seed, wanted)
+        else:
+            rows = adapter.load(files)
         return Fitted(adapter, rows, None, n_inputs=1)
 
     def blocks(
@@ -261,7 +267,7 @@ class ImageAdapter(Adapter):
             )
         return rows
 
-    def crops(self, files: Sequence[Path], seed: int, rows: int = 4000) -> np.ndarray:
+    def crops(self, files: Sequence[Path], seed: int, rows: int = CROPS) -> np.ndarray:
         """About `rows` random crops of the schema's size (at least 16 per image), drawn
         uniformly from each image at its own size; images smaller than a crop are
         reflect-padded."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +16,13 @@ import pandas as pd
 
 from aecli.data.compression import COMPRESSED, URL, _compressor, compressed_writer, fetch_url
 from aecli.data.csv_dialect import SAMPLE_BYTES, Dialect, detect
+from aecli.data.table_sources import PARQUET, READERS, is_table_collection, suffix_of, table_files
 from aecli.errors import DataError, UserError
 from aecli.store.atomic import STDIO, atomic_path
 
-READERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": ","}
-PARQUET = (".parquet", ".pq")
-
 
 def _suffix(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zst", ".zip") and len(suffixes) > 1:
-        return suffixes[-2]
-    return suffixes[-1] if suffixes else ""
+    return suffix_of(path)
 
 
 def read_table(source: str | Path | pd.DataFrame, dialect: Dialect | None = None) -> pd.DataFrame:
@@ -45,6 +42,8 @@ def read_table(source: str | Path | pd.DataFrame, dialect: Dialect | None = None
         data = fetch_url(name)
         sep = READERS.get(_suffix(Path(name.split("?")[0])), ",")
         return _read_text(io.BytesIO(data), data[:SAMPLE_BYTES], sep, given, name)
+    if is_table_collection(name):
+        return _read_collection(name, given)
     path = Path(name)
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path{_glob_hint(name)}")
@@ -67,6 +66,21 @@ def read_table(source: str | Path | pd.DataFrame, dialect: Dialect | None = None
     if len(frame) == 0:
         raise DataError(f"{name} has a header but no data rows")
     return frame
+
+
+def _read_collection(name: str, given: Dialect) -> pd.DataFrame:
+    """Many files as one table, in order, each file's hive partition values as columns."""
+    frames = []
+    for one in table_files(name):
+        frame = read_table(one.path, given)
+        for key, value in one.partitions.items():
+            if key not in frame.columns:
+                frame[key] = value
+        frames.append(frame)
+    columns = [list(f.columns) for f in frames]
+    if any(set(c) != set(columns[0]) for c in columns):
+        raise DataError(f"the files of {name} do not all have the same columns")
+    return pd.concat(frames, ignore_index=True)
 
 
 def _read_text(source: Any, head: bytes, sep: str, given: Dialect, name: str) -> pd.DataFrame:
@@ -123,12 +137,76 @@ def _first_line(exc: BaseException) -> str:
 
 def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False) -> None:
     """Write CSV / TSV / Parquet by extension, atomically; '-' writes CSV to stdout."""
-    import pyarrow as pa
+    with table_sink(target, force) as sink:
+        sink.write(frame)
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    text = _text_table(frame)
+
+class TableSink:
+    """Writes a table block by block: CSV text (compressed when the name says so) with one
+    header, or Parquet row groups in the first block's column types."""
+
+    def __init__(self, handle: Any, delimiter: str | None, parquet_path: Path | None) -> None:
+        self._handle = handle
+        self._delimiter = delimiter
+        self._parquet_path = parquet_path
+        self._writer: Any = None
+        self.columns: list[str] | None = None
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        columns = [str(c) for c in frame.columns]
+        if self.columns is None:
+            self.columns = columns
+        elif columns != self.columns:
+            raise DataError("the blocks of a table disagree on its columns")
+        if self._parquet_path is not None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            self._write_parquet(table)
+        else:
+            _write_csv(_text_table(frame), self._handle, self._delimiter or ",", self.rows == 0)
+            if self._handle is sys.stdout.buffer:
+                self._handle.flush()
+        self.rows += len(frame)
+
+    def _write_parquet(self, table: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            schema = pa.schema(
+                [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+            ).remove_metadata()
+            self._writer = pq.ParquetWriter(self._parquet_path, schema)
+        schema = self._writer.schema
+        if not table.schema.remove_metadata().equals(schema):
+            try:
+                table = table.cast(schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise DataError(
+                    f"a later block of the output does not fit the first one's column types "
+                    f"({_first_line(exc)}); write CSV instead"
+                ) from None
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        elif self._parquet_path is not None:  # no rows: an empty file with no columns
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({}), self._parquet_path)
+
+
+@contextmanager
+def table_sink(target: str | Path, force: bool = False) -> Iterator[TableSink]:
+    """A TableSink onto `target` ('-': CSV on stdout), written atomically: the file appears
+    whole when the block closes without an error, and not at all otherwise."""
     if str(target) == STDIO:
-        _write_csv(text, sys.stdout.buffer, ",")
+        sink = TableSink(sys.stdout.buffer, ",", None)
+        yield sink
         sys.stdout.buffer.flush()
         return
     path = Path(target)
@@ -140,12 +218,14 @@ def write_table(frame: pd.DataFrame, target: str | Path, *, force: bool = False)
         raise UserError(f"{path}: Parquet compresses itself; name it {path.stem}")
     with atomic_path(path, force) as tmp:
         if suffix in PARQUET:
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, tmp)
-        else:
-            with compressed_writer(tmp, packed) as handle:
-                _write_csv(text, handle, READERS[suffix])
+            sink = TableSink(None, None, tmp)
+            try:
+                yield sink
+            finally:
+                sink.close()
+            return
+        with compressed_writer(tmp, packed) as handle:
+            yield TableSink(handle, READERS[suffix], None)
 
 
 def _text_table(frame: pd.DataFrame) -> Any:
@@ -181,17 +261,17 @@ def _float_text(values: np.ndarray) -> Any:
     return pc.if_else(dotted, pc.binary_join_element_wise(text, ".0", ""), text)
 
 
-def _write_csv(table: Any, sink: Any, delimiter: str) -> None:
+def _write_csv(table: Any, sink: Any, delimiter: str, header: bool = True) -> None:
     """Cells quoted only where needed: by pyarrow (fast) when no text cell needs quotes, else
     in blocks by Python's csv, which quotes just the cells that need it."""
     import csv
 
     import pyarrow.csv as pacsv
 
-    header = io.StringIO()
-    writer = csv.writer(header, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(table.column_names)
-    sink.write(header.getvalue().encode())
+    if header:
+        names = io.StringIO()
+        csv.writer(names, delimiter=delimiter, lineterminator="\n").writerow(table.column_names)
+        sink.write(names.getvalue().encode())
     if not _needs_quotes(table, delimiter):
         options = pacsv.WriteOptions(
             include_header=False, delimiter=delimiter, quoting_style="none"

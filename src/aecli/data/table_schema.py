@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_float_dtype
 
 from aecli.data.column_checks import (
     _check_names,
-    _check_numeric,
     _check_separator,
     is_saved_index,
     refuse_text_dates_and_separators,
@@ -34,6 +34,9 @@ from aecli.data.table_condition import (
     _label_dtype,
     _typed,
 )
+from aecli.data.table_values import as_float as _as_float
+from aecli.data.table_values import check_numeric as _check_numeric
+from aecli.data.table_values import one_hot as _one_hot
 from aecli.errors import AecliWarning, DataError
 
 
@@ -182,9 +185,12 @@ class TableSchema:
         scale = np.concatenate([[c.scale] * c.width for c in self.columns])
         return mean, scale
 
-    def to_array(self, frame: pd.DataFrame) -> np.ndarray:
+    def to_array(
+        self, frame: pd.DataFrame, first_row: int = 0, warned: set[str] | None = None
+    ) -> np.ndarray:
         """Standardised float32 values of the schema's columns, matched by name (NaN where a
-        cell is missing."""
+        cell is missing). `first_row`: rows before this block (errors name the global row);
+        `warned`: columns whose unseen categories were already reported."""
         missing = [n for n in self.names if n not in frame.columns]
         if missing:
             shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -193,18 +199,18 @@ class TableSchema:
                 "give a file with the training columns (any order)"
             )
         numeric = [c for c in self.columns if c.categories is None]
-        _check_numeric(frame, [c.name for c in numeric])
+        _check_numeric(frame, [c.name for c in numeric], first_row)
         out = np.empty((len(frame), self.width), np.float32)
         starts = self.starts
         slots = [s for s, c in zip(starts, self.columns, strict=True) if c.categories is None]
         if numeric:
-            values = _as_float(frame, [c.name for c in numeric])
+            values = _as_float(frame, [c.name for c in numeric], first_row)
             mean = np.array([c.mean for c in numeric])
             scale = np.array([c.scale for c in numeric])
             out[:, slots] = (values - mean) / scale
         for start, col in zip(starts, self.columns, strict=True):
             if col.categories is not None:
-                out[:, start : start + col.width] = _one_hot(frame[col.name], col)
+                out[:, start : start + col.width] = _one_hot(frame[col.name], col, warned)
         return out
 
     def write_back(
@@ -217,6 +223,9 @@ class TableSchema:
         decoded = self.from_array(values)
         for j, col in enumerate(self.columns):
             if not cells[:, j].any():
+                column = out[col.name]
+                if col.dtype == "int" and is_float_dtype(column) and column.notna().all():
+                    out[col.name] = column.astype(np.int64)  # read as floats: ints again
                 continue
             new = decoded[col.name].to_numpy()
             merged = out[col.name].astype(object).where(~cells[:, j], new)
@@ -347,36 +356,3 @@ def _categorical_column(series: pd.Series, name: str) -> Column:
             f"mark it as an identifier with --id-col {name} or leave it out with --drop {name}"
         )
     return Column(name, _label_dtype(series), 0.0, 1.0, 0.0, 1.0, "categorical", categories)
-
-
-def _one_hot(series: pd.Series, col: Column) -> np.ndarray:
-    """One-hot rows; a missing cell, or a label unseen in training (with a warning), is NaN."""
-    assert col.categories is not None
-    index = {label: i for i, label in enumerate(col.categories)}
-    out = np.zeros((len(series), col.width), np.float32)
-    labels = [None if pd.isna(v) else _label(v) for v in series]
-    unseen = sorted({v for v in labels if v is not None and v not in index})
-    if unseen:
-        shown = ", ".join(repr(v) for v in unseen[:5])
-        warnings.warn(
-            f"column {col.name!r} has categories unseen in training ({shown}); they are treated "
-            "as missing",
-            AecliWarning,
-            stacklevel=4,
-        )
-    for row, label in enumerate(labels):
-        if label is None or label not in index:
-            out[row] = np.nan
-        else:
-            out[row, index[label]] = 1.0
-    return out
-
-
-def _as_float(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    values = frame[list(columns)].to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isinf(values).any():
-        row, col = np.argwhere(np.isinf(values))[0]
-        raise DataError(
-            f"column {columns[col]!r} has an infinite value in row {row + 1}; fix or drop it"
-        )
-    return values

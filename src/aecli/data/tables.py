@@ -77,11 +77,24 @@ class TableAdapter(TableSchema, Adapter):
         self, source: Any, keep: Sequence[str] = (), recursive: bool = False
     ) -> Iterator[Rows]:
         from aecli.data.image_files import is_image_source
+        from aecli.data.table_stream import table_blocks
 
         if not isinstance(source, pd.DataFrame) and is_image_source(source):
             raise UserError(f"this model was trained on a table; {source} is not one")
-        frame = read_table(source, self.dialect)
-        yield Rows(kept_columns(frame, keep), self.to_array(frame), self.condition_of(frame), frame)
+        warned: set[str] = set()  # columns whose unseen categories were reported
+        for block in table_blocks(source, self.dialect, self.column_types()):
+            frame = block.frame
+            x = self.to_array(frame, block.start, warned)
+            keys = kept_columns(frame, keep)
+            yield Rows(keys, x, self.condition_of(frame), frame, block.start)
+
+    def column_types(self) -> dict[str, str]:
+        """What each of the model's columns is read as from text: numbers as floats,
+        categories in their labels' type; other columns stay text."""
+        types = {c.name: "float" if c.categories is None else c.dtype for c in self.columns}
+        if self.condition is not None:
+            types[self.condition.name] = self.condition.dtype
+        return types
 
     def check_targets(self, targets: Targets, force: bool, inputs: Sequence[Any]) -> Targets:
         from aecli.store.atomic import STDIO, check_output
@@ -92,9 +105,8 @@ class TableAdapter(TableSchema, Adapter):
         check_output(output, force, inputs=inputs)
         return Targets(output=output)
 
-    def write(
-        self, result: pd.DataFrame, targets: Targets, force: bool, inputs: Sequence[Any]
-    ) -> Written:
+    def write(self, result: Any, targets: Targets, force: bool, inputs: Sequence[Any]) -> Written:
+        """Write a table, or an iterable of its blocks (streamed as they come)."""
         return write_frame(result, targets.output or "-", force)
 
     def code_keys(self, codes: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
@@ -127,6 +139,9 @@ class TableAdapter(TableSchema, Adapter):
         if cond is not None and labels is not None and cond.name not in kept.columns:
             rows = cond.insert(rows, labels)
         return join_columns(kept, rows)
+
+    def join_out(self, parts: Sequence[Any]) -> pd.DataFrame:
+        return pd.concat(list(parts), ignore_index=True)
 
     def value_range(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.nanmin(x, axis=0), np.nanmax(x, axis=0)
@@ -223,10 +238,14 @@ def join_columns(kept: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, values], axis=1) if len(kept.columns) else values
 
 
-def write_frame(frame: pd.DataFrame, target: str, force: bool) -> Written:
-    """Write a table to `target` ('-': stdout), atomically."""
-    from aecli.data.table_files import write_table
+def write_frame(frame: Any, target: str, force: bool) -> Written:
+    """Write a table, or an iterable of its blocks, to `target` ('-': stdout), atomically."""
+    from aecli.data.table_files import table_sink
 
-    write_table(frame, target, force=force)
-    summary = {"output": target, "rows": len(frame), "columns": [str(c) for c in frame.columns]}
-    return Written(summary, "" if target == "-" else target, len(frame))
+    blocks = [frame] if isinstance(frame, pd.DataFrame) else frame
+    with table_sink(target, force) as sink:
+        for block in blocks:
+            sink.write(block)
+    columns = sink.columns or []
+    summary = {"output": target, "rows": sink.rows, "columns": columns}
+    return Written(summary, "" if target == "-" else target, sink.rows)

@@ -66,29 +66,30 @@ def apply_with_margin(
     margin: int,
     tile: int | None,
 ) -> np.ndarray:
-    """A fully convolutional `model` over one (H, W) plane of any size: tiles of `tile` pixels
-    (rounded to a multiple of `scale`), each with `margin` pixels of context on every side, so
-    that the tiled result equals the whole-image one while memory stays bounded."""
-    height, width = plane.shape
+    """A fully convolutional `model` over one (H, W) plane, or a (C, H, W) image, of any size:
+    tiles of `tile` pixels (rounded to a multiple of `scale`), each with `margin` pixels of
+    context on every side, so that the tiled result equals the whole-image one while memory
+    stays bounded. `model` maps (1, C, h, w) tensors to the same shape."""
+    image = plane if plane.ndim == 3 else plane[None]
+    height, width = image.shape[1:]
     pad_h, pad_w = (-height) % scale, (-width) % scale
     if pad_h or pad_w:
         mode = "reflect" if min(height, width) > 1 else "edge"
-        plane = np.pad(plane, ((0, pad_h), (0, pad_w)), mode=mode)
-    padded_h, padded_w = plane.shape
+        image = np.pad(image, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode)
+    padded_h, padded_w = image.shape[1:]
     core = padded_h if not tile else max(scale, tile - tile % scale)
     core_w = padded_w if not tile else core
-    out = np.empty((padded_h, padded_w), dtype=np.float32)
-    source = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
+    out = np.empty(image.shape, dtype=np.float32)
+    source = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
     with torch.inference_mode():
         for top, bottom in _tiles(padded_h, core):
             for left, right in _tiles(padded_w, core_w):
                 y0, y1 = max(0, top - margin), min(padded_h, bottom + margin)
                 x0, x1 = max(0, left - margin), min(padded_w, right + margin)
-                patch = source[y0:y1, x0:x1][None, None].contiguous(
-                    memory_format=torch.channels_last
-                )
-                result = model(patch)[0, 0]
-                out[top:bottom, left:right] = result[
-                    top - y0 : bottom - y0, left - x0 : right - x0
+                patch = source[None, :, y0:y1, x0:x1].contiguous(memory_format=torch.channels_last)
+                result = model(patch)[0]
+                out[:, top:bottom, left:right] = result[
+                    :, top - y0 : bottom - y0, left - x0 : right - x0
                 ].numpy()
-    return out[:height, :width]
+    out = out[:, :height, :width]
+    return out if plane.ndim == 3 else out[0]

@@ -14,6 +14,9 @@ CODE_ACTIVATIONS = (None, "sigmoid", "shrink")
 MAX_WIDTH = 1_000_000  # of any layer, as a checkpoint may declare it
 _FIELDS = {"n_features", "latent_dim", "hidden", "activation", "code_activation"}
 _FLAGS = {"variational", "learned_variance", "mask_inputs"}
+# A residual denoiser's network (parts/residual.py): its fields and their limits.
+RESIDUAL_LIMITS = {"blocks": (1, 32), "channels": (1, 256), "scale": (1, 4)}
+COLOURS = ("opponent", "channels")  # how a residual denoiser treats RGB images
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,9 @@ class Architecture:
     n_condition: int = 0  # width of the one-hot condition y fed to encoder and decoder
     mask_inputs: bool = False  # the encoder also sees which cells are missing (NaN)
     image_shape: tuple[int, int, int] | None = None  # (C, H, W): `hidden` are conv channels
+    # A residual denoiser (no bottleneck): blocks, channels, scale and colour of its network;
+    # then image_shape is the training crop and latent_dim the feature channels.
+    residual: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -38,6 +44,8 @@ class Architecture:
             del data["image_shape"]
         else:
             data["image_shape"] = list(self.image_shape)
+        if self.residual is None:
+            del data["residual"]  # bottleneck checkpoints stay as they were
         return data
 
     @classmethod
@@ -45,7 +53,8 @@ class Architecture:
         """The architecture a checkpoint declares, every field checked first."""
         if not isinstance(data, dict):
             raise CheckpointError("checkpoint metadata: architecture is missing or malformed")
-        if not _FIELDS <= set(data) <= _FIELDS | _FLAGS | {"n_condition", "image_shape"} or any(
+        optional = _FLAGS | {"n_condition", "image_shape", "residual"}
+        if not _FIELDS <= set(data) <= _FIELDS | optional or any(
             not isinstance(data.get(f, False), bool) for f in _FLAGS
         ):
             raise CheckpointError("checkpoint metadata: architecture has unexpected fields")
@@ -66,6 +75,7 @@ class Architecture:
             check_int(data.get("n_condition", 0), "n_condition", 0, MAX_WIDTH),
             data.get("mask_inputs", False),
             _image_shape(data.get("image_shape"), d),
+            _residual(data.get("residual"), data.get("image_shape")),
         )
 
     def parameter_count(self) -> int:
@@ -75,6 +85,8 @@ class Architecture:
         c = self.n_condition
         e = d + c + (d if self.mask_inputs else 0)  # encoder input width
         count = e * out + out + (k + c) * d + d + (d if self.learned_variance else 0)
+        if self.residual is not None:
+            return residual_parameters(self.residual)
         if h and self.image_shape is not None:
             return count + self._conv_parameters(out)
         if h:
@@ -116,3 +128,26 @@ def _image_shape(shape: Any, d: int) -> tuple[int, int, int] | None:
     if c not in (1, 3) or c * h * w != d:
         raise CheckpointError("checkpoint metadata: image_shape does not match n_features")
     return c, h, w
+
+
+def residual_parameters(spec: dict[str, Any]) -> int:
+    """The residual denoiser's parameters: head, blocks of two convolutions, tail."""
+    cells, width = spec["scale"] ** 2, spec["channels"]
+    head = cells * width * 9 + width
+    block = 2 * (width * width * 9 + width)
+    return head + spec["blocks"] * block + width * cells * 9 + cells
+
+
+def _residual(spec: Any, image_shape: Any) -> dict[str, Any] | None:
+    """A residual denoiser's network, every field checked (it needs an image shape)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or set(spec) != {*RESIDUAL_LIMITS, "colour"}:
+        raise CheckpointError("checkpoint metadata: the residual denoiser has unexpected fields")
+    if spec["colour"] not in COLOURS or image_shape is None:
+        raise CheckpointError("checkpoint metadata: the residual denoiser is malformed")
+    out: dict[str, Any] = {
+        key: check_int(spec[key], key, low, high) for key, (low, high) in RESIDUAL_LIMITS.items()
+    }
+    out["colour"] = spec["colour"]
+    return out

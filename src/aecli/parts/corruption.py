@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import torch
 
-from aecli.parts.noise_spec import parse_noise
+from aecli.parts.noise_spec import parse_noises
 
 
 class Corruption:
-    """Gaussian noise, masking to zero, or salt-and-pepper.
+    """Gaussian noise, masking to zero, salt-and-pepper, or Poisson noise; terms joined by '+'
+    apply in turn (poisson:PEAK+gaussian:SIGMA is the Poisson-Gaussian noise of photon-limited
+    images).
 
     Gaussian levels are in `unit`s of the model-space values: 1 for tables (standardised units),
     255 for images (levels on the 0-255 scale, pixels in [0, 1]). A range LOW-HIGH draws each
     row's level uniformly, so the model learns to work without being told the level.
     Masking sets a cell to 0: its column's training mean once standardised ("off" for a Bernoulli
     column or a pixel). Salt-and-pepper sets a cell to its column's training minimum or maximum
-    (black or white for pixels) with equal chance. Each call draws new noise from `gen`.
+    (black or white for pixels) with equal chance. Poisson noise counts photons: a value x in
+    [0, 1] becomes Poisson(PEAK * x) / PEAK (a PEAK range draws each row's). Each call draws new
+    noise from `gen`.
     """
 
     def __init__(self, spec: str, low: torch.Tensor, high: torch.Tensor, unit: float = 1.0) -> None:
         self.spec = spec
-        self.name, level_low, level_high = parse_noise(spec)
+        terms = parse_noises(spec)
+        self.name, level_low, level_high = terms[0]
         scale = 1.0 / unit if self.name == "gaussian" else 1.0
         self.level_low, self.level_high = level_low * scale, level_high * scale
         self.low, self.high = low, high
+        rest = "+".join(spec.split("+")[1:])
+        self.then = Corruption(rest, low, high, unit) if rest else None
 
     def _levels(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor | float:
         if self.level_low == self.level_high:
@@ -32,9 +39,15 @@ class Corruption:
         return self.level_low + (self.level_high - self.level_low) * u
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        out = self._one(x, gen)
+        return out if self.then is None else self.then(out, gen)
+
+    def _one(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         level = self._levels(x, gen)
         if self.name == "gaussian":
             return x + level * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+        if self.name == "poisson":
+            return torch.poisson(x.clamp(min=0) * level, generator=gen) / level
         hit = torch.rand(x.shape, generator=gen) < level
         if self.name == "mask":
             return x.masked_fill(hit, 0.0)

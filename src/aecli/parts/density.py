@@ -14,6 +14,8 @@ Two methods, both Gaussian mixtures in that form:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -107,3 +109,27 @@ def sample_mixture(
     chols = chol.expand(n, -1, -1) if len(chol) == 1 else chol[component]
     spread = torch.einsum("nij,nj->ni", chols, eps)
     return density["means"][component] + temperature * spread
+
+
+def mixture_log_density(density: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+    """log p(z) per row under the mixture (float64 inside: codes can be far from every
+    component). A kernel density's shared covariance is factored once."""
+    weights = density["weights"].double()
+    means = density["means"].double()
+    chol = torch.linalg.cholesky(density["covariances"].double())
+    k = means.shape[1]
+    z = z.double()
+    if len(chol) == 1:  # one covariance shared by every component: whiten once
+        white_z = torch.linalg.solve_triangular(chol[0], z.T, upper=False).T
+        white_m = torch.linalg.solve_triangular(chol[0], means.T, upper=False).T
+        maha = torch.cdist(white_z, white_m).pow(2)  # (rows, components)
+        logdet = 2 * torch.log(torch.diagonal(chol[0])).sum().expand(len(weights))
+    else:
+        diff = z[:, None, :] - means[None, :, :]  # (rows, components, k)
+        white = torch.linalg.solve_triangular(
+            chol[None].expand(len(z), -1, -1, -1), diff[..., None], upper=False
+        )[..., 0]
+        maha = white.pow(2).sum(-1)
+        logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+    log_comp = -0.5 * (k * math.log(2 * math.pi) + logdet[None, :] + maha)
+    return torch.logsumexp(torch.log(weights)[None, :] + log_comp, dim=1)

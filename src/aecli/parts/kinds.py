@@ -8,7 +8,12 @@ so adding a kind is one line here (plus, for a new part, one small module). No t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aecli.errors import UserError
+
+if TYPE_CHECKING:
+    from aecli.options import TrainOptions
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class Kind:
     linear: bool = False  # one linear map each way, no hidden layers
     overcomplete_ok: bool = False  # a code wider than the input is fine (a penalty stops copying)
     variational: bool = False  # stochastic encoder q(z | x), KL penalty, a true likelihood
+    residual: bool = False  # an image denoiser with no bottleneck: no codes to encode or sample
 
 
 _KINDS = [
@@ -57,6 +63,47 @@ _KINDS = [
         preset={"init": "random", "beta": 1.0},
         variational=True,
     ),
+    Kind(
+        "denoiser",
+        "Images: a residual convolutional denoiser (no bottleneck; it predicts the noise), "
+        "trained on random crops; `denoise` cleans images of any size.",
+        preset={
+            "noise": "gaussian:0-50",
+            "init": "random",
+            "patch": 64,
+            "batch_size": 16,
+            "clip_grad": 1.0,
+        },
+        overcomplete_ok=True,
+        residual=True,
+    ),
 ]
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
+
+
+def check_kind_options(options: TrainOptions) -> None:
+    """The options only a denoiser takes, and the --init values each kind accepts."""
+    kind = options.kind
+    if not KINDS[kind].residual:
+        given = [
+            "--" + name.replace("_", "-")
+            for name in ("width", "depth", "colour", "self_supervised")
+            if getattr(options, name)
+        ]
+        if given:
+            raise UserError(f"{given[0]} is for --kind denoiser, not --kind {kind}")
+        if options.init not in (None, "pca", "random"):
+            raise UserError(
+                f"--init {options.init!r}: --kind {kind} starts from 'pca' or 'random'; "
+                "fine-tuning a model (--init photo) is for --kind denoiser"
+            )
+    elif options.init == "pca":
+        raise UserError(
+            "--init pca is for the bottleneck kinds; a denoiser starts from 'random' or "
+            "fine-tunes a model (--init photo)"
+        )
+    elif options.self_supervised and options.noise is not None:
+        raise UserError(
+            "--self-supervised learns from the noise already in the images; leave out --noise"
+        )

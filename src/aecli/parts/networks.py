@@ -185,3 +185,12 @@ class AutoencoderNet(nn.Module):
             if mlp is not None:
                 _last_layer(mlp).weight.zero_()
                 _last_layer(mlp).bias.zero_()
+
+
+def build_network(arch: Architecture) -> nn.Module:
+    """The network an architecture describes: the autoencoder, or a residual denoiser."""
+    if arch.residual is not None:
+        from aecli.parts.residual import DenoiserNet
+
+        return DenoiserNet(arch)
+    return AutoencoderNet(arch)

@@ -13,6 +13,8 @@ from aecli.parts.likelihoods import Likelihood
 if TYPE_CHECKING:
     from aecli.parts.networks import AutoencoderNet
 
+IWAE_VALUES = 1 << 22  # decoder outputs per batched call of the IWAE bound (16 MiB)
+
 
 def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) per row, in closed form."""
@@ -59,17 +61,27 @@ def iwae_bound(
     y: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q: a lower bound on log p(x) per row that
-    tightens as K grows (K = 1 is the ELBO)."""
+    tightens as K grows (K = 1 is the ELBO). Missing cells (NaN) are left out: the bound is on
+    the likelihood of the present cells."""
+    present = lik.present(x)
+    target = x.nan_to_num(0.0)
     mu, logvar = net.encode_dist(x, y)
     std = torch.exp(0.5 * logvar)
     logvar_x = decoder_logvar(net)
+    n, k = mu.shape
+    chunk = max(1, min(samples, IWAE_VALUES // max(1, n * x.shape[1])))  # samples per decode
     weights = []
-    for _ in range(samples):
-        eps = torch.randn(mu.shape, generator=gen)
-        z = mu + eps * std
+    for done in range(0, samples, chunk):
+        c = min(chunk, samples - done)  # c samples of every row decoded in one call
+        eps = torch.randn((c, n, k), generator=gen, dtype=mu.dtype)
+        z = (mu + eps * std).reshape(c * n, k)
         log_q = -0.5 * (math.log(2 * math.pi) + logvar + eps.pow(2)).sum(-1)
-        log_prior = -0.5 * (math.log(2 * math.pi) + z.pow(2)).sum(-1)
-        log_lik = -lik.nll(net.decode(z, y), x, logvar_x)
-        weights.append(log_lik + log_prior - log_q)
-    stacked = torch.stack(weights)
+        log_prior = -0.5 * (math.log(2 * math.pi) + z.pow(2)).sum(-1).reshape(c, n)
+        rep = None if y is None else y.repeat(c, 1)
+        out = net.decode(z, rep)
+        nll = lik.nll(
+            out, target.repeat(c, 1), logvar_x, None if present is None else present.repeat(c, 1)
+        )
+        weights.append(-nll.reshape(c, n) + log_prior - log_q)
+    stacked = torch.cat(weights)
     return torch.logsumexp(stacked, dim=0) - math.log(samples)

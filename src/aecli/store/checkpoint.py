@@ -36,7 +36,7 @@ class Format:
 
 
 # Format 2: options gained the CSV dialect (saving.py migrates format-1 files on load).
-MODEL_FORMAT = Format("aecli", "aecli", 2, "an aecli checkpoint")
+MODEL_FORMAT = Format("aecli", "aecli", 3, "an aecli checkpoint")
 
 
 def write_record(

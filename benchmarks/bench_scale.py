@@ -1,0 +1,164 @@
+"""Data of any size (issue 12): wall time and peak memory of `aecli encode` on a CSV and on a
+Parquet file of N and 4N rows x 50 columns, side by side with a streamed pyarrow pipeline
+(pyarrow reader in 1 MiB blocks -> the same network -> pyarrow writer), and peak memory of
+`aecli train --epochs 1` on N and 4N rows.
+
+Every measured command runs in its own process under /usr/bin/time (peak RSS, wall seconds).
+The data is generated here (seeded); nothing is downloaded.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_scale.py --rows 250000   # the issue: 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = 50
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+AECLI = [PYTHON, "-m", "aecli"]
+
+PIPELINE = r"""
+import sys, numpy as np, torch, pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
+import aecli
+torch.set_num_threads(1)
+model_path, source, target = sys.argv[1:4]
+model = aecli.load(model_path)
+cols = model.adapter.columns
+mean = np.array([c.mean for c in cols]); scale = np.array([c.scale for c in cols])
+names = [c.name for c in cols]
+if source.endswith(".parquet"):
+    batches = pq.ParquetFile(source).iter_batches(batch_size=(1 << 20) // (8 * len(names)))
+else:
+    batches = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=1 << 20))
+writer = None
+with torch.no_grad():
+    for batch in batches:
+        x = np.column_stack([batch.column(n).to_numpy(zero_copy_only=False) for n in names])
+        x = ((x - mean) / scale).astype(np.float32)
+        z = model.net.encode(torch.from_numpy(x)).numpy()
+        table = pa.table({f"z{i + 1}": z[:, i] for i in range(z.shape[1])})
+        if writer is None:
+            writer = (pq.ParquetWriter(target, table.schema) if target.endswith(".parquet")
+                      else pacsv.CSVWriter(target, table.schema))
+        writer.write_table(table)
+writer.close()
+"""
+
+
+def measure(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one command in its own process."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        started = time.perf_counter()
+        subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - started
+        peak_kib = float(report.read().strip().splitlines()[-1])
+    return wall, peak_kib / 1024
+
+
+def make_data(folder: Path, rows: int) -> tuple[Path, Path]:
+    """N rows x 50 correlated float columns, as CSV and Parquet, written in blocks."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    csv_path, pq_path = folder / f"d{rows}.csv", folder / f"d{rows}.parquet"
+    rng = np.random.default_rng(0)
+    mixing = rng.normal(size=(8, COLUMNS))
+    names = [f"c{j}" for j in range(COLUMNS)]
+    writers = None
+    for start in range(0, rows, 100_000):
+        n = min(100_000, rows - start)
+        x = rng.normal(size=(n, 8)) @ mixing + 0.1 * rng.normal(size=(n, COLUMNS))
+        table = pa.table({name: x[:, j] for j, name in enumerate(names)})
+        if writers is None:
+            writers = (
+                pacsv.CSVWriter(csv_path, table.schema),
+                pq.ParquetWriter(pq_path, table.schema),
+            )
+        for writer in writers:
+            writer.write_table(table)
+    assert writers is not None
+    for writer in writers:
+        writer.close()
+    return csv_path, pq_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="N (the large run is 4N)")
+    parser.add_argument("--skip-train", action="store_true")
+    args = parser.parse_args()
+    sizes = (args.rows, 4 * args.rows)
+    with tempfile.TemporaryDirectory(prefix="bench_scale.") as tmp:
+        folder = Path(tmp)
+        data = {n: make_data(folder, n) for n in sizes}
+        model = folder / "m.safetensors"
+        small_csv = data[sizes[0]][0]
+        head = folder / "head.csv"
+        with open(small_csv) as src, open(head, "w") as dst:  # train the model on 20k rows
+            for i, line in enumerate(src):
+                if i > 20_000:
+                    break
+                dst.write(line)
+        subprocess.run(
+            [*AECLI, "train", str(head), "-o", str(model), "--epochs", "1", "--quiet"], check=True
+        )
+        script = folder / "pipeline.py"
+        script.write_text(PIPELINE)
+        print(f"rows N = {sizes[0]:,}; 50 float columns; peak RSS in MiB; wall in s\n")
+        print("| input | rows | aecli s | pipeline s | time ratio | aecli MiB | pipeline MiB |")
+        print("|---|---|---|---|---|---|---|")
+        peaks: dict[str, list[float]] = {"csv": [], "parquet": []}
+        for kind, index in (("csv", 0), ("parquet", 1)):
+            for n in sizes:
+                source = data[n][index]
+                out = folder / f"codes.{kind}"
+                aecli_run = measure(
+                    [*AECLI, "encode", str(model), str(source), "-o", str(out), "-f", "-q"]
+                )
+                out.unlink()
+                pipe_run = measure([PYTHON, str(script), str(model), str(source), str(out)])
+                out.unlink()
+                peaks[kind].append(aecli_run[1])
+                print(
+                    f"| {kind} | {n:,} | {aecli_run[0]:.1f} | {pipe_run[0]:.1f} | "
+                    f"{aecli_run[0] / pipe_run[0]:.2f} | {aecli_run[1]:.0f} | {pipe_run[1]:.0f} |",
+                    flush=True,
+                )
+        for kind, (small, large) in peaks.items():
+            print(f"\nencode {kind}: peak RSS 4N / N = {large / small:.2f}")
+        if args.skip_train:
+            return
+        train_peaks = []
+        for n in sizes:
+            run = measure(
+                [
+                    *AECLI,
+                    "train",
+                    str(data[n][1]),
+                    "-o",
+                    str(folder / f"t{n}.safetensors"),
+                    "--epochs",
+                    "1",
+                    "--quiet",
+                ]
+            )
+            train_peaks.append(run[1])
+            print(f"train --epochs 1 on {n:,} rows: {run[0]:.1f} s, {run[1]:.0f} MiB", flush=True)
+        print(f"train: peak RSS 4N / N = {train_peaks[1] / train_peaks[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Commands that stream: model rows block by block as the input is read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+
+
+def decode_blocks(
+    model: Any, codes: Any, keep: Sequence[str] = (), probabilities: bool = False
+) -> Iterator[Any]:
+    """`Model.decode` block by block as the codes are read."""
+    from aecli.data.table_stream import table_blocks
+
+    types = dict.fromkeys(model.code_columns, "float")
+    cond = model.adapter.condition
+    if cond is not None:
+        types[cond.name] = cond.dtype
+    blocks = (b.frame for b in table_blocks(codes, None, types))
+    if not model.adapter.streams_out:  # e.g. numbered images: names need every row
+        blocks = iter([pd.concat(list(blocks), ignore_index=True)])
+    for frame in blocks:
+        frame = frame.reset_index(drop=True)
+        keys = model.adapter.code_keys(frame, keep)
+        labels, y = model._condition_of_codes(frame)
+        codes_x = model._codes(frame)
+        recon = model.apply(model._decode_mean, codes_x, width=model.n_features, y=y)
+        yield model.adapter.rows_out(recon, keys, probabilities=probabilities, labels=labels)

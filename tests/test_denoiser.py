@@ -1,0 +1,210 @@
+"""The `denoiser` kind: the residual network trained by the one loop on crops of images of any
+size, clean targets or blind-spot (self-supervised), fine-tuned from the built-in photo model,
+saved as an ordinary checkpoint, used by `denoise` at any size and refused by the code verbs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import aecli
+from aecli.errors import UserError
+from aecli.models.photo import psnr
+from conftest import SAMPLE, invoke
+
+TINY = dict(patch=32, width=16, depth=2, threads=1, seed=0)
+SIGMA = 25 / 255
+
+
+def _camera() -> np.ndarray:
+    from skimage import data
+
+    return data.camera().astype(np.float32) / 255
+
+
+def _noisy(clean: np.ndarray, seed: int = 0) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, SIGMA, clean.shape)
+    return np.clip(clean + noise, 0, 1).astype(np.float32)
+
+
+def _save(array: np.ndarray, path: Path) -> Path:
+    Image.fromarray(np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three clean 96 x 96 grayscale crops of camera, plus one 70 x 50 (sizes differ)."""
+    folder = tmp_path_factory.mktemp("clean")
+    camera = _camera()
+    for i, (y, x) in enumerate([(0, 0), (200, 250), (300, 100)]):
+        _save(camera[y : y + 96, x : x + 96], folder / f"c{i}.png")
+    _save(camera[400:470, 300:350], folder / "small.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(crops: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = aecli.train(crops, kind="denoiser", steps=60, **TINY)
+    return model.save(tmp_path_factory.mktemp("model") / "denoiser.safetensors")
+
+
+def _coins() -> tuple[np.ndarray, np.ndarray]:
+    from skimage import data
+
+    clean = data.coins()[50:131, 100:191].astype(np.float32) / 255  # odd sizes, unseen
+    return clean, _noisy(clean)
+
+
+def test_a_denoiser_trained_on_clean_crops_cleans_an_unseen_image_of_another_size(trained):
+    model = aecli.load(trained)
+    assert model.kind == "denoiser" and model.is_denoiser
+    assert model.architecture.residual == {
+        "blocks": 2,
+        "channels": 16,
+        "scale": 2,
+        "colour": "opponent",
+    }
+    assert model.metrics["baseline"] == "input" and model.metrics["ratio_to_pca"] < 0.6
+    clean, noisy = _coins()
+    out = model.denoise_image(noisy[..., None])[..., 0]
+    assert out.shape == clean.shape
+    assert psnr(clean, out) > psnr(clean, noisy) + 2  # measured 20.2 -> 22.5 dB
+
+
+def test_the_checkpoint_is_ordinary_deterministic_and_loads_to_the_same_output(crops, trained):
+    from aecli.store.checkpoint import read_format
+
+    assert read_format(trained) == "aecli"
+    again = aecli.train(crops, kind="denoiser", steps=60, **TINY)
+    loaded = aecli.load(trained)
+    pairs = zip(again.net.state_dict().values(), loaded.net.state_dict().values(), strict=True)
+    for a, b in pairs:
+        assert torch.equal(a, b)  # same data, options and seed: the same weights
+    noisy = _coins()[1][..., None]
+    np.testing.assert_array_equal(again.denoise_image(noisy), loaded.denoise_image(noisy))
+
+
+@pytest.mark.parametrize("verb", ["encode", "decode", "sample"])
+def test_the_code_verbs_refuse_a_denoiser_in_one_line(trained, crops, runner, tmp_path, verb):
+    codes = tmp_path / "codes.csv"
+    codes.write_text("z1\n0.5\n")
+    args = {
+        "encode": [crops],
+        "decode": [codes, "--out-dir", tmp_path / "out"],
+        "sample": ["--out-dir", tmp_path / "out"],
+    }[verb]
+    for model in (trained, "photo"):
+        result = invoke(runner, verb, model, *args)
+        assert result.exit_code == 2, result.stderr
+        assert "denoiser" in result.stderr and "aecli denoise" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not result.stdout
+
+
+def test_the_cli_trains_a_colour_denoiser_and_denoises_any_size(runner, tmp_path):
+    noisy = np.asarray(Image.open(SAMPLE / "astronaut-noisy.png"), np.float32) / 255
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.open(SAMPLE / "astronaut.png").crop((0, 0, 120, 100)).save(folder / "a.png")
+    model = tmp_path / "colour.safetensors"
+    args = ["--kind", "denoiser", "--patch", "16", "--width", "8", "--depth", "1"]
+    args += ["--colour", "channels", "--steps", "20", "--quiet"]
+    result = invoke(runner, "train", folder, "-o", model, *args)
+    assert result.exit_code == 0, result.stderr
+    assert aecli.load(model).architecture.residual["colour"] == "channels"
+    _save(noisy[:77, :53], tmp_path / "in.png")  # RGB
+    out = tmp_path / "out.png"
+    result = invoke(runner, "denoise", model, tmp_path / "in.png", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as image:
+        assert (image.size, image.mode) == ((53, 77), "RGB")
+
+
+def test_fine_tuning_from_photo_keeps_its_network_and_stays_good(crops):
+    model = aecli.train(crops, kind="denoiser", init="photo", steps=16, patch=32, seed=0)
+    photo = aecli.load("photo")
+    assert model.architecture.residual == photo.architecture.residual  # its width and depth
+    clean, noisy = _coins()
+    out = model.denoise_image(noisy[..., None])[..., 0]
+    assert psnr(clean, out) > psnr(clean, noisy) + 7  # measured 20.2 -> 29.1 dB
+    with pytest.raises(UserError, match="--width 8 differs"):
+        aecli.train(crops, kind="denoiser", init="photo", width=8, steps=4, patch=32)
+
+
+def test_self_supervised_training_learns_from_noisy_images_alone(tmp_path):
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    camera = _camera()
+    for i in range(3):
+        _save(_noisy(camera[i * 100 : i * 100 + 96, 50:146], seed=i), folder / f"n{i}.png")
+    model = aecli.train(folder, kind="denoiser", self_supervised=True, steps=150, **TINY)
+    assert model.options.noise is None and model.options.self_supervised
+    clean, noisy = _coins()
+    out = model.denoise_image(noisy[..., None])[..., 0]
+    assert psnr(clean, out) > psnr(clean, noisy) + 2  # measured 20.2 -> 23.6 dB
+
+
+def test_blind_spot_hides_pixels_behind_a_neighbour_in_every_channel():
+    from aecli.parts.blindspot import hidden_loss, hide_pixels
+
+    images = torch.rand(4, 3, 20, 20)
+    masked, hidden = hide_pixels(images, torch.Generator().manual_seed(0), share=0.1)
+    assert hidden.shape == (4, 1, 20, 20) and 0.05 < hidden.float().mean() < 0.15
+    changed = (masked != images).any(dim=1, keepdim=True)
+    assert not (changed & ~hidden).any()  # only hidden pixels change, in all channels at once
+    assert changed.sum() > 0.9 * hidden.sum()  # each replaced by a (different) neighbour
+    assert hidden_loss(images, images, hidden) == 0
+
+
+def test_poisson_gaussian_noise_has_the_photon_variance():
+    from aecli.parts.corruption import Corruption
+
+    x = torch.full((4, 20000), 0.5)
+    noisy = Corruption("poisson:40+gaussian:10", x, x, unit=255.0)(x, torch.Generator())
+    assert abs(float(noisy.mean()) - 0.5) < 0.01
+    expected = 0.5 / 40 + (10 / 255) ** 2  # Poisson(40 x) / 40, then read noise
+    assert abs(float(noisy.var()) / expected - 1) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(kind="denoising", width=8), "--width is for --kind denoiser"),
+        (dict(kind="denoiser", self_supervised=True, noise="gaussian:25"), "leave out --noise"),
+        (dict(kind="denoiser", init="pca"), "--init pca is for the bottleneck kinds"),
+        (dict(kind="vae", init="photo"), "fine-tuning a model"),
+        (dict(kind="denoiser", noise="poisson:0"), "PEAK"),
+    ],
+)
+def test_bad_denoiser_options_are_one_line_user_errors(options, message):
+    with pytest.raises(UserError, match=message):
+        aecli.train(SAMPLE / "mnist", steps=1, **options)
+
+
+def test_a_denoiser_refuses_a_table():
+    with pytest.raises(UserError, match="is for images"):
+        aecli.train(SAMPLE / "wine.csv", kind="denoiser", steps=1)
+
+
+def test_the_shipped_photo_checkpoint_gives_the_outputs_of_the_earlier_weights():
+    """The reference was computed by the earlier photo code and weights file (format 1)."""
+    reference = np.load(Path(__file__).parent / "data" / "photo-reference.npz")
+    noisy = np.asarray(Image.open(SAMPLE / "astronaut-noisy.png"), np.float32) / 255
+    crop = noisy[100:148, 60:100]
+    photo = aecli.load("photo")
+    assert photo.kind == "denoiser" and photo.architecture.parameter_count() == 252_916
+    np.testing.assert_allclose(photo.denoise_image(crop), reference["rgb"], atol=1e-4)
+    gray = photo.denoise_image(crop.mean(axis=2)[..., None])[..., 0]
+    np.testing.assert_allclose(gray, reference["gray"], atol=1e-4)
+
+
+def test_a_bottleneck_denoiser_on_another_size_points_to_the_denoiser_kind(tmp_path):
+    for source in sorted((SAMPLE / "mnist").glob("*.png"))[:12]:
+        (tmp_path / source.name).write_bytes(source.read_bytes())
+    model = aecli.train(tmp_path, kind="denoising", steps=5, conv=(4,), seed=0, latent_dim=4)
+    with pytest.warns(UserWarning, match="--kind denoiser"):
+        model.denoise_image(np.zeros((40, 30, 1), np.float32))
