@@ -22,6 +22,7 @@ from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.likelihoods import Likelihood
 from aecli.parts.networks import AutoencoderNet
+from aecli.progress import tick
 
 Data = Any  # a path (CSV, TSV, Parquet, an image, a folder or glob of images), '-' or a frame
 
@@ -355,17 +356,13 @@ class Model:
     ) -> np.ndarray:
         """fn over blocks of rows (and of the condition y, when given), without gradients.
         `array` is an array or anything sliceable into one (image rows decode per block)."""
-        from aecli.progress import tick
-
         out = []
         block = block_rows(max(self.n_features, width or 1))
         with torch.no_grad():
             for start in range(0, len(array), block):
                 rows = torch.from_numpy(np.array(array[start : start + block], dtype=np.float32))
-                if y is None:
-                    out.append(fn(rows).numpy())
-                else:
-                    out.append(fn(rows, torch.from_numpy(y[start : start + block])).numpy())
+                cond = () if y is None else (torch.from_numpy(y[start : start + block]),)
+                out.append(fn(rows, *cond).numpy())
                 tick(min(start + block, len(array)), len(array), self.adapter.noun)
         if out:
             return np.concatenate(out)
