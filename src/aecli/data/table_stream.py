@@ -230,7 +230,10 @@ def _header(head: bytes, dialect: Dialect, name: str) -> list[str]:
         text = head.decode(dialect.encoding or "utf-8", errors="strict")
     except UnicodeDecodeError as exc:
         text = head[: exc.start].decode(dialect.encoding or "utf-8")
-    row = next(csv.reader(io.StringIO(text), delimiter=dialect.sep or ","), [])
+    try:
+        row = next(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.sep or ","), [])
+    except csv.Error as exc:
+        raise DataError(f"{name}: its header row cannot be read ({exc})") from None
     if not row:
         raise DataError(f"{name} has no header row and no data")
     names: list[str] = []
