@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from aecli.cli import app
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # small files kept with the tests
 FAST = ["--steps", "300", "--hidden", "32", "--quiet"]  # quick models for behaviour tests
 
 

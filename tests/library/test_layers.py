@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "aecli"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "aecli"
 
 # Layers from the outside in; a module may import its own layer or any layer below it.
 LAYERS = [

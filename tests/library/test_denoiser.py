@@ -14,7 +14,7 @@ from PIL import Image
 import aecli
 from aecli.errors import UserError
 from aecli.models.photo import psnr
-from conftest import SAMPLE, invoke
+from conftest import FIXTURES, SAMPLE, invoke
 
 TINY = dict(patch=32, width=16, depth=2, threads=1, seed=0)
 SIGMA = 25 / 255
@@ -192,7 +192,7 @@ def test_a_denoiser_refuses_a_table():
 
 def test_the_shipped_photo_checkpoint_gives_the_outputs_of_the_earlier_weights():
     """The reference was computed by the earlier photo code and weights file (format 1)."""
-    reference = np.load(Path(__file__).parent / "data" / "photo-reference.npz")
+    reference = np.load(FIXTURES / "photo-reference.npz")
     noisy = np.asarray(Image.open(SAMPLE / "astronaut-noisy.png"), np.float32) / 255
     crop = noisy[100:148, 60:100]
     photo = aecli.load("photo")

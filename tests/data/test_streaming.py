@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import invoke
 
 import aecli
+from conftest import SAMPLE, invoke
 
 N = 600
 
@@ -196,7 +196,7 @@ def test_glob_is_one_input_and_out_dir_one_file_each(tmp_path, runner, table, mo
 
 def test_a_lone_carriage_return_header_is_one_line_exit_2(tmp_path, runner):
     model = tmp_path / "m.safetensors"
-    data = Path(__file__).parents[1] / "sample_data" / "wine.csv"
+    data = SAMPLE / "wine.csv"
     assert invoke(runner, "train", data, "-o", model, "--steps", "5", "-q").exit_code == 0
     result = invoke(runner, "encode", model, "-", input="\r0")
     assert result.exit_code == 2 and "no header row" in result.stderr

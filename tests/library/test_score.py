@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 import aecli
 from aecli.data.adapter import split_rows
-from conftest import SAMPLE, invoke
+from conftest import FIXTURES, SAMPLE, invoke
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pandas as pd
 import aecli
 from aecli.saving import FORMAT2_OPTIONS, migrate
 from aecli.store.checkpoint import MODEL_FORMAT
+from conftest import FIXTURES, SAMPLE
 
-DATA = Path(__file__).parent / "data"
-SAMPLE = Path(__file__).parents[1] / "sample_data"
+DATA = FIXTURES
 
 
 def header(path: Path) -> dict:
