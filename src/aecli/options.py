@@ -60,6 +60,7 @@ def parse_int_list(text: str, flag: str = "--hidden") -> tuple[int, ...]:
 
 
 BASE_DEFAULTS: dict[str, Any] = {"init": "pca", "batch_size": 128, "lr": 1e-3}
+FINE_TUNE_LR = 3e-4  # a trained network takes smaller steps (1e-3 undid the photo model at first)
 
 
 def by_kind(name: str) -> str:
@@ -131,7 +132,8 @@ class TrainOptions:
     )
     lr: float | None = opt(
         None,
-        f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}.",
+        f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}; a denoiser "
+        f"fine-tuning a model (--init): {FINE_TUNE_LR:g}.",
         low=1e-8,
         high=10,
         panel="Training",
@@ -371,6 +373,8 @@ class TrainOptions:
         }
         if self.self_supervised:  # the images bring their own noise
             filled.pop("noise", None)
+        if KINDS[self.kind].residual and self.init not in (None, "random") and self.lr is None:
+            filled["lr"] = FINE_TUNE_LR
         out = dataclasses.replace(self, **filled)
         for name, value in BASE_DEFAULTS.items():
             if getattr(out, name) is None:
