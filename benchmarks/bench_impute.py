@@ -69,7 +69,7 @@ from aecli.parts.corruption import Corruption
 from aecli.parts.objective import Objective, Terms
 
 DATA = Path(__file__).resolve().parents[1] / "sample_data"
-TABLES = ("wine", "breast_cancer", "diabetes", "digits", "penguins")
+TABLES = ("wine", "breast_cancer", "diabetes", "digits", "penguins", "cars")
 SCENARIOS = ("complete", "train-missing")
 SEED = 0
 TEST_FRACTION = 0.25
@@ -80,16 +80,34 @@ MODES: tuple[int | str, ...] = ("auto", 1, 3, 10, "marked")  # how `denoise` fil
 
 # --- data -----------------------------------------------------------------------------------
 
-CATEGORICAL = {"penguins": ("species", "island", "sex")}  # text columns, modelled as categories
+CATEGORICAL = {  # text columns, modelled as categories
+    "penguins": ("species", "island", "sex"),
+    "cars": ("Cylinders", "Origin"),
+}
 
 
 def load_table(name: str) -> pd.DataFrame:
     """A benchmark table: numbers as floats, categories as text (no target column)."""
     if name == "diabetes":
         return load_diabetes(as_frame=True, scaled=False).data.astype(np.float64)
+    if name == "cars":
+        return load_cars()
     frame = pd.read_csv(DATA / f"{name}.csv")
     categorical = CATEGORICAL.get(name, ())
     return frame.astype({c: np.float64 for c in frame.columns if c not in categorical})
+
+
+def load_cars() -> pd.DataFrame:
+    """UCI Auto MPG (406 cars, CC BY 4.0) as the vega_datasets package ships it (offline, the
+    bench extra): the model year as a number, the cylinder count and the origin as categories,
+    the car's name (an identifier) left out; its 14 empty cells stay missing."""
+    from vega_datasets import data
+
+    frame = data.cars().drop(columns="Name")
+    frame["Year"] = frame["Year"].dt.year.astype(np.float64)
+    frame["Cylinders"] = frame["Cylinders"].astype(str)
+    numeric = [c for c in frame.columns if c not in CATEGORICAL["cars"]]
+    return frame.astype({c: np.float64 for c in numeric})
 
 
 def hide_cells(present: np.ndarray, fraction: float, seed: int) -> np.ndarray:
