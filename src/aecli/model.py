@@ -304,13 +304,10 @@ class Model:
     ) -> Any:  # aecli.results.EvaluationFigures
         """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO
         and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
-        from aecli.evaluation import evaluate_model
+        from aecli.evaluation import evaluate_blocks
 
         self.require_codes("evaluate")
-
-        rows = self.adapter.read(data)
-        x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files
-        return evaluate_model(self, x, rows.y, importance_samples, seed)
+        return evaluate_blocks(self, self.adapter.blocks(data), importance_samples, seed)
 
     # --- anomaly scores ---------------------------------------------------------------------
 
