@@ -6,6 +6,7 @@ folder with hive partitions, globs, and one output per input file."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -139,7 +140,10 @@ def test_denoise_and_evaluate_do_not_depend_on_the_block_size(
         assert invoke(runner, "denoise", model_file, data, "-o", out).exit_code == 0
         figures = invoke(runner, "evaluate", model_file, data, "--json")
         outputs.append((out.read_text(), json.loads(figures.stdout)))
-    assert outputs[0][0] == outputs[1][0]
+    # Same rows, same order, same kept cells; a repaired cell may differ in its last float32 bit,
+    # because the network's matrix products round differently for a 5-row and a 600-row batch.
+    fixed_small, fixed_large = (pd.read_csv(io.StringIO(text)) for text, _ in outputs)
+    pd.testing.assert_frame_equal(fixed_small, fixed_large, check_exact=False, rtol=1e-6)
     small, large = outputs[0][1], outputs[1][1]
     assert small["rows"] == large["rows"] == N
     assert small["reconstruction_mse"] == pytest.approx(large["reconstruction_mse"], rel=1e-5)
