@@ -1,4 +1,5 @@
-"""The one training loop for every kind: batches sliced from one in-memory tensor, a validation
+"""The one training loop for every kind: batches sliced from one in-memory tensor (or drawn fresh
+for every step from a stream: a denoiser's random crops), a validation
 split, a cosine learning-rate schedule, early stopping that keeps the best epoch's weights, and a
 state that can be saved after any batch and resumed to the same result."""
 
@@ -131,14 +132,16 @@ class Trainer:
         self,
         net: AutoencoderNet,
         objective: Objective,
-        x_train: torch.Tensor,
+        x_train: torch.Tensor | Any,
         x_val: torch.Tensor,
         options: TrainOptions,
     ) -> None:
         self.net, self.objective, self.options = net, objective, options
         self.x_train, self.x_val = x_train, x_val
-        self.monitor = x_val if len(x_val) else x_train
-        objective.may_have_missing = bool(x_train.isnan().any() or x_val.isnan().any())
+        self.streamed = not isinstance(x_train, torch.Tensor)  # fresh rows for every batch
+        self.monitor = x_val if len(x_val) or self.streamed else x_train
+        missing = x_val.isnan().any() or (not self.streamed and x_train.isnan().any())
+        objective.may_have_missing = bool(missing)
         self.n = len(x_train)
         self.batch = min(options.batch_size, self.n)
         self.epochs = planned_epochs(options, self.n)
@@ -214,7 +217,7 @@ class Trainer:
         on_checkpoint: Callable[[], None] | None = None,
     ) -> bool:
         """Train to the end (True) or until `should_stop()` after a batch (False)."""
-        net, objective, options, x = self.net, self.objective, self.options, self.x_train
+        net, objective, options = self.net, self.objective, self.options
         while not self.finished:
             net.train()
             objective.epoch = self.epoch
@@ -224,7 +227,7 @@ class Trainer:
             end = self._epoch_end()
             while self.start < end:
                 rows = self.order[self.start : self.start + self.batch]
-                loss = objective(net, x[rows], self.gen).loss
+                loss = objective(net, self._rows(rows), self.gen).loss
                 self.optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 if options.clip_grad:
@@ -244,6 +247,14 @@ class Trainer:
             if should_stop is not None and not self.finished and should_stop():
                 return False
         return True
+
+    def _rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """The batch's training rows: sliced from the tensor, or drawn fresh from the stream
+        (placed by a seed from the loop's generator, so a resumed run draws the same)."""
+        if not self.streamed:
+            return self.x_train[rows]
+        seed = int(torch.randint(2**62, (1,), generator=self.gen))
+        return torch.from_numpy(self.x_train.batch(len(rows), seed, self.steps_done))
 
     def _end_epoch(self, on_epoch: EpochCallback | None, rows: int) -> None:
         train_loss = float(self.running) / rows

@@ -36,8 +36,8 @@ def train_summary(s: TrainingSummary, data: str) -> str:
         f"{m.pca_val_mse:.4f}{_versus_pca(m.ratio_to_pca)}",
     ]
     if m.baseline == "input":  # a denoiser: compared with leaving its input unchanged
-        lines[0] = f"trained {s.kind} on {data}: {m.rows_train} training crops, "
-        lines[0] += f"{m.rows_val} validation crops"
+        lines[0] = f"trained {s.kind} on {data}: {m.rows_train} fresh training crops an epoch, "
+        lines[0] += f"{m.rows_val} fixed validation crops"
         lines[2] = errors.replace("reconstruction", "denoising")
         lines[3] = f"the unchanged input on the same {m.split} crops: {m.pca_val_mse:.4f}"
         if m.ratio_to_pca is not None:
