@@ -84,7 +84,8 @@ def train(
         raise UserError(f"--kind {opts.kind} is for images; give a folder, a glob or an image file")
     if opts.ensemble > 1 and adapter_for(data).type == "images":
         raise UserError("--ensemble is for tables (denoise averages the networks' fills)")
-    split = _split(fit_training(data, opts, KINDS[opts.kind].variational), opts)
+    residual = KINDS[opts.kind].residual  # a denoiser: fresh crops for every step
+    split = _split(fit_training(data, opts, KINDS[opts.kind].variational, residual), opts)
     if saved is not None and saved.history.get("data_sha256") != split.fingerprint:
         raise DataError(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
@@ -92,7 +93,6 @@ def train(
     opts.latent_dim = _latent_dim(split.fitted, opts)
     x_train, y_train = split.part(split.train_rows)
     data_shape = _data_shape(split.fitted, x_train, opts)
-    residual = KINDS[opts.kind].residual
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
     arch = assemble.architecture(opts, data_shape, opts.latent_dim, like)
@@ -101,7 +101,9 @@ def train(
         net, pca = _network(arch, opts, x_train, source)
         objective = assemble.objective(opts, data_shape)
         x_val = torch.from_numpy(split.xy[split.val_rows])
-        trainer = Trainer(net, objective, torch.from_numpy(split.xy[split.train_rows]), x_val, opts)
+        stream = split.fitted.stream
+        rows = stream if stream is not None else torch.from_numpy(split.xy[split.train_rows])
+        trainer = Trainer(net, objective, rows, x_val, opts)
         if saved is not None:
             trainer.restore(saved.resume, saved.resume_tensors, saved.net.state_dict())
 
@@ -221,9 +223,13 @@ def _resumable(path: str | os.PathLike[str]) -> Loaded:
 
 def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     x, y = fitted.x, fitted.y
-    train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y
     fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
+    if fitted.stream is not None:  # training rows come fresh from the stream; x validates
+        everything = np.arange(len(x))
+        both = hashlib.sha256((fitted.stream.fingerprint + fingerprint).encode()).hexdigest()
+        return Split(fitted, everything[:0], everything, xy, both)
+    train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     return Split(fitted, train_rows, val_rows, xy, fingerprint)
 
 
