@@ -60,7 +60,6 @@ def parse_int_list(text: str, flag: str = "--hidden") -> tuple[int, ...]:
 
 
 BASE_DEFAULTS: dict[str, Any] = {"init": "pca", "batch_size": 128, "lr": 1e-3}
-FINE_TUNE_LR = 3e-4  # a trained network takes smaller steps (1e-3 undid the photo model at first)
 
 
 def by_kind(name: str) -> str:
@@ -133,7 +132,7 @@ class TrainOptions:
     lr: float | None = opt(
         None,
         f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}; a denoiser "
-        f"fine-tuning a model (--init): {FINE_TUNE_LR:g}.",
+        "fine-tuning a model (--init): 0.0003.",
         low=1e-8,
         high=10,
         panel="Training",
@@ -363,20 +362,10 @@ class TrainOptions:
 
     def resolved(self) -> TrainOptions:
         """A copy with the kind's preset filled into every option left at None."""
-        from aecli.parts.kinds import KINDS
+        from aecli.parts.kinds import preset_for
 
         self.validate()
-        preset = KINDS[self.kind].preset
-        filled = {
-            name: value
-            for name, value in preset.items()
-            if getattr(self, name) is None or name in KINDS[self.kind].fixed
-        }
-        if self.self_supervised:  # the images bring their own noise
-            filled.pop("noise", None)
-        if KINDS[self.kind].residual and self.init not in (None, "random") and self.lr is None:
-            filled["lr"] = FINE_TUNE_LR
-        out = dataclasses.replace(self, **filled)
+        out = dataclasses.replace(self, **preset_for(self))
         for name, value in BASE_DEFAULTS.items():
             if getattr(out, name) is None:
                 setattr(out, name, value)
