@@ -122,12 +122,26 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def history_rows(history: dict[str, Any]) -> list[tuple[str, str]]:
-    """The loss curves as sparklines, and the training time when recorded."""
+    """The loss curves (and a VAE's two terms) as sparklines, a VAE's active units, and the
+    training time when recorded."""
+    from aecli.results import ACTIVE_VARIANCE
+
     rows = []
-    for label, key in (("training loss", "train_loss"), ("validation loss", "val_loss")):
+    for label, key in (
+        ("training loss", "train_loss"),
+        ("validation loss", "val_loss"),
+        ("reconstruction term", "val_reconstruction"),
+        ("KL term", "val_kl"),
+    ):
         values = [r[key] for r in history["records"] if r.get(key) is not None]
         if len(values) > 1:
             rows.append((label, f"{sparkline(values)} {values[0]:.3g} -> {values[-1]:.3g}"))
+    latent = history.get("latent")
+    if latent:
+        active = sum(v > ACTIVE_VARIANCE for v in latent["mean_variance"])
+        kl = ", ".join(f"{v:.2g}" for v in latent["kl"][:16])
+        more = ", ..." if len(latent["kl"]) > 16 else ""
+        rows.append(("active units", f"{active} of {len(latent['kl'])} (KL per unit: {kl}{more})"))
     if history.get("seconds") is not None:
         rows.append(("training time", f"{history['seconds']:.1f} s"))
     return rows
