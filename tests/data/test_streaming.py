@@ -254,7 +254,8 @@ def test_progress_of_a_long_input_counts_bytes_and_rows_across_blocks(
 
     data = tmp_path / "d.csv.gz"
     table.to_csv(data, index=False)
-    result = invoke(runner, "encode", model_file, data, "-o", tmp_path / "c.csv", "--log-every", "0")
+    out = tmp_path / "c.csv"
+    result = invoke(runner, "encode", model_file, data, "-o", out, "--log-every", "0")
     assert result.exit_code == 0, result.stderr
     line = re.compile(r"^encode: ([\d.]+ k?B)/([\d.]+ kB), (\d+) rows \((\d+)%\), \d+ s elapsed")
     lines = [x for x in result.stderr.splitlines() if x.startswith("encode: ")]
