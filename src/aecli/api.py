@@ -91,7 +91,7 @@ def train(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
     opts.latent_dim = _latent_dim(split.fitted, opts)
-    x_train, y_train = split.part(split.train_rows)
+    x_train = split.part(split.train_rows)[0]
     data_shape = _data_shape(split.fitted, x_train, opts)
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
@@ -124,19 +124,10 @@ def train(
             save_progress()
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
-        if opts.ensemble > 1 and not residual:
-            model.extras["members"] = _members(net, objective, split, opts, pca)
         if not residual:  # a denoiser has no codes to sample from
-            codes = model.apply(model.net.encode, x_train, y=y_train)
-            model.extras["density"] = fit_code_density(
-                codes, opts.seed, opts.code_density, opts.components
-            )
-            val = split.part(split.val_rows)
-            choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
-            held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
-            _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
-            split_name = "validation" if len(split.val_rows) else "training"
-            model.metrics["score"] = {"split": split_name, **figures}
+            if opts.ensemble > 1:
+                model.extras["members"] = _members(net, objective, (rows, x_val), opts, pca)
+            _code_extras(model, split, opts)
     model.train_seconds = time.perf_counter() - started
     model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
     return model
@@ -176,8 +167,22 @@ def _network(
     return net, pca
 
 
+def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
+    """What a model with codes keeps beside its weights: the code density `sample` draws from,
+    the sampling defaults chosen on the validation rows, and the anomaly-score figures."""
+    x_train, y_train = split.part(split.train_rows)
+    codes = model.apply(model.net.encode, x_train, y=y_train)
+    model.extras["density"] = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
+    val = split.part(split.val_rows)
+    choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
+    held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
+    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+    split_name = "validation" if len(split.val_rows) else "training"
+    model.metrics["score"] = {"split": split_name, **figures}
+
+
 def _members(
-    net: torch.nn.Module, objective: Any, split: Split, opts: TrainOptions, pca: dict[str, Any]
+    net: torch.nn.Module, objective: Any, rows: tuple[Any, Any], opts: TrainOptions, pca: Any
 ) -> dict[str, np.ndarray]:
     """`--ensemble N`: the N - 1 further networks, started like the first."""
     from aecli.ensemble import train_members
@@ -186,10 +191,6 @@ def _members(
         if member_opts.init == "pca":
             member.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
 
-    rows = (
-        torch.from_numpy(split.xy[split.train_rows]),
-        torch.from_numpy(split.xy[split.val_rows]),
-    )
     return train_members(net, objective, rows, opts, start)
 
 
