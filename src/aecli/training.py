@@ -1,4 +1,5 @@
-"""The one training loop for every kind: batches sliced from one in-memory tensor, a validation
+"""The one training loop for every kind: batches sliced from one in-memory tensor (or drawn fresh
+for every step from a stream: a denoiser's random crops), a validation
 split, a cosine learning-rate schedule, early stopping that keeps the best epoch's weights, and a
 state that can be saved after any batch and resumed to the same result."""
 
@@ -69,15 +70,58 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def evaluate(net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int) -> float:
     """The objective on `x`, averaged over rows; any corruption drawn from a fixed seed."""
+    return evaluate_terms(net, objective, x, seed)["loss"]
+
+
+def evaluate_terms(
+    net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int
+) -> dict[str, float]:
+    """`loss`: the objective on `x`, averaged over rows (any corruption or sampling drawn from a
+    fixed seed); for a VAE also its two terms, `reconstruction` (-E_q log p(x | z), one sample)
+    and `kl` (KL(q(z | x) || N(0, I)), not weighted by beta), in nats per row."""
     gen = torch.Generator().manual_seed(seed + 1)
     net.eval()
-    total = 0.0
+    sums: dict[str, float] = {}
     grad = torch.enable_grad() if objective.needs_input_grad else torch.no_grad()
     with grad:
         for start in range(0, len(x), EVAL_BATCH):
             batch = x[start : start + EVAL_BATCH]
-            total += float(objective(net, batch, gen).loss.detach()) * len(batch)
-    return total / len(x)
+            terms = objective(net, batch, gen)
+            parts = {"loss": terms.loss}
+            if terms.kl is not None:
+                parts.update(reconstruction=terms.reconstruction, kl=terms.kl)
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach()) * len(batch)
+    return {name: total / len(x) for name, total in sums.items()}
+
+
+def _record(epoch: int, train_loss: float | None, terms: dict[str, float]) -> dict[str, Any]:
+    """One epoch of the history: its losses, and a VAE's terms on the monitored rows."""
+    record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "val_loss": terms["loss"]}
+    if "kl" in terms:
+        record.update(val_reconstruction=terms["reconstruction"], val_kl=terms["kl"])
+    return record
+
+
+@torch.no_grad()
+def latent_usage(net: AutoencoderNet, x: torch.Tensor) -> dict[str, list[float]]:
+    """Per latent dimension of a VAE, on rows `x`: the KL of q(z_j | x) from N(0, 1) averaged
+    over rows, and the variance across rows of the posterior mean (active units have a
+    variance above 0.01, Burda et al. 2016)."""
+    net.eval()
+    d = net.arch.n_features
+    kl, means = [], []
+    for start in range(0, len(x), EVAL_BATCH):
+        batch = x[start : start + EVAL_BATCH]
+        rows, y = (batch[:, :d], batch[:, d:]) if net.arch.n_condition else (batch, None)
+        mu, logvar = net.encode_dist(rows, y)
+        kl.append(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar))
+        means.append(mu)
+    mu = torch.cat(means).double()
+    return {
+        "kl": [round(float(v), 6) for v in torch.cat(kl).double().mean(0)],
+        "mean_variance": [round(float(v), 6) for v in mu.var(0, unbiased=False)],
+    }
 
 
 class Trainer:
@@ -88,14 +132,16 @@ class Trainer:
         self,
         net: AutoencoderNet,
         objective: Objective,
-        x_train: torch.Tensor,
+        x_train: torch.Tensor | Any,
         x_val: torch.Tensor,
         options: TrainOptions,
     ) -> None:
         self.net, self.objective, self.options = net, objective, options
         self.x_train, self.x_val = x_train, x_val
-        self.monitor = x_val if len(x_val) else x_train
-        objective.may_have_missing = bool(x_train.isnan().any() or x_val.isnan().any())
+        self.streamed = not isinstance(x_train, torch.Tensor)  # fresh rows for every batch
+        self.monitor = x_val if len(x_val) or self.streamed else x_train
+        missing = x_val.isnan().any() or (not self.streamed and x_train.isnan().any())
+        objective.may_have_missing = bool(missing)
         self.n = len(x_train)
         self.batch = min(options.batch_size, self.n)
         self.epochs = planned_epochs(options, self.n)
@@ -108,14 +154,13 @@ class Trainer:
         opt_cls = torch.optim.AdamW if options.weight_decay > 0 else torch.optim.Adam
         self.optimiser = opt_cls(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimiser, self._cosine)
-        self.best = evaluate(net, objective, self.monitor, options.seed)
+        first = evaluate_terms(net, objective, self.monitor, options.seed)
+        self.best = first["loss"]
         self.cycle["best_before"] = self.best
         self.live_state = net.state_dict()  # aliases of the parameters, updated in place
         self.best_state = {k: v.clone() for k, v in self.live_state.items()}
         self.best_epoch = 0
-        self.records: list[dict[str, Any]] = [
-            {"epoch": 0, "train_loss": None, "val_loss": self.best}
-        ]
+        self.records: list[dict[str, Any]] = [_record(0, None, first)]
         self.epoch = 1  # the epoch in progress
         self.start = 0  # the next batch's first position in `order`
         self.order: torch.Tensor | None = None
@@ -172,7 +217,7 @@ class Trainer:
         on_checkpoint: Callable[[], None] | None = None,
     ) -> bool:
         """Train to the end (True) or until `should_stop()` after a batch (False)."""
-        net, objective, options, x = self.net, self.objective, self.options, self.x_train
+        net, objective, options = self.net, self.objective, self.options
         while not self.finished:
             net.train()
             objective.epoch = self.epoch
@@ -182,7 +227,7 @@ class Trainer:
             end = self._epoch_end()
             while self.start < end:
                 rows = self.order[self.start : self.start + self.batch]
-                loss = objective(net, x[rows], self.gen).loss
+                loss = objective(net, self._rows(rows), self.gen).loss
                 self.optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 if options.clip_grad:
@@ -203,6 +248,14 @@ class Trainer:
                 return False
         return True
 
+    def _rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """The batch's training rows: sliced from the tensor, or drawn fresh from the stream
+        (placed by a seed from the loop's generator, so a resumed run draws the same)."""
+        if not self.streamed:
+            return self.x_train[rows]
+        seed = int(torch.randint(2**62, (1,), generator=self.gen))
+        return torch.from_numpy(self.x_train.batch(len(rows), seed, self.steps_done))
+
     def _end_epoch(self, on_epoch: EpochCallback | None, rows: int) -> None:
         train_loss = float(self.running) / rows
         if not math.isfinite(train_loss):
@@ -210,8 +263,9 @@ class Trainer:
                 f"the training loss became {train_loss} in epoch {self.epoch}; nothing was saved. "
                 f"Try a lower --lr (now {self.options.lr:g}) or --clip-grad 1.0"
             )
-        val_loss = evaluate(self.net, self.objective, self.monitor, self.options.seed)
-        self.records.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss})
+        terms = evaluate_terms(self.net, self.objective, self.monitor, self.options.seed)
+        val_loss = terms["loss"]
+        self.records.append(_record(self.epoch, train_loss, terms))
         if val_loss < self.best:
             self.best, self.best_epoch = val_loss, self.epoch
             for name, value in self.live_state.items():  # copy into the kept buffers: no
@@ -242,7 +296,7 @@ class Trainer:
         )
 
     def history(self) -> dict[str, Any]:
-        return {
+        out = {
             "epochs_planned": self.epochs,
             "epochs_run": len(self.records) - 1,
             "steps_run": self.steps_done,
@@ -252,6 +306,9 @@ class Trainer:
             "monitor": "validation" if len(self.x_val) else "training",
             "records": self.records,
         }
+        if self.net.arch.variational:  # the kept weights' use of each latent dimension
+            out["latent"] = latent_usage(self.best_net(), self.monitor)
+        return out
 
     def best_net(self) -> AutoencoderNet:
         """A copy of the network with the best epoch's weights (the one to save or use)."""

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import Common, Force, Json, Keep, ModelPath, Quiet, Recursive, quiet_pipe
+from aecli.cli.support import (
+    Common,
+    Force,
+    Json,
+    Keep,
+    LogEvery,
+    ModelPath,
+    Quiet,
+    Recursive,
+    quiet_pipe,
+)
 
 METHOD_HELP = (
     "reconstruction: the loss per present cell (squared error in standardised units, "
@@ -80,6 +90,7 @@ def score(
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
+    log_every: LogEvery = 30.0,
 ) -> None:
     """Score every row (or image) by how anomalous the model finds it (higher = more), in the
     input's order, with its percentile among the validation rows and a 0/1 outlier flag."""
@@ -87,13 +98,16 @@ def score(
     from aecli.data.tables import write_frame
     from aecli.score_table import check_threshold, write_heatmaps
 
-    common = Common(force, quiet, json_out)
+    common = Common(force, quiet, json_out, log_every)
     check_threshold(contamination, threshold)
     target = common.table_target(output, [data, model_path], "scores")
     model = api.load(model_path)
     if heatmaps is not None:
         model.adapter.require("images", "--heatmaps")
-    table = model.score_table(
+    from aecli.score_table import score_blocks
+
+    blocks = score_blocks(
+        model,
         data,
         tuple(keep or ()),
         method=method,
@@ -111,12 +125,13 @@ def score(
         maps = write_heatmaps(
             model, data, heatmaps, force=force, recursive=recursive, inputs=inputs
         )
-    for note in table.attrs["notes"]:
+    for note in blocks.attrs["notes"]:
         common.say(f"note: {note}")
-    written = quiet_pipe(lambda: write_frame(table, target, force))
+    with common.progress("score"):
+        written = quiet_pipe(lambda: write_frame(blocks, target, force))
     if written is None:
         return
-    attrs = table.attrs
+    attrs = blocks.attrs
     flagged = f"{attrs['outliers']} above the threshold {attrs['threshold']:.4g}"
     summary = {**written.summary, **{k: attrs[k] for k in ("method", "samples", "threshold")}}
     summary.update(outliers=attrs["outliers"], heatmaps=len(maps), notes=attrs["notes"])
