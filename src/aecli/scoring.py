@@ -43,7 +43,7 @@ MAX_VALIDATION = 5000  # validation scores kept in a checkpoint (a seeded subsam
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 VARIANCE_FLOOR = 1e-2  # of the mean residual variance: a column fitted perfectly stays finite
 RESIDUAL_DOF = 10.0  # degrees of freedom of the Student-t residuals of the likelihood score
-MIN_HELD_OUT = 30  # fewer held-out rows than this: residual scales from all rows
+MIN_HELD_OUT = 10  # fewer held-out rows than this: residual scales from all rows
 RESIDUALS = f"student-t{RESIDUAL_DOF:g}"  # what a checkpoint records; older ones: "gaussian"
 
 
