@@ -29,6 +29,7 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import build_network
+from aecli.parts.noise_spec import is_masking
 from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.sample_choice import choose_sampling
@@ -81,6 +82,8 @@ def train(
     opts = saved.options if saved is not None else TrainOptions.from_dict(options).resolved()
     if KINDS[opts.kind].residual and adapter_for(data).type != "images":
         raise UserError(f"--kind {opts.kind} is for images; give a folder, a glob or an image file")
+    if opts.ensemble > 1 and adapter_for(data).type == "images":
+        raise UserError("--ensemble is for tables (denoise averages the networks' fills)")
     residual = KINDS[opts.kind].residual  # a denoiser: fresh crops for every step
     split = _split(fit_training(data, opts, KINDS[opts.kind].variational, residual), opts)
     if saved is not None and saved.history.get("data_sha256") != split.fingerprint:
@@ -88,7 +91,7 @@ def train(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
     opts.latent_dim = _latent_dim(split.fitted, opts)
-    x_train, y_train = split.part(split.train_rows)
+    x_train = split.part(split.train_rows)[0]
     data_shape = _data_shape(split.fitted, x_train, opts)
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
@@ -122,19 +125,15 @@ def train(
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
         if not residual:  # a denoiser has no codes to sample from
-            codes = model.apply(model.net.encode, x_train, y=y_train)
-            model.extras["density"] = fit_code_density(
-                codes, opts.seed, opts.code_density, opts.components
-            )
-            val = split.part(split.val_rows)
-            choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
-            held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
-            _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
-            split_name = "validation" if len(split.val_rows) else "training"
-            model.metrics["score"] = {"split": split_name, **figures}
+            if opts.ensemble > 1:
+                model.extras["members"] = _members(net, objective, (rows, x_val), opts, pca)
+            _code_extras(model, split, opts)
     model.train_seconds = time.perf_counter() - started
     model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
     return model
+
+
+IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
 
 
 def _init_model(opts: TrainOptions) -> Model | None:
@@ -166,6 +165,33 @@ def _network(
     if opts.init == "pca":
         net.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
     return net, pca
+
+
+def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
+    """What a model with codes keeps beside its weights: the code density `sample` draws from,
+    the sampling defaults chosen on the validation rows, and the anomaly-score figures."""
+    x_train, y_train = split.part(split.train_rows)
+    codes = model.apply(model.net.encode, x_train, y=y_train)
+    model.extras["density"] = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
+    val = split.part(split.val_rows)
+    choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
+    held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
+    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+    split_name = "validation" if len(split.val_rows) else "training"
+    model.metrics["score"] = {"split": split_name, **figures}
+
+
+def _members(
+    net: torch.nn.Module, objective: Any, rows: tuple[Any, Any], opts: TrainOptions, pca: Any
+) -> dict[str, np.ndarray]:
+    """`--ensemble N`: the N - 1 further networks, started like the first."""
+    from aecli.ensemble import train_members
+
+    def start(member: Any, member_opts: TrainOptions) -> None:
+        if member_opts.init == "pca":
+            member.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+
+    return train_members(net, objective, rows, opts, start)
 
 
 def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
@@ -209,9 +235,12 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
 
 
 def _latent_dim(fitted: Fitted, opts: TrainOptions) -> int:
-    """--latent-dim, or the adapter's default; a warning when the code cannot compress."""
+    """--latent-dim, or the adapter's default (a table model trained with masking, an imputer:
+    a wider code); a warning when the code cannot compress."""
     d = fitted.adapter.n_features
     k = opts.latent_dim or fitted.adapter.default_latent_dim(fitted.n_inputs)
+    if opts.latent_dim is None and is_masking(opts.noise) and fitted.adapter.type == "table":
+        k = max(1, min(IMPUTATION_CODE, fitted.n_inputs - 1))  # masking is the regulariser
     kind = KINDS[opts.kind]
     if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
         warnings.warn(

@@ -242,5 +242,5 @@ def variational_sums(
             nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond, present)
             elbo -= float((nll + kl).double().sum())
             iwae += float(iwae_bound(model.net, model.likelihood, rows, samples, gen, cond).sum())
-            tick(min(start + BLOCK, len(x)), len(x), model.adapter.noun)
+            tick(min(start + BLOCK, len(x)), len(x), model.adapter.noun, inner=True)
     return elbo, iwae

@@ -89,7 +89,7 @@ class TrainOptions:
     kind: str = opt("undercomplete", "Model kind (see `aecli kinds`).")
     latent_dim: int | None = opt(
         None,
-        "Code size K. Default: min(8, input columns - 1); a category counts once.",
+        "Code size K. Default: min(8 (16 with --noise mask:P), columns - 1); a category counts 1.",
         short="-k",
         low=1,
         high=100_000,
@@ -131,7 +131,8 @@ class TrainOptions:
     )
     lr: float | None = opt(
         None,
-        f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}.",
+        f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}; a denoiser "
+        "fine-tuning a model (--init): 0.0003.",
         low=1e-8,
         high=10,
         panel="Training",
@@ -222,6 +223,7 @@ class TrainOptions:
         high=MAX_COMPONENTS,
         panel="VAE and sampling",
     )
+    ensemble: int = opt(1, "Tables: N networks (seeds S..S+N-1) for denoise.", low=1, high=32)
     clip_grad: float | None = opt(
         None, "Clip the gradient norm to this value.", low=1e-8, panel="Training"
     )
@@ -360,18 +362,10 @@ class TrainOptions:
 
     def resolved(self) -> TrainOptions:
         """A copy with the kind's preset filled into every option left at None."""
-        from aecli.parts.kinds import KINDS
+        from aecli.parts.kinds import preset_for
 
         self.validate()
-        preset = KINDS[self.kind].preset
-        filled = {
-            name: value
-            for name, value in preset.items()
-            if getattr(self, name) is None or name in KINDS[self.kind].fixed
-        }
-        if self.self_supervised:  # the images bring their own noise
-            filled.pop("noise", None)
-        out = dataclasses.replace(self, **filled)
+        out = dataclasses.replace(self, **preset_for(self))
         for name, value in BASE_DEFAULTS.items():
             if getattr(out, name) is None:
                 setattr(out, name, value)

@@ -128,6 +128,7 @@ def test_fine_tuning_from_photo_keeps_its_network_and_stays_good(crops):
     model = aecli.train(crops, kind="denoiser", init="photo", steps=16, patch=32, seed=0)
     photo = aecli.load("photo")
     assert model.architecture.residual == photo.architecture.residual  # its width and depth
+    assert model.options.lr == 3e-4  # fine-tuning takes smaller steps than training afresh
     clean, noisy = _coins()
     out = model.denoise_image(noisy[..., None])[..., 0]
     assert psnr(clean, out) > psnr(clean, noisy) + 7  # measured 20.2 -> 29.1 dB
