@@ -116,7 +116,7 @@ def measures(fake: pd.DataFrame, train: pd.DataFrame, held: pd.DataFrame, enc: E
     spread = float(np.median(fake[enc.numeric].astype(float).std().to_numpy() / sd_train))
     ratios = []
     for c in enc.categorical:
-        share = train[c].astype(str).value_counts(normalize=True)
+        share = train[c].dropna().astype(str).value_counts(normalize=True)
         drawn = fake[c].astype(str).value_counts(normalize=True)
         ratios += [drawn.get(level, 0.0) / p for level, p in share.items() if p < RARE]
     rare = float(np.mean(ratios)) if ratios else float("nan")
