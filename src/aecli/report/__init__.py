@@ -31,6 +31,7 @@ def render_report(
     `label` colours the map of the codes: a column of the table, or for images `folder` or a
     regular expression over the file names."""
     _require_matplotlib()
+    from aecli.progress import tick
     from aecli.report import sections
     from aecli.report.collect import MAX_ROWS, gather
     from aecli.report.page import page
@@ -46,18 +47,31 @@ def render_report(
             seed=seed,
             source=source,
         )
-    parts = [sections.overview(model, ev, name), sections.training(model, ev)]
+    steps: list[Any] = [
+        lambda: sections.overview(model, ev, name),
+        lambda: sections.training(model, ev),
+    ]
     if ev is not None:
-        parts += [sections.baseline(model, ev), sections.codes(model, ev)]
+        steps += [lambda: sections.baseline(model, ev), lambda: sections.codes(model, ev)]
         if model.is_image:
             from aecli.report import images
 
-            parts += [images.reconstructions(model, ev), images.samples(model, seed)]
+            steps += [
+                lambda: images.reconstructions(model, ev),
+                lambda: images.samples(model, seed),
+            ]
         else:
             from aecli.report import tables
 
-            parts += [tables.reconstructions(model, ev), tables.samples(model, ev, seed)]
-    parts.append(sections.provenance(model))
+            steps += [
+                lambda: tables.reconstructions(model, ev),
+                lambda: tables.samples(model, ev, seed),
+            ]
+    steps.append(lambda: sections.provenance(model))
+    parts = []
+    for done, step in enumerate(steps, 1):  # each section draws its figures: seconds apiece
+        parts.append(step())
+        tick(done, len(steps), "sections")
     what = "images" if model.is_image else "a table"
     lead = f"A {model.kind} autoencoder trained on {what}, {model.latent_dim} codes."
     return page(f"aecli report: {name}", lead, parts)
