@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
 from aecli.errors import (
@@ -23,6 +24,7 @@ from aecli.errors import (
     UserError,
 )
 from aecli.model import Model
+from aecli.option_values import describe
 from aecli.options import TrainOptions
 from aecli.parts import assemble
 from aecli.parts.architecture import Architecture
@@ -64,14 +66,18 @@ def train(
     progress_path: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 0,
     resume: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Model:
-    """Train an autoencoder on a table (a DataFrame or a CSV / TSV / Parquet path) or on images
-    (a folder, a glob or an image file).
+    """Train an autoencoder on a table (a DataFrame, a 2-D NumPy array with columns x0, x1, ...,
+    or a CSV / TSV / Parquet path) or on images (a folder, a glob or an image file).
 
-    Keyword options are the fields of `TrainOptions` (kind, latent_dim, hidden, epochs, ...).
-    `on_epoch(record, epochs)` is called after every epoch with the epoch's record (epoch,
-    train_loss, val_loss) and the planned number of epochs: a progress callback.
+    Keyword options are the fields of `TrainOptions`, listed below; `config` names a TOML file
+    of them (what `aecli train --config` reads), which keyword options override. An unknown
+    name, a wrong type or a value out of range raises `aecli.UserError` (one line, with a
+    suggestion).
+    Progress: `on_epoch(record, epochs)` is called after every epoch with the epoch's record
+    (a dict: epoch, train_loss, val_loss) and the planned number of epochs.
     With `progress_path`, a resumable checkpoint is written there every `checkpoint_every` epochs
     and when `should_stop()` turns true after a batch (then `TrainingInterrupted` is raised).
     `resume` continues from such a checkpoint (its options win) to the same final weights.
@@ -79,7 +85,7 @@ def train(
     started = time.perf_counter()
     saved = _resumable(resume) if resume is not None else None
     before = float(saved.history.get("seconds", 0.0)) if saved is not None else 0.0
-    opts = saved.options if saved is not None else TrainOptions.from_dict(options).resolved()
+    opts = saved.options if saved is not None else resolved_from(config, **options)
     if KINDS[opts.kind].residual and adapter_for(data).type != "images":
         raise UserError(f"--kind {opts.kind} is for images; give a folder, a glob or an image file")
     if opts.ensemble > 1 and adapter_for(data).type == "images":
@@ -135,6 +141,7 @@ def train(
     return model
 
 
+train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    ')}\n"
 IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
 
 

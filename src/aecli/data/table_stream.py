@@ -53,8 +53,9 @@ def table_blocks(
     """The rows of `source` (a path, a folder or glob of tables, '-', a URL or a DataFrame) as
     blocks in order. `types` maps column names to "float" / "int" / "bool" / "str" (what the
     model reads them as); other columns of a CSV are read as text."""
-    from aecli.data.table_sources import table_files
+    from aecli.data.table_sources import array_table, table_files
 
+    source = array_table(source)
     if isinstance(source, pd.DataFrame):
         if len(source) == 0:
             raise DataError("the table has no rows")

@@ -31,6 +31,15 @@ def render_report(
     `label` colours the map of the codes: a column of the table, or for images `folder` or a
     regular expression over the file names."""
     _require_matplotlib()
+    if model.is_denoiser and data is not None:  # no codes to map: its page shows its training
+        if not held_out:
+            from aecli.errors import UserError
+
+            raise UserError(
+                "a denoiser has no codes to map or reconstruct; report it without DATA "
+                "(its training), and see it at work with: aecli denoise MODEL IMAGE -o OUT"
+            )
+        data = None  # train --report: the training alone
     from aecli.report import sections
     from aecli.report.collect import MAX_ROWS, gather
     from aecli.report.page import page
@@ -60,6 +69,8 @@ def render_report(
     parts.append(sections.provenance(model))
     what = "images" if model.is_image else "a table"
     lead = f"A {model.kind} autoencoder trained on {what}, {model.latent_dim} codes."
+    if model.is_denoiser:
+        lead = "A denoiser of images (residual, no bottleneck: it predicts the noise)."
     return page(f"aecli report: {name}", lead, parts)
 
 
