@@ -361,7 +361,7 @@ class Model:
                 rows = torch.from_numpy(np.array(array[start : start + block], dtype=np.float32))
                 cond = () if y is None else (torch.from_numpy(y[start : start + block]),)
                 out.append(fn(rows, *cond).numpy())
-                tick(min(start + block, len(array)), len(array), self.adapter.noun)
+                tick(min(start + block, len(array)), len(array), self.adapter.noun, inner=True)
         if out:
             return np.concatenate(out)
         return np.zeros((0, width or self.latent_dim), np.float32)

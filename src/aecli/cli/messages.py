@@ -127,7 +127,7 @@ TRAIN_EXAMPLES = """Examples:
   aecli train sample_data/wine.csv -k 3 -o wine.safetensors
   aecli train sample_data/penguins.csv --kind vae --json -o penguins.safetensors
   aecli train eu.csv --sep ';' --decimal , -o eu.safetensors
-  aecli train 'scans/*.png' --kind denoising --noise gaussian:25 -o scans.safetensors
+  aecli train 'scans/*.png' --kind denoiser -o scans.safetensors   (then aecli denoise)
   aecli train big.csv -o big.safetensors --checkpoint-every 10   (then --resume on SIGTERM)"""
 
 
