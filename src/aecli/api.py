@@ -134,6 +134,8 @@ def train(
             if opts.ensemble > 1:
                 model.extras["members"] = _members(net, objective, (rows, x_val), opts, pca)
             _code_extras(model, split, opts)
+    if hasattr(split.fitted.stream, "close"):
+        split.fitted.stream.close()  # a table's cache of training rows, in a temporary folder
     model.train_seconds = time.perf_counter() - started
     model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
     return model
@@ -236,7 +238,8 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     if fitted.stream is not None:  # training rows come fresh from the stream; x validates
         everything = np.arange(len(x))
         both = hashlib.sha256((fitted.stream.fingerprint + fingerprint).encode()).hexdigest()
-        return Split(fitted, everything[:0], everything, xy, both)
+        sampled = getattr(fitted.stream, "sample_rows", 0)  # a table's: x starts with a sample
+        return Split(fitted, everything[:sampled], everything[sampled:], xy, both)
     train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     return Split(fitted, train_rows, val_rows, xy, fingerprint)
 
@@ -270,7 +273,7 @@ def _data_shape(fitted: Fitted, x_train: np.ndarray, opts: TrainOptions) -> asse
         widths=widths,
         body=adapter.body(opts),
         image_shape=adapter.image_shape,
-        has_missing=bool(np.isnan(fitted.x).any()),
+        has_missing=bool(np.isnan(fitted.x).any() or getattr(fitted.stream, "has_missing", 0)),
         low=torch.from_numpy(np.asarray(low)),
         high=torch.from_numpy(np.asarray(high)),
         noise_unit=adapter.noise_unit,
@@ -289,7 +292,7 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
     model_val = mse(held_out)
     return TrainingMetrics(
         split="validation" if len(val[0]) else "training",
-        rows_train=len(train[0]),
+        rows_train=len(split.fitted.stream or train[0]),
         rows_val=len(val[0]),
         train_mse=mse(train),
         val_mse=model_val,

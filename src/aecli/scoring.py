@@ -202,6 +202,7 @@ def score_array(
 ) -> np.ndarray:
     """(rows, 1 + 2N) for model-space rows: the score, then with `explain` N the indices and
     shares of the N columns contributing most to the reconstruction loss."""
+    model.require_codes("score")
     scorer = Scorer(model, settings, explain)
     return model.apply(scorer, x, width=scorer.width, y=y)
 

@@ -140,7 +140,8 @@ class Trainer:
         self.x_train, self.x_val = x_train, x_val
         self.streamed = not isinstance(x_train, torch.Tensor)  # fresh rows for every batch
         self.monitor = x_val if len(x_val) or self.streamed else x_train
-        missing = x_val.isnan().any() or (not self.streamed and x_train.isnan().any())
+        missing = x_val.isnan().any() or getattr(x_train, "has_missing", False)
+        missing = missing or (not self.streamed and x_train.isnan().any())
         objective.may_have_missing = bool(missing)
         self.n = len(x_train)
         self.batch = min(options.batch_size, self.n)
