@@ -11,6 +11,7 @@ from aecli.option_values import read_toml, to_toml
 from aecli.options import TrainOptions
 
 HEADER = "aecli train options (TOML): aecli train DATA --config THIS_FILE"
+UNSET = {"sparsity": "none"}  # None would be read back as "the kind's default" (l1 for sparse)
 
 
 def options_from(config: str | os.PathLike[str] | None = None, **options: Any) -> TrainOptions:
@@ -31,4 +32,4 @@ def resolved_from(config: str | os.PathLike[str] | None = None, **options: Any) 
 def config_text(options: TrainOptions, source: str = "") -> str:
     """The options as the TOML file `--config` reads; `source` says where they came from."""
     header = HEADER + (f"\n{source}" if source else "")
-    return to_toml(options, header)
+    return to_toml(options, header, unset=UNSET)

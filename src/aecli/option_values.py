@@ -178,12 +178,15 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in merged.items()}
 
 
-def to_toml(options: Any, header: str = "") -> str:
+def to_toml(options: Any, header: str = "", unset: dict[str, Any] | None = None) -> str:
     """The options as TOML, one `name = value` line each in declaration order; an option left
-    unset (None: the default, chosen by kind or data) is written as a comment."""
+    unset (None: the default, chosen by kind or data) is written as a comment, or as its
+    `unset` value where one is given (TOML has no None)."""
     lines = [f"# {line}" for line in header.splitlines()]
     for f in dataclasses.fields(options):
         value = getattr(options, f.name)
+        if value is None and f.name in (unset or {}):
+            value = (unset or {})[f.name]
         if value is None:
             lines.append(f"# {f.name} = (not set: the default)")
         else:

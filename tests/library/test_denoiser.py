@@ -238,3 +238,10 @@ def test_an_interrupted_denoiser_resumes_to_the_uninterrupted_weights(crops, tmp
     assert resumed.history["steps_run"] == reference.history["steps_run"] == 24
     pairs = zip(reference.net.state_dict().values(), resumed.net.state_dict().values(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def test_inspect_describes_the_residual_network(trained, runner):
+    result = invoke(runner, "inspect", trained)
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.replace("│", " ").split())  # table cells wrap
+    assert "residual denoiser: 2 blocks of 16 channels on 2x2 pixel blocks" in text

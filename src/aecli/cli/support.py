@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aecli.cli.completion import choices_completer, complete_kinds, complete_models
 from aecli.errors import UserError
 from aecli.options import TrainOptions
 
@@ -55,7 +56,9 @@ Recursive = Annotated[
 ModelPath = Annotated[
     str,
     typer.Argument(
-        metavar="MODEL", help="A checkpoint written by `aecli train`, or a built-in model's name."
+        metavar="MODEL",
+        help="A checkpoint written by `aecli train`, or a built-in model's name.",
+        autocompletion=complete_models,
     ),
 ]
 
@@ -178,6 +181,9 @@ def option_parameters() -> list[inspect.Parameter]:
         elif meta["choices"]:
             metavar = "|".join(c for c in meta["choices"] if c != "none")
         help_text = meta["help"]
+        completer = complete_kinds if f.name == "kind" else None
+        if meta["choices"]:
+            completer = choices_completer(meta["choices"])
         params.append(
             inspect.Parameter(
                 f.name,
@@ -190,6 +196,7 @@ def option_parameters() -> list[inspect.Parameter]:
                         metavar=metavar,
                         help=help_text,
                         rich_help_panel=meta.get("panel"),
+                        autocompletion=completer,
                     ),
                 ],
             )
@@ -205,6 +212,25 @@ def with_train_options(func: Callable[..., None]) -> Callable[..., None]:
     func.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     func.__annotations__ = {p.name: p.annotation for p in params}
     return func
+
+
+def given_options(ctx: typer.Context, options: dict[str, Any]) -> dict[str, Any]:
+    """The training options given as flags on the command line (not left at their default),
+    as TrainOptions values: '128,64' -> (128, 64), a repeated flag -> a tuple."""
+    from aecli.options import parse_int_list
+
+    given = {}
+    for f in dataclasses.fields(TrainOptions):
+        source = ctx.get_parameter_source(f.name)
+        if source is None or source.name == "DEFAULT":
+            continue
+        value = options[f.name]
+        if f.metadata["cli"] == "intlist":
+            value = parse_int_list(value, "--" + f.name)
+        elif f.metadata["cli"] == "multi":
+            value = tuple(value or ())
+        given[f.name] = value
+    return given
 
 
 class StopOnSignal:
