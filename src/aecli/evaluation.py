@@ -146,10 +146,11 @@ def variational_bounds(
     with torch.no_grad():
         for start in range(0, len(x), BLOCK):
             rows = torch.from_numpy(np.array(x[start : start + BLOCK], dtype=np.float32))
-            cond = None if y is None else torch.from_numpy(y[start : start + BLOCK])
+            rows = rows.to(model.device)
+            cond = None if y is None else torch.from_numpy(y[start : start + BLOCK]).to(rows.device)
             present = model.likelihood.present(rows)  # missing cells are left out, not zeros
             nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond, present)
             elbos.append(-(nll + kl))
             iwaes.append(iwae_bound(model.net, model.likelihood, rows, samples, gen, cond))
             tick(min(start + BLOCK, len(x)), len(x), model.adapter.noun)
-    return float(torch.cat(elbos).mean()), float(torch.cat(iwaes).mean())
+    return float(torch.cat(elbos).float().mean()), float(torch.cat(iwaes).float().mean())

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from aecli.batches import Feed
+from aecli.devices import autocast
 from aecli.errors import TrainingDiverged
 from aecli.options import TrainOptions
 from aecli.parts.networks import AutoencoderNet
@@ -67,17 +69,21 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def evaluate(net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int) -> float:
-    """The objective on `x`, averaged over rows; any corruption drawn from a fixed seed."""
-    gen = torch.Generator().manual_seed(seed + 1)
+def evaluate(
+    net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int, feed: Feed | None = None
+) -> float:
+    """The objective on `x`, averaged over rows (of every process, with a distributed `feed`);
+    any corruption drawn from a fixed seed."""
+    feed = feed or Feed(next(net.parameters(), torch.zeros(())).device)
+    gen = torch.Generator().manual_seed(seed + 1 + feed.rank)
     net.eval()
     total = 0.0
     grad = torch.enable_grad() if objective.needs_input_grad else torch.no_grad()
-    with grad:
+    with grad, autocast(feed.device, feed.precision):
         for start in range(0, len(x), EVAL_BATCH):
-            batch = x[start : start + EVAL_BATCH]
+            batch = x[start : start + EVAL_BATCH].to(feed.device)
             total += float(objective(net, batch, gen).loss.detach()) * len(batch)
-    return total / len(x)
+    return feed.mean(total, len(x))
 
 
 class Trainer:
@@ -91,12 +97,16 @@ class Trainer:
         x_train: torch.Tensor,
         x_val: torch.Tensor,
         options: TrainOptions,
+        feed: Feed | None = None,
     ) -> None:
+        self.feed = feed = feed or Feed()
         self.net, self.objective, self.options = net, objective, options
-        self.x_train, self.x_val = x_train, x_val
-        self.monitor = x_val if len(x_val) else x_train
-        objective.may_have_missing = bool(x_train.isnan().any() or x_val.isnan().any())
-        self.n = len(x_train)
+        feed.prepare(net, objective)
+        self.x_train, self.x_val = feed.place(x_train), feed.place(x_val)
+        self.monitor = self.x_val if feed.total(len(x_val)) else self.x_train
+        missing = bool(x_train.isnan().any() or x_val.isnan().any())
+        objective.may_have_missing = feed.agreed(missing)
+        self.n = feed.total(len(x_train))  # the training rows of every process
         self.batch = min(options.batch_size, self.n)
         self.epochs = planned_epochs(options, self.n)
         self.per_epoch = math.ceil(self.n / self.batch)
@@ -104,11 +114,11 @@ class Trainer:
         # the default budget grows in cycles (a cosine each) while validation improves
         self.auto = options.epochs is None and options.steps is None
         self.cycle = {"start": 0, "steps": self.total_steps, "count": 1, "best_before": 0.0}
-        self.gen = torch.Generator().manual_seed(options.seed)
+        self.gen = torch.Generator().manual_seed(options.seed + feed.rank)
         opt_cls = torch.optim.AdamW if options.weight_decay > 0 else torch.optim.Adam
         self.optimiser = opt_cls(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimiser, self._cosine)
-        self.best = evaluate(net, objective, self.monitor, options.seed)
+        self.best = evaluate(net, objective, self.monitor, options.seed, feed)
         self.cycle["best_before"] = self.best
         self.live_state = net.state_dict()  # aliases of the parameters, updated in place
         self.best_state = {k: v.clone() for k, v in self.live_state.items()}
@@ -119,7 +129,7 @@ class Trainer:
         self.epoch = 1  # the epoch in progress
         self.start = 0  # the next batch's first position in `order`
         self.order: torch.Tensor | None = None
-        self.running = torch.zeros(())
+        self.running = torch.zeros((), device=feed.device)
         self.stopped_early = False
 
     def _cosine(self, t: int) -> float:
@@ -172,22 +182,17 @@ class Trainer:
         on_checkpoint: Callable[[], None] | None = None,
     ) -> bool:
         """Train to the end (True) or until `should_stop()` after a batch (False)."""
-        net, objective, options, x = self.net, self.objective, self.options, self.x_train
+        net, objective, x = self.net, self.objective, self.x_train
         while not self.finished:
             net.train()
             objective.epoch = self.epoch
             if self.order is None:
-                self.order = torch.randperm(self.n, generator=self.gen)
-                self.start, self.running = 0, torch.zeros(())
+                self.order = self.feed.permutation(self.n, self.gen)
+                self.start, self.running = 0, torch.zeros((), device=self.feed.device)
             end = self._epoch_end()
             while self.start < end:
-                rows = self.order[self.start : self.start + self.batch]
-                loss = objective(net, x[rows], self.gen).loss
-                self.optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                if options.clip_grad:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), options.clip_grad)
-                self.optimiser.step()
+                rows = self.feed.take(self.order, self.start, self.batch)
+                loss = self._step(x[rows])
                 self.schedule.step()
                 self.running.add_(loss.detach(), alpha=len(rows))
                 self.start += self.batch
@@ -203,14 +208,27 @@ class Trainer:
                 return False
         return True
 
+    def _step(self, batch: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on `batch` (through the feed: device, precision, ranks)."""
+        loss, factor = self.feed.loss(batch, self.gen)
+        self.optimiser.zero_grad(set_to_none=True)
+        self.feed.backward(loss * factor if factor != 1.0 else loss)
+        clip = self.options.clip_grad
+        params = self.net.parameters
+        self.feed.step(
+            self.optimiser,
+            (lambda: torch.nn.utils.clip_grad_norm_(params(), clip)) if clip else None,
+        )
+        return loss
+
     def _end_epoch(self, on_epoch: EpochCallback | None, rows: int) -> None:
-        train_loss = float(self.running) / rows
+        train_loss = self.feed.epoch_mean(self.running, rows, self.batch)
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"the training loss became {train_loss} in epoch {self.epoch}; nothing was saved. "
                 f"Try a lower --lr (now {self.options.lr:g}) or --clip-grad 1.0"
             )
-        val_loss = evaluate(self.net, self.objective, self.monitor, self.options.seed)
+        val_loss = evaluate(self.net, self.objective, self.monitor, self.options.seed, self.feed)
         self.records.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss})
         if val_loss < self.best:
             self.best, self.best_epoch = val_loss, self.epoch
@@ -249,7 +267,7 @@ class Trainer:
             "cycles": self.cycle["count"],
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
-            "monitor": "validation" if len(self.x_val) else "training",
+            "monitor": "validation" if self.monitor is self.x_val else "training",
             "records": self.records,
         }
 
@@ -266,11 +284,11 @@ class Trainer:
         for index, slots in self.optimiser.state_dict()["state"].items():
             for name, value in slots.items():
                 out[f"opt.{index}.{name}"] = torch.as_tensor(value).clone()
-        out["rng"] = self.gen.get_state()
-        out["running"] = self.running.clone()
+        out["rng"] = self.feed.gather(self.gen.get_state())  # every rank's, in rank order
+        out["running"] = self.feed.gather(self.running.detach().cpu().clone())
         if self.order is not None:
-            out["order"] = self.order.clone()
-        return out
+            out["order"] = self.feed.gather(self.order.clone())
+        return {k: v.detach().cpu() for k, v in out.items()}
 
     def state_meta(self) -> dict[str, Any]:
         return {
@@ -293,7 +311,7 @@ class Trainer:
     ) -> None:
         """Continue from a state saved by `state_meta` / `state_tensors`."""
         self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        self.best_state = {k: v.clone() for k, v in best_state.items()}
+        self.best_state = {k: v.clone().to(self.feed.device) for k, v in best_state.items()}
         state = self.optimiser.state_dict()
         slots: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
@@ -310,9 +328,10 @@ class Trainer:
         for group in self.optimiser.param_groups:
             group["lr"] = group["initial_lr"] * self._cosine(meta["schedule_step"])
         self.schedule._last_lr = [g["lr"] for g in self.optimiser.param_groups]
-        self.gen.set_state(tensors["rng"])
-        self.running = tensors["running"].clone()
-        self.order = tensors.get("order")
+        feed = self.feed
+        self.gen.set_state(feed.part(tensors["rng"]))
+        self.running = feed.part(tensors["running"]).clone().to(feed.device)
+        self.order = None if "order" not in tensors else feed.part(tensors["order"])
         self.epoch, self.start = meta["epoch"], meta["start"]
         self.best, self.best_epoch = meta["best"], meta["best_epoch"]
         self.records = meta["records"]

@@ -24,6 +24,7 @@ from aecli.cli.support import (
     emit_json,
     say,
     show_warnings,
+    with_run_options,
     with_train_options,
 )
 from aecli.options import TrainOptions, parse_int_list
@@ -31,6 +32,7 @@ from aecli.options import TrainOptions, parse_int_list
 
 @app.command(no_args_is_help=True, cls=panel_command_class(), epilog=TRAIN_EXAMPLES)
 @with_train_options
+@with_run_options
 def train(
     data: Annotated[
         str,
@@ -84,7 +86,11 @@ def train(
 ) -> None:
     """Train an autoencoder on a table or on images and save it as one .safetensors file."""
     from aecli.errors import TrainingInterrupted
+    from aecli.run_options import launch_rank
 
+    run = {"device": options.pop("device"), "precision": options.pop("precision")}
+    writer = launch_rank() == 0  # under torchrun, only rank 0 writes and talks
+    quiet = quiet or not writer
     show_warnings(quiet)
     for f in dataclasses.fields(TrainOptions):
         if f.metadata["cli"] == "intlist":
@@ -112,12 +118,17 @@ def train(
                 progress_path=progress,
                 checkpoint_every=checkpoint_every,
                 resume=resume,
+                **run,
                 **({} if resume else options),
             )
     except TrainingInterrupted as exc:
         exc.exit_code = 128 + (stop.signum or 2)
+        if not writer:
+            raise typer.Exit(exc.exit_code) from None
         exc.args = (f"{exc}; resume with: aecli train {data} --resume {progress} -o {output}",)
         raise
+    if not writer:
+        return
     model.save(output, force=force)
     progress.unlink(missing_ok=True)
     from aecli.results import summarise_training

@@ -22,6 +22,8 @@ import pandas as pd
 
 from aecli.data.compression import URL, _compressor, fetch_url
 from aecli.data.csv_dialect import SAMPLE_BYTES, Dialect, detect
+from aecli.data.shards import Shard
+from aecli.data.table_sources import table_files
 from aecli.errors import DataError
 from aecli.store.atomic import STDIO
 
@@ -52,7 +54,6 @@ def table_blocks(
     """The rows of `source` (a path, a folder or glob of tables, '-', a URL or a DataFrame) as
     blocks in order. `types` maps column names to "float" / "int" / "bool" / "str" (what the
     model reads them as); other columns of a CSV are read as text."""
-    from aecli.data.table_sources import table_files
 
     if isinstance(source, pd.DataFrame):
         if len(source) == 0:
@@ -60,6 +61,9 @@ def table_blocks(
         yield Block(0, source)
         return
     given = Dialect() if dialect is None else dialect
+    if isinstance(source, Shard) and len(table_files(source.source)) == 1:
+        yield from _row_shard(source, given, dict(types or {}))
+        return
     start = 0
     for one in table_files(source):
         for frame in _file_blocks(one, given, dict(types or {})):
@@ -71,6 +75,28 @@ def table_blocks(
                 start += len(frame)
     if start == 0:
         raise DataError(f"{source} has a header but no data rows")
+
+
+def _row_shard(shard: Shard, given: Dialect, types: dict[str, str]) -> Iterator[Block]:
+    """The blocks of one table file's rows [start, stop) of its shard; rows keep their numbers
+    in the whole file (for messages). The file is read once more to count its rows (Parquet:
+    from its metadata)."""
+    one = table_files(shard.source)[0]
+    if one.parquet:
+        import pyarrow.parquet as pq
+
+        n = pq.ParquetFile(one.path).metadata.num_rows
+    else:
+        n = sum(len(frame) for frame in _file_blocks(one, given, {}))
+    start, stop = shard.bounds(n)
+    for block in table_blocks(shard.source, given, types):
+        end = block.start + len(block.frame)
+        if end <= start:
+            continue
+        if block.start >= stop:
+            return
+        lo, hi = max(start - block.start, 0), min(stop, end) - block.start
+        yield Block(block.start + lo, block.frame.iloc[lo:hi].reset_index(drop=True))
 
 
 def _file_blocks(one: Any, given: Dialect, types: dict[str, str]) -> Iterator[pd.DataFrame]:

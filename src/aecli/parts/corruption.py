@@ -35,7 +35,7 @@ class Corruption:
     def _levels(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor | float:
         if self.level_low == self.level_high:
             return self.level_low
-        u = torch.rand(len(x), 1, generator=gen, dtype=x.dtype)
+        u = torch.rand(len(x), 1, generator=gen, dtype=x.dtype).to(x.device)
         return self.level_low + (self.level_high - self.level_low) * u
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -45,12 +45,14 @@ class Corruption:
     def _one(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         level = self._levels(x, gen)
         if self.name == "gaussian":
-            return x + level * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+            return x + level * torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
         if self.name == "poisson":
-            return torch.poisson(x.clamp(min=0) * level, generator=gen) / level
-        hit = torch.rand(x.shape, generator=gen) < level
+            counts = torch.poisson((x.clamp(min=0) * level).cpu(), generator=gen)
+            return counts.to(x.device) / level
+        hit = torch.rand(x.shape, generator=gen).to(x.device) < level
         if self.name == "mask":
             return x.masked_fill(hit, 0.0)
-        salt = torch.rand(x.shape, generator=gen) < 0.5
-        extreme = torch.where(salt, self.high.expand_as(x), self.low.expand_as(x))
+        salt = torch.rand(x.shape, generator=gen).to(x.device) < 0.5
+        high, low = self.high.to(x.device), self.low.to(x.device)
+        extreme = torch.where(salt, high.expand_as(x), low.expand_as(x))
         return torch.where(hit, extreme, x)
