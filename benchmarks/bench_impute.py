@@ -4,8 +4,10 @@ Protocol (every seed 0 unless said otherwise):
 
 - Tables: wine, breast cancer and digits (sample_data/*.csv, the same as scikit-learn's),
   diabetes (`sklearn.datasets.load_diabetes(as_frame=True, scaled=False)`: raw features, `sex`
-  coded 1/2) and the mixed-type penguins (sample_data/penguins.csv: species, island and sex are
-  categories; its 19 empty cells stay missing and are never scored). Numeric columns are passed
+  coded 1/2), and two mixed-type tables: penguins (sample_data/penguins.csv: species, island and
+  sex are categories; its 19 empty cells stay missing and are never scored) and cars (UCI Auto
+  MPG from the vega_datasets package, the bench extra: cylinders and origin are categories, the
+  name is left out; its 14 empty cells stay missing). Numeric columns are passed
   as floats, so `denoise` does not round integer columns (digits' pixels; the effect of rounding
   is printed separately).
 - Rows are split 75/25 by a seeded permutation; in the held-out rows exactly 20% of the present
@@ -23,11 +25,13 @@ Protocol (every seed 0 unless said otherwise):
 - aecli: `aecli.train(training_rows, seed=0, threads=1, **options)`, then
   `model.denoise(held_out_rows_with_nans)`; the raw frames go in, aecli encodes them itself.
 
-The aecli recipe, declared before the grid was run and used for the headline whatever the grid
-shows: `kind="denoising", noise="mask:0.2"` (masking at the benchmark's missing rate, every other
-option at its default: latent_dim min(8, d - 1), hidden 128,64, about 4000 steps), and `denoise`
-with its default choice of reconstruction rounds. The plain CLI default (`undercomplete`) is
-shown beside it; the grid of other settings is printed separately, with every fill mode.
+The aecli recipe (issue 18), the one README.md documents: `kind="denoising",
+noise="mask:0.2", ensemble=5` (masking at the benchmark's missing rate; five networks, seeds 0-4,
+whose reconstructions `denoise` averages; every other option at its default, so the code is
+min(16, d - 1), the default for a masked table model), and `denoise` with its default choice of
+reconstruction rounds. Beside it: the same with one network (issue 5's recipe, at today's
+defaults) and the plain CLI default (`undercomplete`); the grid of other settings is printed
+separately, with every fill mode (ensembles: `denoise`'s default only).
 
 `--explore` adds prototypes of library changes, made by patching aecli's mask corruption and
 objective inside this process only (nothing is written to the library; numeric tables only):
@@ -36,7 +40,7 @@ for real missing cells) and a one-shot fill; P2 the loss scored on the masked ce
 both; and ensembles of 5 seeds.
 
 Run from the repository root (the default run: both scenarios, the grid; about 15-20 minutes on
-two busy cores):
+two busy cores; --quick: one network and the recipe, default fill only):
     .venv/bin/python benchmarks/bench_impute.py [--quick] [--full] [--tables wine,penguins]
     .venv/bin/python benchmarks/bench_impute.py --explore --skip-grid --scenarios complete
 """
@@ -69,7 +73,7 @@ from aecli.parts.corruption import Corruption
 from aecli.parts.objective import Objective, Terms
 
 DATA = Path(__file__).resolve().parents[1] / "sample_data"
-TABLES = ("wine", "breast_cancer", "diabetes", "digits", "penguins")
+TABLES = ("wine", "breast_cancer", "diabetes", "digits", "penguins", "cars")
 SCENARIOS = ("complete", "train-missing")
 SEED = 0
 TEST_FRACTION = 0.25
@@ -80,16 +84,34 @@ MODES: tuple[int | str, ...] = ("auto", 1, 3, 10, "marked")  # how `denoise` fil
 
 # --- data -----------------------------------------------------------------------------------
 
-CATEGORICAL = {"penguins": ("species", "island", "sex")}  # text columns, modelled as categories
+CATEGORICAL = {  # text columns, modelled as categories
+    "penguins": ("species", "island", "sex"),
+    "cars": ("Cylinders", "Origin"),
+}
 
 
 def load_table(name: str) -> pd.DataFrame:
     """A benchmark table: numbers as floats, categories as text (no target column)."""
     if name == "diabetes":
         return load_diabetes(as_frame=True, scaled=False).data.astype(np.float64)
+    if name == "cars":
+        return load_cars()
     frame = pd.read_csv(DATA / f"{name}.csv")
     categorical = CATEGORICAL.get(name, ())
     return frame.astype({c: np.float64 for c in frame.columns if c not in categorical})
+
+
+def load_cars() -> pd.DataFrame:
+    """UCI Auto MPG (406 cars, CC BY 4.0) as the vega_datasets package ships it (offline, the
+    bench extra): the model year as a number, the cylinder count and the origin as categories,
+    the car's name (an identifier) left out; its 14 empty cells stay missing."""
+    from vega_datasets import data
+
+    frame = data.cars().drop(columns="Name")
+    frame["Year"] = frame["Year"].dt.year.astype(np.float64)
+    frame["Cylinders"] = frame["Cylinders"].astype(str)
+    numeric = [c for c in frame.columns if c not in CATEGORICAL["cars"]]
+    return frame.astype({c: np.float64 for c in numeric})
 
 
 def hide_cells(present: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -278,6 +300,11 @@ class AeConfig:
     seeds: int = 1  # >1: the fills of models trained with seeds 0..seeds-1 are averaged
     mode: str = "auto"  # the fill mode (see `fill`) its row in the settings table uses
 
+    @property
+    def ensemble_only(self) -> bool:
+        """An `--ensemble` model: measured with `denoise`'s defaults only (every mode costs)."""
+        return dict(self.options).get("ensemble", 1) > 1
+
     def train_options(self, d: int, seed: int) -> dict[str, Any]:
         opts = dict(self.options)
         if self.latent is not None:
@@ -286,13 +313,17 @@ class AeConfig:
 
 
 MASK = (("kind", "denoising"), ("noise", "mask:0.2"))
-RECIPE = AeConfig("denoising mask:0.2 (recipe)", MASK)
+RECIPE = AeConfig("denoising mask:0.2 ensemble 5 (recipe)", (*MASK, ("ensemble", 5)))
+SINGLE = AeConfig("denoising mask:0.2 (one network)", MASK)
 DEFAULT = AeConfig("undercomplete (CLI default)", (("kind", "undercomplete"),))
 WIDE_CODE = AeConfig("mask:0.2 latent min(16, d-1)", MASK, lambda d: min(16, d - 1))
+NARROW_CODE = AeConfig("mask:0.2 latent min(8, d-1)", MASK, lambda d: min(8, d - 1))
 WIDE = (*MASK, ("hidden", (256, 128)))
 GRID = [  # the default run's grid (scenario "complete")
     DEFAULT,
     RECIPE,
+    SINGLE,
+    NARROW_CODE,
     AeConfig("denoising mask:0.3", (("kind", "denoising"), ("noise", "mask:0.3"))),
     AeConfig("denoising gaussian:0.5", (("kind", "denoising"),)),
     WIDE_CODE,
@@ -308,8 +339,8 @@ FULL_GRID = [  # --full adds these
     AeConfig("mask:0.2 hidden 64", (*MASK, ("hidden", (64,)))),
     AeConfig("mask:0.2 steps 12000", (*MASK, ("steps", 12000))),
 ]
-QUICK_GRID = [DEFAULT, RECIPE]
-TRAIN_MISSING_GRID = [DEFAULT, RECIPE]
+QUICK_GRID = [SINGLE, RECIPE]
+TRAIN_MISSING_GRID = [DEFAULT, SINGLE, RECIPE]
 P3 = "marked+masked-loss"
 EXPLORE = [  # --explore adds these: prototypes of library changes, and seed ensembles
     AeConfig("P1 mask marked missing", MASK, patch="marked", mode="marked"),
@@ -399,6 +430,8 @@ def run_aecli(task: Task, config: AeConfig) -> tuple[dict[str, float], float, pd
     if config.patch is not None and task.categorical:
         return {}, 0.0, None
     fills: dict[str, list[pd.DataFrame]] = {str(m): [] for m in MODES}
+    if config.ensemble_only:  # an ensemble's rows report its `denoise` default only
+        fills = {"auto": []}
     seconds = 0.0
     d = task.train.shape[1]
     for seed in range(config.seeds):
@@ -407,8 +440,8 @@ def run_aecli(task: Task, config: AeConfig) -> tuple[dict[str, float], float, pd
             warnings.simplefilter("ignore")
             model = aecli.train(task.train, **config.train_options(d, seed))
         seconds += time.perf_counter() - started
-        for mode in MODES:
-            fills[str(mode)].append(fill(model, task.masked, mode))
+        for mode in fills:
+            fills[mode].append(fill(model, task.masked, int(mode) if mode.isdigit() else mode))
     scores: dict[str, float] = {}
     for mode, frames in fills.items():
         scores[mode], scores[f"{mode} acc"] = task.score(combine(frames, task.categorical))
@@ -441,7 +474,11 @@ def headline_table(
     """Rows: tables (RMSE; penguins' accuracy on its own row), mean RMSE, mean rank; columns:
     the classical imputers, the CLI default and the recipe. Best per row in bold."""
     methods = ["mean/mode", "KNN k=5", "KNN k=CV", "Iterative"]
-    aecli_methods = (("aecli CLI default", DEFAULT), ("aecli recipe", RECIPE))
+    aecli_methods = (
+        ("aecli CLI default", DEFAULT),
+        ("aecli one network", SINGLE),
+        ("aecli recipe", RECIPE),
+    )
     methods += [m for m, c in aecli_methods if c.label in ae]
     rows: dict[str, list[float]] = {}
     for table in tables:
@@ -517,6 +554,8 @@ def modes_table(tables: list[str], configs: list[AeConfig], ae: Scores) -> str:
     numeric = [t for t in tables if t in NUMERIC_TABLES]
     rows = []
     for config in configs:
+        if config.ensemble_only:
+            continue
         means = [np.mean([ae[config.label][t][str(m)] for t in numeric]) for m in MODES]
         rows.append([config.label, *(f"{v:.3f}" for v in means)])
     return markdown(["setting", *(f"{m}" for m in MODES)], rows)

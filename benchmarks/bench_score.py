@@ -71,7 +71,13 @@ def table_set(frame: pd.DataFrame, normal: np.ndarray, seed: int, limit: int | N
     return train_frame, frame.iloc[test].reset_index(drop=True), labels
 
 
-def datasets(seed: int):
+def datasets(seed: int, only: str | None = None):
+    for name, *parts in _datasets(seed):
+        if only is None or any(o.strip().lower() in name.lower() for o in only.split(",")):
+            yield name, *parts
+
+
+def _datasets(seed: int):
     from sklearn.datasets import load_breast_cancer, load_digits
 
     cancer = load_breast_cancer(as_frame=True)
@@ -182,11 +188,12 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
     seeds = SEEDS[:1] if "--quick" in sys.argv else SEEDS
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         for seed in seeds:
-            for name, train, test, labels in datasets(seed):
+            for name, train, test, labels in datasets(seed, only):
                 tick = time.perf_counter()
                 scores = aecli_scores(name, train, test, seed, Path(scratch))
                 k = int(scores.pop("_k")[0])
@@ -198,6 +205,8 @@ def main() -> None:
                 took = time.perf_counter() - tick
                 print(f"seed {seed} {name}: {took:.1f} s", file=sys.stderr, flush=True)
     report(results, len(seeds))
+    if "--no-speed" in sys.argv:
+        return
     seconds, iwae, elbo = scoring_speed()
     print(f"\nscoring 100,000 rows x 30 columns from CSV on one thread: {seconds:.2f} s")
     print(f"VAE likelihood rows per second on one thread: IWAE K=100 {iwae:,.0f}; ELBO {elbo:,.0f}")

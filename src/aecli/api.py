@@ -29,6 +29,7 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import build_network
+from aecli.parts.noise_spec import is_masking
 from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.sample_choice import choose_sampling
@@ -106,22 +107,25 @@ def _train(
     opts = saved.options if saved is not None else TrainOptions.from_dict(options).resolved()
     if KINDS[opts.kind].residual and adapter_for(data).type != "images":
         raise UserError(f"--kind {opts.kind} is for images; give a folder, a glob or an image file")
-    split = _split(fit_training(data, opts, KINDS[opts.kind].variational), opts)
+    if opts.ensemble > 1 and adapter_for(data).type == "images":
+        raise UserError("--ensemble is for tables (denoise averages the networks' fills)")
+    residual = KINDS[opts.kind].residual  # a denoiser: fresh crops for every step
+    split = _split(fit_training(data, opts, KINDS[opts.kind].variational, residual), opts)
     if saved is not None and saved.history.get("data_sha256") != split.fingerprint:
         raise DataError(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
     opts.latent_dim = _latent_dim(split.fitted, opts)
-    x_train, _ = split.part(split.train_rows)
+    x_train = split.part(split.train_rows)[0]
     data_shape = _data_shape(split.fitted, x_train, opts)
-    residual = KINDS[opts.kind].residual
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
     arch = assemble.architecture(opts, data_shape, opts.latent_dim, like)
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
     with torch_threads(threads):
         net, pca = _network(arch, opts, x_train, source)
-        trainer = _trainer(net, assemble.objective(opts, data_shape), split, opts, place)
+        objective = assemble.objective(opts, data_shape)
+        trainer = _trainer(net, objective, split, opts, place)
         if saved is not None:
             trainer.restore(saved.resume, saved.resume_tensors, saved.net.state_dict())
 
@@ -146,38 +150,37 @@ def _train(
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
         if not residual:  # a denoiser has no codes to sample from
-            _sampling_extras(model, split, opts)
+            if opts.ensemble > 1:  # each rank trains the members alike, in one process
+                model.extras["members"] = _members(net, objective, _rows(split), opts, pca)
+            _code_extras(model, split, opts)
     model.train_seconds = time.perf_counter() - started
     model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
     return model
 
 
+IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
+
+
+def _rows(split: Split) -> tuple[Any, torch.Tensor]:
+    """The training rows (a tensor, or the stream of fresh crops) and the validation rows."""
+    stream = split.fitted.stream
+    rows = stream if stream is not None else torch.from_numpy(split.xy[split.train_rows])
+    return rows, torch.from_numpy(split.xy[split.val_rows])
+
+
 def _trainer(
     net: torch.nn.Module, objective: Any, split: Split, opts: TrainOptions, place: Placement
 ) -> Trainer:
-    """The training loop over this process's shard of the training rows (all of them, outside
-    torchrun), on its device."""
-    own = place.shard(split.train_rows)
+    """The training loop on this process's device, over its shard of the training and
+    validation rows under torchrun (a stream: each rank draws its own batches from it)."""
+    if not place.launch.distributed:
+        return Trainer(net, objective, *_rows(split), opts, place.feed(0, opts.batch_size))
+    stream = split.fitted.stream
+    own = split.train_rows if stream is not None else place.shard(split.train_rows)
     feed = place.feed(len(own), opts.batch_size)
-    x_val = torch.from_numpy(
-        split.xy[place.shard(split.val_rows)]
-        if place.launch.distributed
-        else split.xy[split.val_rows]
-    )
-    return Trainer(net, objective, torch.from_numpy(split.xy[own]), x_val, opts, feed)
-
-
-def _sampling_extras(model: Model, split: Split, opts: TrainOptions) -> None:
-    """The code density `sample` draws from, the sampling choice and the anomaly-score figures."""
-    x_train, y_train = split.part(split.train_rows)
-    codes = model.apply(model.net.encode, x_train, y=y_train)
-    model.extras["density"] = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
-    val = split.part(split.val_rows)
-    choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
-    held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
-    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
-    split_name = "validation" if len(split.val_rows) else "training"
-    model.metrics["score"] = {"split": split_name, **figures}
+    rows = stream if stream is not None else torch.from_numpy(split.xy[own])
+    x_val = torch.from_numpy(split.xy[place.shard(split.val_rows)])
+    return Trainer(net, objective, rows, x_val, opts, feed)
 
 
 def _init_model(opts: TrainOptions) -> Model | None:
@@ -209,6 +212,33 @@ def _network(
     if opts.init == "pca":
         net.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
     return net, pca
+
+
+def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
+    """What a model with codes keeps beside its weights: the code density `sample` draws from,
+    the sampling defaults chosen on the validation rows, and the anomaly-score figures."""
+    x_train, y_train = split.part(split.train_rows)
+    codes = model.apply(model.net.encode, x_train, y=y_train)
+    model.extras["density"] = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
+    val = split.part(split.val_rows)
+    choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
+    held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
+    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+    split_name = "validation" if len(split.val_rows) else "training"
+    model.metrics["score"] = {"split": split_name, **figures}
+
+
+def _members(
+    net: torch.nn.Module, objective: Any, rows: tuple[Any, Any], opts: TrainOptions, pca: Any
+) -> dict[str, np.ndarray]:
+    """`--ensemble N`: the N - 1 further networks, started like the first."""
+    from aecli.ensemble import train_members
+
+    def start(member: Any, member_opts: TrainOptions) -> None:
+        if member_opts.init == "pca":
+            member.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+
+    return train_members(net, objective, rows, opts, start)
 
 
 def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
@@ -243,16 +273,23 @@ def _resumable(path: str | os.PathLike[str], place: Placement) -> Loaded:
 
 def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     x, y = fitted.x, fitted.y
-    train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y
     fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
+    if fitted.stream is not None:  # training rows come fresh from the stream; x validates
+        everything = np.arange(len(x))
+        both = hashlib.sha256((fitted.stream.fingerprint + fingerprint).encode()).hexdigest()
+        return Split(fitted, everything[:0], everything, xy, both)
+    train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     return Split(fitted, train_rows, val_rows, xy, fingerprint)
 
 
 def _latent_dim(fitted: Fitted, opts: TrainOptions) -> int:
-    """--latent-dim, or the adapter's default; a warning when the code cannot compress."""
+    """--latent-dim, or the adapter's default (a table model trained with masking, an imputer:
+    a wider code); a warning when the code cannot compress."""
     d = fitted.adapter.n_features
     k = opts.latent_dim or fitted.adapter.default_latent_dim(fitted.n_inputs)
+    if opts.latent_dim is None and is_masking(opts.noise) and fitted.adapter.type == "table":
+        k = max(1, min(IMPUTATION_CODE, fitted.n_inputs - 1))  # masking is the regulariser
     kind = KINDS[opts.kind]
     if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
         warnings.warn(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from aecli.ensemble import reconstruct
 from aecli.errors import AecliWarning
 from aecli.parts.noise_spec import is_masking
 
@@ -68,7 +69,7 @@ def repair_blocks(
         filled = impute(model, x, y, missing, iterations)
         absent = frame[names].isna().to_numpy()  # only these are filled
         cells = np.ones_like(absent) if all_cells else absent
-        values = model.reconstruct_array(filled, y) if all_cells else filled
+        values = reconstruct(model, filled, y) if all_cells else filled
         mask = pd.DataFrame(cells, columns=names)
         mask.attrs["rounds"] = iterations
         yield schema.write_back(frame, values, cells), mask  # type: ignore[attr-defined]
@@ -89,11 +90,18 @@ def impute(
     model: Model, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, rounds: int
 ) -> np.ndarray:
     """`x` with its `missing` cells filled by `rounds` of iterated reconstruction."""
-    start = model.extras.get("pca", {}).get("mean", np.zeros(x.shape[1], np.float32))
-    filled = np.where(missing, start, x).astype(np.float32)
+    filled = np.where(missing, start_values(model, x.shape[1]), x).astype(np.float32)
     for _ in range(rounds if missing.any() else 0):
-        filled = np.where(missing, model.reconstruct_array(filled, y), x).astype(np.float32)
+        filled = np.where(missing, reconstruct(model, filled, y), x).astype(np.float32)
     return filled
+
+
+def start_values(model: Model, width: int) -> np.ndarray:
+    """Where a missing cell starts: at 0 under a model trained with masking, which is how it saw
+    a hidden cell (a category: its one-hot block all 0); otherwise at the training mean."""
+    if is_masking(model.options.noise):
+        return np.zeros(width, np.float32)
+    return model.extras.get("pca", {}).get("mean", np.zeros(width, np.float32))
 
 
 def choose_rounds(

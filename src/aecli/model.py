@@ -284,13 +284,10 @@ class Model:
     ) -> Any:  # aecli.results.EvaluationFigures
         """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO
         and the IWAE estimate of log p(x), in nats per row (see `evaluation.py`)."""
-        from aecli.evaluation import evaluate_model
+        from aecli.evaluation import evaluate_blocks
 
         self.require_codes("evaluate")
-
-        rows = self.adapter.read(data)
-        x = rows.x if isinstance(rows.x, np.ndarray) else rows.x[0 : len(rows.x)]  # image files
-        return evaluate_model(self, x, rows.y, importance_samples, seed)
+        return evaluate_blocks(self, self.adapter.blocks(data), importance_samples, seed)
 
     # --- anomaly scores ---------------------------------------------------------------------
 
@@ -309,11 +306,12 @@ class Model:
         `aecli score` (there, higher = more anomalous); with the likelihood method it is
         log p(x). `method` "reconstruction" or "likelihood" (the default where the checkpoint
         allows); `samples`: a VAE's importance samples, `fast`: its ELBO. See scoring.py."""
-        from aecli.scoring import score_array, settings_for
+        from aecli.scoring import Scorer, settings_for
 
         settings = settings_for(self, method, samples, fast, seed)
-        rows = self.adapter.read(data, (), recursive)
-        return -score_array(self, rows.x, rows.y, settings)[:, 0].astype(np.float64)
+        scorer, blocks = Scorer(self, settings), self.adapter.blocks(data, (), recursive)
+        scores = [self.apply(scorer, r.x, width=1, y=r.y)[:, 0] for r in blocks]
+        return -np.concatenate(scores).astype(np.float64)
 
     def score_table(self, data: Data, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
         """What `aecli score` writes: `keep` columns (images: path), score (higher = more

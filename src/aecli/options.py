@@ -89,7 +89,7 @@ class TrainOptions:
     kind: str = opt("undercomplete", "Model kind (see `aecli kinds`).")
     latent_dim: int | None = opt(
         None,
-        "Code size K. Default: min(8, input columns - 1); a category counts once.",
+        "Code size K. Default: min(8 (16 with --noise mask:P), columns - 1); a category counts 1.",
         short="-k",
         low=1,
         high=100_000,
@@ -222,6 +222,7 @@ class TrainOptions:
         high=MAX_COMPONENTS,
         panel="VAE and sampling",
     )
+    ensemble: int = opt(1, "Tables: N networks (seeds S..S+N-1) for denoise.", low=1, high=32)
     clip_grad: float | None = opt(
         None, "Clip the gradient norm to this value.", low=1e-8, panel="Training"
     )

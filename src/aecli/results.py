@@ -13,6 +13,9 @@ from typing import Any
 MIN_ROWS = 50
 # A baseline error at or below this (standardised units) is "already perfect": no ratio.
 TINY_ERROR = 1e-6
+# A VAE's latent unit is active when its posterior mean varies across rows by more than this
+# (Burda et al., 2016); an inactive one carries no information about x.
+ACTIVE_VARIANCE = 0.01
 
 
 def meaningful_ratio(model: float, baseline: float) -> float | None:

@@ -21,6 +21,7 @@ import torch
 from aecli._version import __version__
 from aecli.data import adapter_from_dict
 from aecli.data.adapter import Adapter
+from aecli.ensemble import check_members
 from aecli.errors import CheckpointError, UserError
 from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
@@ -103,7 +104,7 @@ def read_model(path: str | os.PathLike[str], with_resume: bool = False) -> Loade
                 "the file is damaged or was tampered with"
             )
         state = {k: record.tensor(k) for k in expected}
-        extras = _extras(record, arch)
+        extras = _extras(record, arch, expected)
         resume = record.meta.get("resume") if with_resume else None
         tensors = _resume_tensors(record, expected) if isinstance(resume, dict) else {}
     if any(not torch.isfinite(t).all() for t in state.values()):
@@ -174,8 +175,11 @@ def _validate(meta: dict[str, Any], target: Path) -> tuple[TrainOptions, Adapter
     return options, adapter, arch
 
 
-def _extras(record: RecordReader, arch: Architecture) -> dict[str, dict[str, np.ndarray]]:
-    """PCA baseline and code density, each shape checked against the architecture."""
+def _extras(
+    record: RecordReader, arch: Architecture, expected: dict[str, tuple[int, ...]]
+) -> dict[str, dict[str, np.ndarray]]:
+    """PCA baseline, code density, scores, sampling and ensemble members (`expected`: the
+    network's tensor shapes), each shape checked against the architecture."""
     d, k = arch.n_features, arch.latent_dim
     shapes = {
         "pca.axes": lambda s: s == (d, min(k, d)),
@@ -190,10 +194,20 @@ def _extras(record: RecordReader, arch: Architecture) -> dict[str, dict[str, np.
         "sampling.residual_sd": lambda s: s == (d,),
     }
     out: dict[str, dict[str, np.ndarray]] = {}
+    members = {
+        name[len(EXTRA) + 8 :]: shape
+        for name, shape in record.shapes.items()
+        if name.startswith(EXTRA + "members.")
+    }
+    if members and not check_members(members, expected):
+        raise CheckpointError(f"{record.target}: its ensemble members do not match its network")
     for name, shape in record.shapes.items():
         if not name.startswith(EXTRA):
             continue
         key = name[len(EXTRA) :]
+        if key.startswith("members."):
+            out.setdefault("members", {})[key[8:]] = record.tensor(name).numpy()
+            continue
         check = shapes.get(key)
         if check is None or not check(shape):
             raise CheckpointError(

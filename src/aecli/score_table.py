@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +16,8 @@ import pandas as pd
 from aecli.errors import UserError
 from aecli.scoring import (
     DEFAULT_CONTAMINATION,
+    Scorer,
     ScoreSettings,
-    score_array,
     settings_for,
     stored_validation,
 )
@@ -36,7 +36,20 @@ def check_threshold(contamination: float | None, threshold: float | None) -> Non
         raise UserError(f"--threshold {threshold}: give a finite score")
 
 
-def score_table(
+def score_table(model: Model, data: Any, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
+    """The `aecli score` table: `keep` columns (images: `path`), then `score` (higher = more
+    anomalous), `percentile` (0-100 among the validation rows' scores; absent when the
+    checkpoint holds none for this method), `outlier` (1 above the threshold), and with
+    `explain` N the columns explain1..N with their shares explain1_share..N of the row's
+    reconstruction loss. `attrs` holds the method, threshold and notes. Options as for
+    `score_blocks`."""
+    blocks = score_blocks(model, data, keep, **how)
+    out = pd.concat(list(blocks), ignore_index=True)
+    out.attrs.update(blocks.attrs)
+    return out
+
+
+def score_blocks(
     model: Model,
     data: Any,
     keep: Sequence[str] = (),
@@ -49,14 +62,9 @@ def score_table(
     explain: int = 0,
     seed: int = 0,
     recursive: bool = False,
-) -> pd.DataFrame:
-    """The `aecli score` table: `keep` columns (images: `path`), then `score` (higher = more
-    anomalous), `percentile` (0-100 among the validation rows' scores; absent when the
-    checkpoint holds none for this method), `outlier` (1 above the threshold), and with
-    `explain` N the columns explain1..N with their shares explain1_share..N of the row's
-    reconstruction loss. `attrs` holds the method, threshold and notes."""
-    from aecli.data.tables import join_columns
-
+) -> ScoredBlocks:
+    """`score_table` block by block as the input is read (memory does not grow with the rows);
+    its `attrs` are complete once every block has been taken."""
     check_threshold(contamination, threshold)
     settings = settings_for(model, method, samples, fast, seed)
     if explain < 0:
@@ -66,56 +74,113 @@ def score_table(
             "--explain names table columns; for an image model write per-pixel error maps "
             "with --heatmaps DIR"
         )
-    rows = model.adapter.read(data, keep, recursive)
-    values = score_array(model, rows.x, rows.y, settings, explain)
-    scores = values[:, 0].astype(np.float64)
-    frame = pd.DataFrame({"score": scores})
     validation = stored_validation(model, settings)
-    cut = _threshold(scores, validation, contamination, threshold, settings)
-    if validation is not None:
-        frame["percentile"] = 100.0 * np.searchsorted(validation, scores, "right") / len(validation)
-    else:
+    if validation is None:
         settings.notes.append(
             "no percentile: the checkpoint holds no validation scores for this method "
             f"({settings.key}; retrain with this aecli, or score with the default method)"
         )
-    frame["outlier"] = (scores > cut).astype(np.int64)
-    if explain:
-        names = np.array([f.name for f in model.adapter.features()], dtype=object)
-        n = (values.shape[1] - 1) // 2
-        for i in range(n):
-            frame[f"explain{i + 1}"] = names[values[:, 1 + i].astype(np.int64)]
-            frame[f"explain{i + 1}_share"] = values[:, 1 + n + i].astype(np.float64)
-    out = join_columns(rows.keys, frame)
-    out.attrs.update(
-        method=settings.key,
-        samples=settings.importance_samples,
-        threshold=cut,
-        outliers=int(frame["outlier"].sum()),
-        notes=list(settings.notes),
-    )
-    return out
+    share = DEFAULT_CONTAMINATION if contamination is None else contamination
+    cut = _threshold(validation, share, threshold, settings)
+    source = model.adapter.blocks(data, keep, recursive)
+    return ScoredBlocks(model, source, settings, validation, cut, share, explain)
+
+
+class ScoredBlocks:
+    """The scored blocks of a source, as frames; `attrs` (method, samples, threshold,
+    outliers, notes) are complete after the last. With no threshold known up front (no
+    validation scores), the blocks are spooled to a temporary Parquet file while a seeded
+    sample of the scores (exact up to a million rows) gives it, then read back flagged."""
+
+    def __init__(
+        self,
+        model: Model,
+        source: Iterator[Any],
+        settings: ScoreSettings,
+        validation: np.ndarray | None,
+        cut: float | None,
+        share: float,
+        explain: int,
+    ) -> None:
+        self.model, self.source, self.settings = model, source, settings
+        self.validation, self.cut, self.share = validation, cut, share
+        self.scorer = Scorer(model, settings, explain)
+        self.names = np.array([f.name for f in model.adapter.features()], dtype=object)
+        self.attrs: dict[str, Any] = {
+            "method": settings.key,
+            "samples": settings.importance_samples,
+            "threshold": cut,
+            "outliers": 0,
+            "notes": settings.notes,
+        }
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        frames = self._scored() if self.cut is not None else self._spooled()
+        for frame in frames:
+            assert self.cut is not None
+            where = frame.columns.get_loc("score") + 1 + int(self.validation is not None)
+            flags = (frame["score"].to_numpy() > self.cut).astype(np.int64)
+            frame.insert(where, "outlier", flags)
+            self.attrs["outliers"] += int(flags.sum())
+            yield frame
+
+    def _scored(self) -> Iterator[pd.DataFrame]:
+        """Each block's keys, score, percentile and explain columns (no outlier flag yet)."""
+        from aecli.data.tables import join_columns
+
+        for rows in self.source:
+            values = self.model.apply(self.scorer, rows.x, width=self.scorer.width, y=rows.y)
+            scores = values[:, 0].astype(np.float64)
+            frame = pd.DataFrame({"score": scores})
+            if self.validation is not None:
+                ranks = np.searchsorted(self.validation, scores, "right")
+                frame["percentile"] = 100.0 * ranks / len(self.validation)
+            n = (values.shape[1] - 1) // 2
+            for i in range(n):
+                frame[f"explain{i + 1}"] = self.names[values[:, 1 + i].astype(np.int64)]
+                frame[f"explain{i + 1}_share"] = values[:, 1 + n + i].astype(np.float64)
+            yield join_columns(rows.keys, frame)
+
+    def _spooled(self) -> Iterator[pd.DataFrame]:
+        """The scored blocks through a temporary Parquet file, once their threshold is known."""
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        from aecli.data.table_files import table_sink
+        from aecli.reservoir import Reservoir
+
+        sample = Reservoir(seed=self.settings.seed)
+        with tempfile.TemporaryDirectory(prefix="aecli-score-") as folder:
+            spool = Path(folder) / "scores.parquet"
+            with table_sink(spool, force=True) as sink:
+                for frame in self._scored():
+                    sample.add(frame["score"].to_numpy())
+                    sink.write(frame)
+            scores = sample.values
+            self.cut = float(np.quantile(scores, 1 - self.share)) if len(scores) else math.inf
+            self.attrs["threshold"] = self.cut
+            for batch in pq.ParquetFile(spool).iter_batches():
+                yield batch.to_pandas()
 
 
 def _threshold(
-    scores: np.ndarray,
     validation: np.ndarray | None,
-    contamination: float | None,
+    share: float,
     threshold: float | None,
     settings: ScoreSettings,
-) -> float:
+) -> float | None:
     """--threshold X; else the (1 - P) quantile of the validation scores (P: --contamination,
-    default 1%), or of these rows' own scores when the checkpoint holds none."""
+    default 1%); None when it must come from these rows' own scores (no validation scores)."""
     if threshold is not None:
         return float(threshold)
-    share = DEFAULT_CONTAMINATION if contamination is None else contamination
     if validation is not None:
         return float(np.quantile(validation, 1 - share))
     settings.notes.append(
         f"threshold: the top {100 * share:g}% of these rows' own scores (no validation scores "
         "to set it from)"
     )
-    return float(np.quantile(scores, 1 - share)) if len(scores) else math.inf
+    return None
 
 
 def write_heatmaps(

@@ -1,4 +1,5 @@
-"""The one training loop for every kind: batches sliced from one in-memory tensor, a validation
+"""The one training loop for every kind: batches sliced from one in-memory tensor (or drawn fresh
+for every step from a stream: a denoiser's random crops), a validation
 split, a cosine learning-rate schedule, early stopping that keeps the best epoch's weights, and a
 state that can be saved after any batch and resumed to the same result."""
 
@@ -72,18 +73,61 @@ def torch_threads(n: int) -> Iterator[None]:
 def evaluate(
     net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int, feed: Feed | None = None
 ) -> float:
-    """The objective on `x`, averaged over rows (of every process, with a distributed `feed`);
-    any corruption drawn from a fixed seed."""
+    """The objective on `x`, averaged over rows; any corruption drawn from a fixed seed."""
+    return evaluate_terms(net, objective, x, seed, feed)["loss"]
+
+
+def evaluate_terms(
+    net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int, feed: Feed | None = None
+) -> dict[str, float]:
+    """`loss`: the objective on `x`, averaged over rows (any corruption or sampling drawn from a
+    fixed seed); for a VAE also its two terms, `reconstruction` (-E_q log p(x | z), one sample)
+    and `kl` (KL(q(z | x) || N(0, I)), not weighted by beta), in nats per row."""
     feed = feed or Feed(next(net.parameters(), torch.zeros(())).device)
-    gen = torch.Generator().manual_seed(seed + 1 + feed.rank)
+    gen = torch.Generator().manual_seed(seed + 1 + feed.rank)  # rows of every rank, with `feed`
     net.eval()
-    total = 0.0
+    sums: dict[str, float] = {}
     grad = torch.enable_grad() if objective.needs_input_grad else torch.no_grad()
     with grad, autocast(feed.device, feed.precision):
         for start in range(0, len(x), EVAL_BATCH):
             batch = x[start : start + EVAL_BATCH].to(feed.device)
-            total += float(objective(net, batch, gen).loss.detach()) * len(batch)
-    return feed.mean(total, len(x))
+            terms = objective(net, batch, gen)
+            parts = {"loss": terms.loss}
+            if terms.kl is not None:
+                parts.update(reconstruction=terms.reconstruction, kl=terms.kl)
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach()) * len(batch)
+    names = ("loss", "reconstruction", "kl") if net.arch.variational else ("loss",)
+    return {name: feed.mean(sums.get(name, 0.0), len(x)) for name in names}
+
+
+def _record(epoch: int, train_loss: float | None, terms: dict[str, float]) -> dict[str, Any]:
+    """One epoch of the history: its losses, and a VAE's terms on the monitored rows."""
+    record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "val_loss": terms["loss"]}
+    if "kl" in terms:
+        record.update(val_reconstruction=terms["reconstruction"], val_kl=terms["kl"])
+    return record
+
+
+@torch.no_grad()
+def latent_usage(net: AutoencoderNet, x: torch.Tensor) -> dict[str, list[float]]:
+    """Per latent dimension of a VAE, on rows `x`: the KL of q(z_j | x) from N(0, 1) averaged
+    over rows, and the variance across rows of the posterior mean (active units have a
+    variance above 0.01, Burda et al. 2016)."""
+    net.eval()
+    d = net.arch.n_features
+    kl, means = [], []
+    for start in range(0, len(x), EVAL_BATCH):
+        batch = x[start : start + EVAL_BATCH]
+        rows, y = (batch[:, :d], batch[:, d:]) if net.arch.n_condition else (batch, None)
+        mu, logvar = net.encode_dist(rows, y)
+        kl.append(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar))
+        means.append(mu)
+    mu = torch.cat(means).double()
+    return {
+        "kl": [round(float(v), 6) for v in torch.cat(kl).double().mean(0)],
+        "mean_variance": [round(float(v), 6) for v in mu.var(0, unbiased=False)],
+    }
 
 
 class Trainer:
@@ -94,19 +138,21 @@ class Trainer:
         self,
         net: AutoencoderNet,
         objective: Objective,
-        x_train: torch.Tensor,
+        x_train: torch.Tensor | Any,
         x_val: torch.Tensor,
         options: TrainOptions,
         feed: Feed | None = None,
     ) -> None:
-        self.feed = feed = feed or Feed()
+        self.feed = feed = feed or Feed()  # device, precision, and this rank's share under torchrun
         self.net, self.objective, self.options = net, objective, options
         feed.prepare(net, objective)
-        self.x_train, self.x_val = feed.place(x_train), feed.place(x_val)
-        self.monitor = self.x_val if feed.total(len(x_val)) else self.x_train
-        missing = bool(x_train.isnan().any() or x_val.isnan().any())
-        objective.may_have_missing = feed.agreed(missing)
-        self.n = feed.total(len(x_train))  # the training rows of every process
+        self.streamed = not isinstance(x_train, torch.Tensor)  # fresh rows for every batch
+        self.x_train = x_train if self.streamed else feed.place(x_train)
+        self.x_val = feed.place(x_val)
+        self.monitor = self.x_val if feed.total(len(x_val)) or self.streamed else self.x_train
+        missing = x_val.isnan().any() or (not self.streamed and x_train.isnan().any())
+        objective.may_have_missing = feed.agreed(bool(missing))
+        self.n = len(x_train) if self.streamed else feed.total(len(x_train))  # every rank's rows
         self.batch = min(options.batch_size, self.n)
         self.epochs = planned_epochs(options, self.n)
         self.per_epoch = math.ceil(self.n / self.batch)
@@ -118,14 +164,13 @@ class Trainer:
         opt_cls = torch.optim.AdamW if options.weight_decay > 0 else torch.optim.Adam
         self.optimiser = opt_cls(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimiser, self._cosine)
-        self.best = evaluate(net, objective, self.monitor, options.seed, feed)
+        first = evaluate_terms(net, objective, self.monitor, options.seed, feed)
+        self.best = first["loss"]
         self.cycle["best_before"] = self.best
         self.live_state = net.state_dict()  # aliases of the parameters, updated in place
         self.best_state = {k: v.clone() for k, v in self.live_state.items()}
         self.best_epoch = 0
-        self.records: list[dict[str, Any]] = [
-            {"epoch": 0, "train_loss": None, "val_loss": self.best}
-        ]
+        self.records: list[dict[str, Any]] = [_record(0, None, first)]
         self.epoch = 1  # the epoch in progress
         self.start = 0  # the next batch's first position in `order`
         self.order: torch.Tensor | None = None
@@ -182,7 +227,7 @@ class Trainer:
         on_checkpoint: Callable[[], None] | None = None,
     ) -> bool:
         """Train to the end (True) or until `should_stop()` after a batch (False)."""
-        net, objective, x = self.net, self.objective, self.x_train
+        net, objective = self.net, self.objective
         while not self.finished:
             net.train()
             objective.epoch = self.epoch
@@ -192,7 +237,7 @@ class Trainer:
             end = self._epoch_end()
             while self.start < end:
                 rows = self.feed.take(self.order, self.start, self.batch)
-                loss = self._step(x[rows])
+                loss = self._step(self._rows(rows))
                 self.schedule.step()
                 self.running.add_(loss.detach(), alpha=len(rows))
                 self.start += self.batch
@@ -221,6 +266,14 @@ class Trainer:
         )
         return loss
 
+    def _rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """The batch's training rows: sliced from the tensor, or drawn fresh from the stream
+        (placed by a seed from the loop's generator, so a resumed run draws the same)."""
+        if not self.streamed:
+            return self.x_train[rows]
+        seed = int(torch.randint(2**62, (1,), generator=self.gen))
+        return torch.from_numpy(self.x_train.batch(len(rows), seed, self.steps_done))
+
     def _end_epoch(self, on_epoch: EpochCallback | None, rows: int) -> None:
         train_loss = self.feed.epoch_mean(self.running, rows, self.batch)
         if not math.isfinite(train_loss):
@@ -228,8 +281,9 @@ class Trainer:
                 f"the training loss became {train_loss} in epoch {self.epoch}; nothing was saved. "
                 f"Try a lower --lr (now {self.options.lr:g}) or --clip-grad 1.0"
             )
-        val_loss = evaluate(self.net, self.objective, self.monitor, self.options.seed, self.feed)
-        self.records.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss})
+        terms = evaluate_terms(self.net, self.objective, self.monitor, self.options.seed, self.feed)
+        val_loss = terms["loss"]
+        self.records.append(_record(self.epoch, train_loss, terms))
         if val_loss < self.best:
             self.best, self.best_epoch = val_loss, self.epoch
             for name, value in self.live_state.items():  # copy into the kept buffers: no
@@ -260,7 +314,7 @@ class Trainer:
         )
 
     def history(self) -> dict[str, Any]:
-        return {
+        out = {
             "epochs_planned": self.epochs,
             "epochs_run": len(self.records) - 1,
             "steps_run": self.steps_done,
@@ -270,6 +324,9 @@ class Trainer:
             "monitor": "validation" if self.monitor is self.x_val else "training",
             "records": self.records,
         }
+        if self.net.arch.variational:  # the kept weights' use of each latent dimension
+            out["latent"] = latent_usage(self.best_net().to(self.feed.device), self.monitor)
+        return out
 
     def best_net(self) -> AutoencoderNet:
         """A copy of the network with the best epoch's weights (the one to save or use)."""

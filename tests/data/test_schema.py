@@ -66,3 +66,11 @@ def test_wrong_separator_gets_a_hint(tmp_path):
     assert list(read_table(path).columns) == ["a", "b"]  # detected
     with pytest.raises(DataError, match="--sep ';'"):  # named wrongly: a hint
         TableSchema.fit(read_table(path, Dialect(sep=",")))
+
+
+def test_a_text_column_of_numbers_is_a_column_of_labels():
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "code": ["4", "8", "4", "6"]})
+    schema = TableSchema.fit(frame)
+    kinds = {c.name: c.likelihood for c in schema.columns}
+    assert kinds == {"x": "gaussian", "code": "categorical"}
+    assert schema.from_array(schema.to_array(frame))["code"].tolist() == ["4", "8", "4", "6"]

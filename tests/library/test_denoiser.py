@@ -208,3 +208,21 @@ def test_a_bottleneck_denoiser_on_another_size_points_to_the_denoiser_kind(tmp_p
     model = aecli.train(tmp_path, kind="denoising", steps=5, conv=(4,), seed=0, latent_dim=4)
     with pytest.warns(UserWarning, match="--kind denoiser"):
         model.denoise_image(np.zeros((40, 30, 1), np.float32))
+
+
+def test_an_interrupted_denoiser_resumes_to_the_uninterrupted_weights(crops, tmp_path, monkeypatch):
+    from aecli.data import image_crops
+    from aecli.errors import TrainingInterrupted
+
+    monkeypatch.setattr(image_crops, "POOL_VALUES", 2 * 96 * 96)  # two images at a time
+    monkeypatch.setattr(image_crops, "REFRESH_STEPS", 4)  # so the pool is refilled on the way
+    options = dict(kind="denoiser", steps=24, **TINY)
+    reference = aecli.train(crops, **options)
+    progress = tmp_path / "m.resume.safetensors"
+    calls = iter(range(1000))
+    with pytest.raises(TrainingInterrupted):
+        aecli.train(crops, should_stop=lambda: next(calls) == 9, progress_path=progress, **options)
+    resumed = aecli.train(crops, resume=progress)
+    assert resumed.history["steps_run"] == reference.history["steps_run"] == 24
+    pairs = zip(reference.net.state_dict().values(), resumed.net.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)

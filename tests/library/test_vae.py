@@ -106,3 +106,16 @@ def test_vae_encode_stochastic_logvar_and_evaluate_through_the_cli(tmp_path, run
     assert figures["iwae_log_likelihood"] >= figures["elbo"]
     assert np.isfinite(figures["pca_log_likelihood"])
     assert len(figures["per_feature"]) == 13
+
+    # the history records the ELBO's two terms per epoch, and the KL per latent dimension
+    history = aecli.load(model).history
+    for record in history["records"]:
+        total = record["val_reconstruction"] + record["val_kl"]  # beta 1: -ELBO
+        assert record["val_loss"] == pytest.approx(total, rel=1e-5), record
+        assert record["val_kl"] > 0
+    best = history["records"][history["best_epoch"]]
+    latent = history["latent"]
+    assert len(latent["kl"]) == len(latent["mean_variance"]) == 2
+    assert sum(latent["kl"]) == pytest.approx(best["val_kl"], rel=1e-3)  # same rows and weights
+    shown = invoke(runner, "inspect", model).stdout
+    assert "KL term" in shown and "reconstruction term" in shown and "active units" in shown

@@ -36,8 +36,8 @@ def train_summary(s: TrainingSummary, data: str) -> str:
         f"{m.pca_val_mse:.4f}{_versus_pca(m.ratio_to_pca)}",
     ]
     if m.baseline == "input":  # a denoiser: compared with leaving its input unchanged
-        lines[0] = f"trained {s.kind} on {data}: {m.rows_train} training crops, "
-        lines[0] += f"{m.rows_val} validation crops"
+        lines[0] = f"trained {s.kind} on {data}: {m.rows_train} fresh training crops an epoch, "
+        lines[0] += f"{m.rows_val} fixed validation crops"
         lines[2] = errors.replace("reconstruction", "denoising")
         lines[3] = f"the unchanged input on the same {m.split} crops: {m.pca_val_mse:.4f}"
         if m.ratio_to_pca is not None:
@@ -122,12 +122,26 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def history_rows(history: dict[str, Any]) -> list[tuple[str, str]]:
-    """The loss curves as sparklines, and the training time when recorded."""
+    """The loss curves (and a VAE's two terms) as sparklines, a VAE's active units, and the
+    training time when recorded."""
+    from aecli.results import ACTIVE_VARIANCE
+
     rows = []
-    for label, key in (("training loss", "train_loss"), ("validation loss", "val_loss")):
+    for label, key in (
+        ("training loss", "train_loss"),
+        ("validation loss", "val_loss"),
+        ("reconstruction term", "val_reconstruction"),
+        ("KL term", "val_kl"),
+    ):
         values = [r[key] for r in history["records"] if r.get(key) is not None]
         if len(values) > 1:
             rows.append((label, f"{sparkline(values)} {values[0]:.3g} -> {values[-1]:.3g}"))
+    latent = history.get("latent")
+    if latent:
+        active = sum(v > ACTIVE_VARIANCE for v in latent["mean_variance"])
+        kl = ", ".join(f"{v:.2g}" for v in latent["kl"][:16])
+        more = ", ..." if len(latent["kl"]) > 16 else ""
+        rows.append(("active units", f"{active} of {len(latent['kl'])} (KL per unit: {kl}{more})"))
     if history.get("seconds") is not None:
         rows.append(("training time", f"{history['seconds']:.1f} s"))
     if history.get("world_size") is not None:

@@ -13,6 +13,7 @@ from aecli.cli.support import (
     Force,
     Json,
     Keep,
+    LogEvery,
     ModelPath,
     Quiet,
     Recursive,
@@ -93,6 +94,7 @@ def score(
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
+    log_every: LogEvery = 30.0,
     **run: Any,
 ) -> None:
     """Score every row (or image) by how anomalous the model finds it (higher = more), in the
@@ -102,14 +104,17 @@ def score(
     from aecli.data.tables import write_frame
     from aecli.score_table import check_threshold, write_heatmaps
 
-    common = Common(force, quiet, json_out)
+    common = Common(force, quiet, json_out, log_every)
     data = sharded(data, shard)
     check_threshold(contamination, threshold)
     target = common.table_target(output, [data, model_path], "scores")
     model = api.load(model_path, **run)
     if heatmaps is not None:
         model.adapter.require("images", "--heatmaps")
-    table = model.score_table(
+    from aecli.score_table import score_blocks
+
+    blocks = score_blocks(
+        model,
         data,
         tuple(keep or ()),
         method=method,
@@ -127,12 +132,13 @@ def score(
         maps = write_heatmaps(
             model, data, heatmaps, force=force, recursive=recursive, inputs=inputs
         )
-    for note in table.attrs["notes"]:
+    for note in blocks.attrs["notes"]:
         common.say(f"note: {note}")
-    written = quiet_pipe(lambda: write_frame(table, target, force))
+    with common.progress("score"):
+        written = quiet_pipe(lambda: write_frame(blocks, target, force))
     if written is None:
         return
-    attrs = table.attrs
+    attrs = blocks.attrs
     flagged = f"{attrs['outliers']} above the threshold {attrs['threshold']:.4g}"
     summary = {**written.summary, **{k: attrs[k] for k in ("method", "samples", "threshold")}}
     summary.update(outliers=attrs["outliers"], heatmaps=len(maps), notes=attrs["notes"])

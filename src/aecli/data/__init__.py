@@ -31,9 +31,12 @@ def adapter_for(source: Any) -> type[Adapter]:
     return ImageAdapter if ImageAdapter.accepts(source) else TableAdapter
 
 
-def fit_training(source: Any, options: TrainOptions, variational: bool) -> Fitted:
-    """Fit the adapter `source` calls for on it; its model-space rows for training."""
-    return adapter_for(source).fit_training(source, options, variational)
+def fit_training(
+    source: Any, options: TrainOptions, variational: bool, stream: bool = False
+) -> Fitted:
+    """Fit the adapter `source` calls for on it; its model-space rows for training (with
+    `stream`, where the adapter can: fresh rows for every batch, see `Fitted.stream`)."""
+    return adapter_for(source).fit_training(source, options, variational, stream)
 
 
 def adapter_from_dict(data: Any) -> Adapter:

@@ -75,6 +75,9 @@ class Fitted:
     x: np.ndarray
     y: np.ndarray | None
     n_inputs: int  # the user's own columns (or 1 for images): what "compress" is measured in
+    # fresh training rows for every batch (`batch(count, seed, step)`, `len` = rows an epoch
+    # draws, `fingerprint`), or None; with a stream, `x` holds only the validation rows
+    stream: Any = None
 
 
 class Adapter(ABC):
@@ -95,8 +98,11 @@ class Adapter(ABC):
 
     @classmethod
     @abstractmethod
-    def fit_training(cls, source: Any, options: TrainOptions, variational: bool) -> Fitted:
-        """Fit on training data; the statistics come from the training split only."""
+    def fit_training(
+        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+    ) -> Fitted:
+        """Fit on training data; the statistics come from the training split only. `stream`
+        asks for fresh training rows every batch where the adapter can draw them (crops)."""
 
     @classmethod
     @abstractmethod

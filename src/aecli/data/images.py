@@ -8,7 +8,6 @@ and write images of the training size and channels without being told.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -21,6 +20,7 @@ import pandas as pd
 from PIL import Image
 
 from aecli.data.adapter import Adapter, Fitted, Rows, Targets, Written, block_rows
+from aecli.data.image_crops import CropStream, fixed_crops
 from aecli.data.image_files import (
     GRAY_MODES,
     PATH_COLUMN,
@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from aecli.options import TrainOptions
 
 MAX_SIDE = 2048  # of the training size: a dense bottleneck over more pixels is not useful
-CROPS = 4000  # random crops drawn for --patch training (fewer when --steps uses fewer)
+CROPS = 4000  # random crops for --patch training, or drawn per epoch (fewer if --steps uses fewer)
+MIN_VAL_CROPS = 16  # fixed validation crops of a denoiser trained on fresh crops
 LARGE_IMAGE = 96  # pixels a side beyond which a whole-image denoiser gets a --patch hint
 
 
@@ -128,7 +129,11 @@ class ImageAdapter(Adapter):
         return is_image_source(source)
 
     @classmethod
-    def fit_training(cls, source: Any, options: TrainOptions, variational: bool) -> Fitted:
+    def fit_training(
+        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+    ) -> Fitted:
+        """Whole images, or with --patch random crops at the images' own size: a fixed set, or
+        with `stream` fresh crops for every batch (then `x` holds the validation crops)."""
         if options.condition is not None:
             raise UserError("--condition is for tables; images have no condition column")
         files = find_images(source, options.recursive)
@@ -147,12 +152,16 @@ class ImageAdapter(Adapter):
                 AecliWarning,
                 stacklevel=4,
             )
-        if options.patch:  # no more crops than --steps batches use
-            wanted = min(CROPS, options.steps * (options.batch_size or 128))
-            rows = adapter.crops(files, options.seed, wanted)
-        else:
-            rows = adapter.load(files)
-        return Fitted(adapter, rows, None, n_inputs=1)
+        if options.patch is None:
+            return Fitted(adapter, adapter.load(files), None, n_inputs=1)
+        # crops per epoch: no more than --steps batches use
+        wanted = min(CROPS, (options.steps or CROPS) * (options.batch_size or 128))
+        if not stream:
+            return Fitted(adapter, adapter.crops(files, options.seed, wanted), None, n_inputs=1)
+        crops = CropStream(files, adapter.channels, options.patch, wanted, options.seed)
+        held_out = max(MIN_VAL_CROPS, round(wanted * options.val_fraction))
+        x_val = fixed_crops(files, adapter.channels, options.patch, held_out, options.seed + 1)
+        return Fitted(adapter, x_val, None, n_inputs=1, stream=crops)
 
     def blocks(
         self, source: Any, keep: Sequence[str] = (), recursive: bool = False
@@ -268,24 +277,9 @@ class ImageAdapter(Adapter):
         return rows
 
     def crops(self, files: Sequence[Path], seed: int, rows: int = CROPS) -> np.ndarray:
-        """About `rows` random crops of the schema's size (at least 16 per image), drawn
-        uniformly from each image at its own size; images smaller than a crop are
-        reflect-padded."""
-        per_image = max(16, math.ceil(rows / len(files)))
-        rng = np.random.default_rng(seed)
-        out = np.empty((per_image * len(files), self.n_features), np.float32)
-        h, w = self.height, self.width
-        for i, src in enumerate(files):
-            image = pixels(open_image(src), self.channels)
-            pad_h, pad_w = max(0, h - image.shape[0]), max(0, w - image.shape[1])
-            if pad_h or pad_w:
-                image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
-            tops = rng.integers(0, image.shape[0] - h + 1, per_image)
-            lefts = rng.integers(0, image.shape[1] - w + 1, per_image)
-            for j, (y, x) in enumerate(zip(tops, lefts, strict=True)):
-                crop = image[y : y + h, x : x + w].transpose(2, 0, 1)
-                out[i * per_image + j] = crop.reshape(-1)
-        return out
+        """`rows` random crops of the schema's size, drawn uniformly over the crop positions
+        of the images at their own size; images smaller than a crop are reflect-padded."""
+        return fixed_crops(files, self.channels, self.height, rows, seed)
 
     def to_images(self, rows: np.ndarray) -> list[Image.Image]:
         """8-bit grayscale (L) or RGB images from rows of values in [0, 1]."""

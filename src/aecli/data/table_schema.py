@@ -317,7 +317,8 @@ def _classify(
 
 
 def _column_kind(series: pd.Series, name: str, categorical: bool) -> str:
-    """'numeric' or 'categorical'; dates and numbers mistyped as text are refused."""
+    """'numeric' or 'categorical'; dates and numbers mistyped as text are refused (a text
+    column whose every value is a number is a column of labels, such as codes)."""
     if categorical or pd.api.types.is_bool_dtype(series):
         return "categorical"
     if pd.api.types.is_datetime64_any_dtype(series):
@@ -330,8 +331,8 @@ def _column_kind(series: pd.Series, name: str, categorical: bool) -> str:
     refuse_text_dates_and_separators(series, name)
     present = series.dropna()
     numbers = pd.to_numeric(present, errors="coerce")
-    if len(present) and numbers.notna().mean() >= 0.9:
-        bad = present[numbers.isna()]
+    bad = present[numbers.isna()]
+    if len(bad) and numbers.notna().mean() >= 0.9:  # text that is all numbers: labels
         row = int(bad.index[0]) + 1
         raise DataError(
             f"column {name!r} is numeric but row {row} holds {str(bad.iloc[0])[:30]!r}; fix or "

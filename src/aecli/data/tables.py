@@ -48,7 +48,9 @@ class TableAdapter(TableSchema, Adapter):
         return True  # the fallback: anything that is not images is read as a table
 
     @classmethod
-    def fit_training(cls, source: Any, options: TrainOptions, variational: bool) -> Fitted:
+    def fit_training(
+        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+    ) -> Fitted:
         if options.patch is not None or options.image_size is not None:
             raise UserError("--patch and --image-size are for images; this data is a table")
         frame = read_table(source, dialect_of(options))

@@ -125,7 +125,7 @@ def objective(options: TrainOptions, data: DataShape) -> Objective | DenoiserObj
     """The loss: the likelihood of the data's columns, the corruption, the penalties."""
     corrupt = None
     if options.noise:
-        corrupt = Corruption(options.noise, data.low, data.high, data.noise_unit)
+        corrupt = Corruption(options.noise, data.low, data.high, data.noise_unit, data.widths)
     if KINDS[options.kind].residual:
         return DenoiserObjective(corrupt, blind_spot=options.self_supervised)
     likelihood = Likelihood(data.likelihoods, data.widths)

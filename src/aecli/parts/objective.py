@@ -33,6 +33,7 @@ class Terms:
     loss: torch.Tensor
     reconstruction: torch.Tensor
     code: torch.Tensor
+    kl: torch.Tensor | None = None  # a VAE's KL(q(z | x) || N(0, I)), mean per row, unweighted
 
 
 class Objective:
@@ -82,4 +83,4 @@ class Objective:
         code = Code(h, x_in, net, kl, net.training, self.epoch)
         for penalty in self.penalties:
             loss = loss + penalty(code)
-        return Terms(loss, recon, h)
+        return Terms(loss, recon, h, None if kl is None else kl.mean())

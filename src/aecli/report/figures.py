@@ -40,13 +40,20 @@ def image_uri(image: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+TERMS = {  # per-epoch figures a loop may record beside the losses: their panel titles
+    "val_reconstruction": "reconstruction term, -E log p(x | z)",
+    "val_kl": "KL term, KL(q(z | x) || N(0, I))",
+}
+
+
 def loss_curve(history: dict[str, Any]) -> str:
     """Training and validation loss per epoch, the best epoch marked; any other figure the loop
-    recorded per epoch (a VAE's reconstruction and KL terms) in a second panel."""
+    recorded per epoch (a VAE's reconstruction and KL terms) in a panel of its own."""
     records = history["records"]
-    extra = sorted({k for r in records for k in r} - {"epoch", "train_loss", "val_loss"})
-    fig = new_figure(9.0 if extra else 7.0, 3.6)
-    axes = fig.subplots(1, 2 if extra else 1, squeeze=False)[0]
+    found = {k for r in records for k in r} - {"epoch", "train_loss", "val_loss"}
+    extra = [k for k in TERMS if k in found] + sorted(found - set(TERMS))
+    fig = new_figure(min(12.0, 7.0 + 2.5 * len(extra)), 3.6)
+    axes = fig.subplots(1, 1 + len(extra), squeeze=False)[0]
     ax = axes[0]
     train = [(r["epoch"], r["train_loss"]) for r in records if r["train_loss"] is not None]
     val = [(r["epoch"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
@@ -65,13 +72,14 @@ def loss_curve(history: dict[str, Any]) -> str:
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend(frameon=False)
-    if extra:
-        for name in extra:
-            points = [(r["epoch"], r[name]) for r in records if r.get(name) is not None]
-            if points:
-                axes[1].plot(*zip(*points, strict=True), label=name.replace("_", " "))
-        axes[1].set_xlabel("epoch")
-        axes[1].legend(frameon=False)
+    for panel, name in zip(axes[1:], extra, strict=True):
+        points = [(r["epoch"], r[name]) for r in records if r.get(name) is not None]
+        if points:
+            panel.plot(*zip(*points, strict=True), color=PCA_COLOUR)
+        panel.axvline(best, color="#999999", linestyle=":", linewidth=1)
+        panel.set_title(TERMS.get(name, name.replace("_", " ")), fontsize=9)
+        panel.set_xlabel("epoch")
+        panel.set_ylabel(f"nats per row ({monitor})" if name in TERMS else "")
     return png_uri(fig)
 
 
@@ -248,6 +256,7 @@ def kl_per_dimension(kl: np.ndarray, active: np.ndarray) -> str:
     ax = fig.add_subplot()
     colours = [MODEL_COLOUR if a else "#bbbbbb" for a in active]
     ax.bar(np.arange(1, len(kl) + 1), kl, color=colours)
+    ax.set_xticks(np.arange(1, len(kl) + 1, max(1, len(kl) // 16)))
     ax.set_xlabel("latent dimension (grey: inactive)")
     ax.set_ylabel("KL (nats per row)")
     return png_uri(fig)

@@ -11,20 +11,20 @@ import torch
 
 import aecli.report.figures as fg
 from aecli.report.page import Section, figure, fmt, grid, key_values, paragraph
+from aecli.results import ACTIVE_VARIANCE
 
 if TYPE_CHECKING:
     from aecli.model import Model
     from aecli.report.collect import Evidence
 
-ACTIVE_VARIANCE = 0.01  # a latent unit is active when its posterior mean varies more than this
-
 
 def overview(model: Model, ev: Evidence | None, name: str) -> Section:
     arch = model.architecture
+    shape = f"{arch.n_features} inputs -> {list(arch.hidden)} -> {arch.latent_dim} codes"
     pairs: list[tuple[str, Any]] = [
         ("model", name),
         ("kind", model.kind + (" (variational)" if model.variational else "")),
-        ("architecture", f"{arch.n_features} inputs -> {arch.hidden} -> {arch.latent_dim} codes"),
+        ("architecture", shape),
         ("parameters", f"{arch.parameter_count():,}"),
     ]
     body = ""
@@ -61,33 +61,50 @@ def training(model: Model, ev: Evidence | None) -> Section:
     ]
     if h.get("seconds") is not None:
         facts.append(("training time", f"{h['seconds']:.1f} s"))
-    body = figure(
-        fg.loss_curve(h),
-        f"Loss per epoch on the training rows and on the {h.get('monitor', 'validation')} rows "
-        "(the objective the model minimises); the dot marks the best epoch, whose weights were "
-        "kept.",
+    monitor = h.get("monitor", "validation")
+    caption = (
+        f"Loss per epoch on the training rows and on the {monitor} rows (the objective the model "
+        "minimises); the dot marks the best epoch, whose weights were kept."
     )
-    body += key_values(facts)
-    if model.variational and ev is not None:
+    if any("val_kl" in r for r in h.get("records", [])):
+        beta = model.options.beta if model.options.beta is not None else 1.0
+        caption += (
+            f" For this VAE the {monitor} loss is -ELBO = reconstruction + beta KL (beta "
+            f"{beta:g}); the other panels show the two terms on the {monitor} rows."
+        )
+    elif model.variational:
+        caption += " (This checkpoint predates the per-epoch record of the VAE's two terms.)"
+    body = figure(fg.loss_curve(h), caption) + key_values(facts)
+    if model.variational:
         body += _kl_section(model, ev)
     return Section("training", "Training", body)
 
 
-def _kl_section(model: Model, ev: Evidence) -> str:
-    """KL per latent dimension of a VAE and its active units (Burda et al., 2016)."""
+def _kl_section(model: Model, ev: Evidence | None) -> str:
+    """KL per latent dimension of a VAE and its active units (Burda et al., 2016): on the rows
+    shown, or without data on the rows training monitored, as the checkpoint records them."""
     k = model.latent_dim
+    if ev is not None:
 
-    def posterior(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        mu, logvar = model.net.encode_dist(x, y)
-        return torch.cat([mu, logvar], dim=1)
+        def posterior(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+            mu, logvar = model.net.encode_dist(x, y)
+            return torch.cat([mu, logvar], dim=1)
 
-    both = model.apply(posterior, ev.x, width=2 * k, y=ev.y).astype(np.float64)
-    mu, logvar = both[:, :k], both[:, k:]
-    kl = 0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar).mean(axis=0)
-    active = mu.var(axis=0) > ACTIVE_VARIANCE
+        both = model.apply(posterior, ev.x, width=2 * k, y=ev.y).astype(np.float64)
+        mu, logvar = both[:, :k], both[:, k:]
+        kl = 0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar).mean(axis=0)
+        active = mu.var(axis=0) > ACTIVE_VARIANCE
+        rows = "the rows shown"
+    elif model.history.get("latent"):
+        latent = model.history["latent"]
+        kl = np.asarray(latent["kl"], dtype=np.float64)
+        active = np.asarray(latent["mean_variance"], dtype=np.float64) > ACTIVE_VARIANCE
+        rows = f"the {model.history.get('monitor', 'validation')} rows at the best epoch"
+    else:
+        return ""
     caption = (
         f"KL divergence of q(z_j | x) from the prior N(0, 1), per latent dimension, averaged "
-        f"over the rows shown (total {kl.sum():.3f} nats per row). {int(active.sum())} of {k} "
+        f"over {rows} (total {kl.sum():.3f} nats per row). {int(active.sum())} of {k} "
         f"units are active (their posterior mean varies across rows by more than "
         f"{ACTIVE_VARIANCE}); inactive units carry no information about x."
     )
