@@ -5,8 +5,10 @@
     >>> codes = model.encode(frame)
     >>> model.save("model.safetensors")
     >>> model = aecli.load("model.safetensors")
+    >>> pipe = make_pipeline(aecli.Autoencoder(latent_dim=3), LogisticRegression())  # scikit-learn
 
-Heavy modules (torch) load on first use, so ``import aecli`` and ``aecli --help`` stay fast.
+Heavy modules (torch, scikit-learn) load on first use, so ``import aecli`` and ``aecli --help``
+stay fast.
 """
 
 from __future__ import annotations
@@ -15,11 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 from aecli._version import __version__
 
-__all__ = ["KINDS", "Model", "TrainOptions", "UserError", "__version__", "load", "train"]
+__all__ = [
+    "KINDS",
+    "Autoencoder",
+    "Model",
+    "TrainOptions",
+    "UserError",
+    "__version__",
+    "load",
+    "train",
+]
 
 if TYPE_CHECKING:
     from aecli.api import load, train
     from aecli.errors import UserError
+    from aecli.estimator import Autoencoder
     from aecli.model import Model
     from aecli.options import TrainOptions
     from aecli.parts.kinds import KINDS
@@ -28,6 +40,7 @@ _LAZY = {
     "train": "aecli.api",
     "load": "aecli.api",
     "Model": "aecli.model",
+    "Autoencoder": "aecli.estimator",
     "TrainOptions": "aecli.options",
     "KINDS": "aecli.parts.kinds",
     "UserError": "aecli.errors",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
 from aecli.errors import (
@@ -23,6 +24,7 @@ from aecli.errors import (
     UserError,
 )
 from aecli.model import Model
+from aecli.option_values import describe
 from aecli.options import TrainOptions
 from aecli.parts import assemble
 from aecli.parts.architecture import Architecture
@@ -67,16 +69,20 @@ def train(
     progress_path: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 0,
     resume: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | None = None,
     device: str = "auto",
     precision: str = "fp32",
     **options: Any,
 ) -> Model:
-    """Train an autoencoder on a table (a DataFrame or a CSV / TSV / Parquet path) or on images
-    (a folder, a glob or an image file).
+    """Train an autoencoder on a table (a DataFrame, a 2-D NumPy array with columns x0, x1, ...,
+    or a CSV / TSV / Parquet path) or on images (a folder, a glob or an image file).
 
-    Keyword options are the fields of `TrainOptions` (kind, latent_dim, hidden, epochs, ...).
-    `on_epoch(record, epochs)` is called after every epoch with the epoch's record (epoch,
-    train_loss, val_loss) and the planned number of epochs: a progress callback.
+    Keyword options are the fields of `TrainOptions`, listed below; `config` names a TOML file
+    of them (what `aecli train --config` reads), which keyword options override. An unknown
+    name, a wrong type or a value out of range raises `aecli.UserError` (one line, with a
+    suggestion).
+    Progress: `on_epoch(record, epochs)` is called after every epoch with the epoch's record
+    (a dict: epoch, train_loss, val_loss) and the planned number of epochs.
     With `progress_path`, a resumable checkpoint is written there every `checkpoint_every` epochs
     and when `should_stop()` turns true after a batch (then `TrainingInterrupted` is raised).
     `resume` continues from such a checkpoint (its options win) to the same final weights.
@@ -86,9 +92,8 @@ def train(
     from aecli.distributed import placement
 
     with placement(device, precision) as place:
-        return _train(
-            data, place, on_epoch, should_stop, progress_path, checkpoint_every, resume, options
-        )
+        how = (on_epoch, should_stop, progress_path, checkpoint_every, resume, config)
+        return _train(data, place, *how, options)
 
 
 def _train(
@@ -99,12 +104,13 @@ def _train(
     progress_path: str | os.PathLike[str] | None,
     checkpoint_every: int,
     resume: str | os.PathLike[str] | None,
+    config: str | os.PathLike[str] | None,
     options: dict[str, Any],
 ) -> Model:
     started = time.perf_counter()
     saved = _resumable(resume, place) if resume is not None else None
     before = float(saved.history.get("seconds", 0.0)) if saved is not None else 0.0
-    opts = saved.options if saved is not None else TrainOptions.from_dict(options).resolved()
+    opts = saved.options if saved is not None else resolved_from(config, **options)
     if KINDS[opts.kind].residual and adapter_for(data).type != "images":
         raise UserError(f"--kind {opts.kind} is for images; give a folder, a glob or an image file")
     if opts.ensemble > 1 and adapter_for(data).type == "images":
@@ -153,11 +159,14 @@ def _train(
             if opts.ensemble > 1:  # each rank trains the members alike, in one process
                 model.extras["members"] = _members(net, objective, _rows(split), opts, pca)
             _code_extras(model, split, opts)
+    if hasattr(split.fitted.stream, "close"):
+        split.fitted.stream.close()  # a table's cache of training rows, in a temporary folder
     model.train_seconds = time.perf_counter() - started
     model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
     return model
 
 
+train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    ')}\n"
 IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
 
 
@@ -278,7 +287,8 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     if fitted.stream is not None:  # training rows come fresh from the stream; x validates
         everything = np.arange(len(x))
         both = hashlib.sha256((fitted.stream.fingerprint + fingerprint).encode()).hexdigest()
-        return Split(fitted, everything[:0], everything, xy, both)
+        sampled = getattr(fitted.stream, "sample_rows", 0)  # a table's: x starts with a sample
+        return Split(fitted, everything[:sampled], everything[sampled:], xy, both)
     train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     return Split(fitted, train_rows, val_rows, xy, fingerprint)
 
@@ -312,7 +322,7 @@ def _data_shape(fitted: Fitted, x_train: np.ndarray, opts: TrainOptions) -> asse
         widths=widths,
         body=adapter.body(opts),
         image_shape=adapter.image_shape,
-        has_missing=bool(np.isnan(fitted.x).any()),
+        has_missing=bool(np.isnan(fitted.x).any() or getattr(fitted.stream, "has_missing", 0)),
         low=torch.from_numpy(np.asarray(low)),
         high=torch.from_numpy(np.asarray(high)),
         noise_unit=adapter.noise_unit,
@@ -331,7 +341,7 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
     model_val = mse(held_out)
     return TrainingMetrics(
         split="validation" if len(val[0]) else "training",
-        rows_train=len(train[0]),
+        rows_train=len(split.fitted.stream or train[0]),
         rows_val=len(val[0]),
         train_mse=mse(train),
         val_mse=model_val,

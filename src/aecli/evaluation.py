@@ -168,12 +168,10 @@ class ScoreTally:
 
     def __init__(self, model: Model, samples: int, seed: int) -> None:
         from aecli.reservoir import Reservoir
-        from aecli.scoring import Scorer, ScoreSettings, default_method
+        from aecli.scoring import Scorer, settings_for
 
         self.model = model
-        self.settings = ScoreSettings(
-            default_method(model), samples, False, seed, model.variational
-        )
+        self.settings = settings_for(model, None, samples, False, seed)
         self.scorer = Scorer(model, self.settings)
         self.sample = Reservoir(seed=seed)
         self.total, self.above = 0.0, 0
@@ -245,5 +243,5 @@ def variational_sums(
             nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond, present)
             elbo -= float((nll + kl).double().sum())
             iwae += float(iwae_bound(model.net, model.likelihood, rows, samples, gen, cond).sum())
-            tick(min(start + BLOCK, len(x)), len(x), model.adapter.noun)
+            tick(min(start + BLOCK, len(x)), len(x), model.adapter.noun, inner=True)
     return elbo, iwae

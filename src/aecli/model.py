@@ -345,7 +345,7 @@ class Model:
                 result = fn(rows.to(dev), *cond)
                 half = result.dtype in (torch.bfloat16, torch.float16)
                 out.append((result.float() if half else result).cpu().numpy())
-                tick(min(start + block, len(array)), len(array), self.adapter.noun)
+                tick(min(start + block, len(array)), len(array), self.adapter.noun, inner=True)
         if out:
             return np.concatenate(out)
         return np.zeros((0, width or self.latent_dim), np.float32)

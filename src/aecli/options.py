@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aecli.errors import UserError
+from aecli.option_values import coerced, describe, parse_int_list  # noqa: F401
 from aecli.vocabulary import ACTIVATIONS, LIKELIHOODS, MAX_COMPONENTS  # noqa: F401
 
 
@@ -43,20 +44,6 @@ def opt(
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
-
-
-def parse_int_list(text: str, flag: str = "--hidden") -> tuple[int, ...]:
-    """'128,64' -> (128, 64); '' or 'none' -> () (no hidden layers)."""
-    text = text.strip().lower()
-    if text in ("", "none", "0"):
-        return ()
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise UserError(
-            f"{flag} {text!r} is not a list of layer sizes; write it like {flag} 128,64"
-        ) from None
-    return sizes
 
 
 BASE_DEFAULTS: dict[str, Any] = {"init": "pca", "batch_size": 128, "lr": 1e-3}
@@ -131,7 +118,8 @@ class TrainOptions:
     )
     lr: float | None = opt(
         None,
-        f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}.",
+        f"Adam learning rate, cosine-decayed. Default: {by_kind('lr')}; a denoiser "
+        "fine-tuning a model (--init): 0.0003.",
         low=1e-8,
         high=10,
         panel="Training",
@@ -361,18 +349,10 @@ class TrainOptions:
 
     def resolved(self) -> TrainOptions:
         """A copy with the kind's preset filled into every option left at None."""
-        from aecli.parts.kinds import KINDS
+        from aecli.parts.kinds import preset_for
 
         self.validate()
-        preset = KINDS[self.kind].preset
-        filled = {
-            name: value
-            for name, value in preset.items()
-            if getattr(self, name) is None or name in KINDS[self.kind].fixed
-        }
-        if self.self_supervised:  # the images bring their own noise
-            filled.pop("noise", None)
-        out = dataclasses.replace(self, **filled)
+        out = dataclasses.replace(self, **preset_for(self))
         for name, value in BASE_DEFAULTS.items():
             if getattr(out, name) is None:
                 setattr(out, name, value)
@@ -389,10 +369,10 @@ class TrainOptions:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(data) - set(names)
-        if unknown:
-            raise UserError(f"unknown training options: {', '.join(sorted(unknown))}")
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**kwargs)
+    def from_dict(cls, data: dict[str, Any], where: str = "") -> TrainOptions:
+        """Options from plain values (keyword arguments, JSON, TOML): an unknown name or a
+        wrong type is an `OptionError` (a UserError) with a suggestion; `where` prefixes it."""
+        return cls(**coerced(cls, data, where))
+
+
+TrainOptions.__doc__ = f"{TrainOptions.__doc__}\n\nOptions:\n\n{describe(TrainOptions)}\n"

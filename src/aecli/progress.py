@@ -22,17 +22,28 @@ class Tick:
     total: int | None
     unit: str = "rows"
     figures: dict[str, Any] = field(default_factory=dict)
+    inner: bool = False  # within one block of a pass that a stream reports as a whole
+    stream: bool = False  # of a whole input read in blocks (bytes of a table, image files)
 
 
 Listener = Callable[[Tick], None]
 _listener: ContextVar[Listener | None] = ContextVar("aecli_progress", default=None)
 
 
-def tick(done: int, total: int | None, unit: str = "rows", **figures: Any) -> None:
-    """Report progress to the current listener, if any."""
+def tick(
+    done: int,
+    total: int | None,
+    unit: str = "rows",
+    *,
+    inner: bool = False,
+    stream: bool = False,
+    **figures: Any,
+) -> None:
+    """Report progress to the current listener, if any. `stream`: the reading of a whole input
+    in blocks; `inner`: work within one block, which a listener hearing a stream may drop."""
     listener = _listener.get()
     if listener is not None:
-        listener(Tick(done, total, unit, figures))
+        listener(Tick(done, total, unit, figures, inner, stream))
 
 
 def listening_now() -> bool:

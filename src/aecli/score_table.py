@@ -65,6 +65,7 @@ def score_blocks(
 ) -> ScoredBlocks:
     """`score_table` block by block as the input is read (memory does not grow with the rows);
     its `attrs` are complete once every block has been taken."""
+    model.require_codes("score")
     check_threshold(contamination, threshold)
     settings = settings_for(model, method, samples, fast, seed)
     if explain < 0:

@@ -11,10 +11,14 @@ Two methods (`METHODS`):
   Jacobian counted), over the present cells. For a VAE the importance-weighted bound with K
   samples (IWAE; K = 1 with `fast` is the ELBO). For the deterministic kinds the model is read
   as a density: p(z) the mixture fitted to the training codes, p(x | z) the decoder's output
-  with one residual variance per column measured on the training rows (the probabilistic-PCA
-  construction with the network in place of the linear maps).
+  with one residual scale per column (the probabilistic-PCA construction with the network in
+  place of the linear maps). The residuals are Student-t with `RESIDUAL_DOF` degrees of freedom,
+  their scales measured on the validation rows: on the training rows an autoencoder's residuals
+  are too small, and a Gaussian then lets one column the model happened to fit closely decide
+  the score (measured in benchmarks/bench_score.py; checkpoints written before this version
+  keep the Gaussian on training-row variances they were calibrated with).
 
-Training stores the residual variances and the scores of the validation rows (the default
+Training stores the residual scales and the scores of the validation rows (the default
 method) in the checkpoint's `score` extras, which give each new score its percentile and the
 default outlier threshold (the 99th percentile).
 """
@@ -38,6 +42,9 @@ DEFAULT_CONTAMINATION = 0.01  # the default threshold flags the top 1% of valida
 MAX_VALIDATION = 5000  # validation scores kept in a checkpoint (a seeded subsample beyond)
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 VARIANCE_FLOOR = 1e-2  # of the mean residual variance: a column fitted perfectly stays finite
+RESIDUAL_DOF = 10.0  # degrees of freedom of the Student-t residuals of the likelihood score
+MIN_HELD_OUT = 10  # fewer held-out rows than this: residual scales from all rows
+RESIDUALS = f"student-t{RESIDUAL_DOF:g}"  # what a checkpoint records; older ones: "gaussian"
 
 
 @dataclass
@@ -51,6 +58,12 @@ class ScoreSettings:
     seed: int = 0
     variational: bool = False
     notes: list[str] = field(default_factory=list)
+    residuals: str = RESIDUALS  # the deterministic kinds' likelihood: RESIDUALS or "gaussian"
+
+    @property
+    def dof(self) -> float | None:
+        """The Student-t residuals' degrees of freedom; None for Gaussian residuals."""
+        return RESIDUAL_DOF if self.residuals == RESIDUALS else None
 
     @property
     def importance_samples(self) -> int | None:
@@ -90,7 +103,17 @@ def settings_for(
             "this checkpoint has no code density or residual variances (trained by an older "
             "aecli): score it with --method reconstruction, or retrain it"
         )
-    return ScoreSettings(chosen, samples, fast, seed, model.variational)
+    settings = ScoreSettings(chosen, samples, fast, seed, model.variational)
+    settings.residuals = _residuals(model)
+    return settings
+
+
+def _residuals(model: Model) -> str:
+    """The residual model the checkpoint's scores were calibrated with (before this version:
+    Gaussian on training-row variances)."""
+    figures = model.metrics.get("score")
+    found = figures.get("residuals") if isinstance(figures, dict) else None
+    return RESIDUALS if found == RESIDUALS else "gaussian"
 
 
 def _stored(model: Model, name: str) -> np.ndarray | None:
@@ -182,7 +205,7 @@ class Scorer:
         from aecli.parts.density import mixture_log_density
 
         assert self.density is not None
-        nll = lik.nll(out, target, self.logvar, present)
+        nll = lik.nll(out, target, self.logvar, present, dof=self.s.dof)
         return nll - mixture_log_density(self.density, code).to(nll.dtype)
 
 
@@ -191,6 +214,7 @@ def score_array(
 ) -> np.ndarray:
     """(rows, 1 + 2N) for model-space rows: the score, then with `explain` N the indices and
     shares of the N columns contributing most to the reconstruction loss."""
+    model.require_codes("score")
     scorer = Scorer(model, settings, explain)
     return model.apply(scorer, x, width=scorer.width, y=y)
 
@@ -201,18 +225,21 @@ def fit_score_extras(
     held_out: tuple[np.ndarray, np.ndarray | None],
     seed: int,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """What training stores for scoring: each column's residual variance on the training rows,
-    and the sorted scores (default method) of the held-out rows (at most MAX_VALIDATION);
-    with the figures the summary shows (quantiles, default threshold)."""
-    x, y = train
-    recon = model.reconstruct_array(x, y)
-    residual = np.nanmean((recon - x) ** 2, axis=0) if len(x) else np.ones(model.n_features)
-    residual = np.nan_to_num(residual, nan=1.0).astype(np.float64)
-    floor = max(VARIANCE_FLOOR * float(residual.mean()), 1e-8)
-    extras: dict[str, np.ndarray] = {"variance": np.maximum(residual, floor).astype(np.float32)}
-    model.extras["score"] = extras
-    settings = ScoreSettings(default_method(model), seed=seed, variational=model.variational)
+    """What training stores for scoring: each column's residual scale (the mean squared
+    residual on the held-out rows, or on all rows when fewer than MIN_HELD_OUT were held out),
+    and the sorted scores (default method) of the held-out rows (at most MAX_VALIDATION); with
+    the figures the summary shows (quantiles, default threshold)."""
     rows, cond = held_out
+    if len(rows) < MIN_HELD_OUT:
+        both = [a for a in (train, held_out) if len(a[0])]
+        x = np.concatenate([a[0] for a in both]) if both else np.zeros((0, model.n_features))
+        y = None if not both or both[0][1] is None else np.concatenate([a[1] for a in both])
+    else:
+        x, y = held_out
+    extras: dict[str, np.ndarray] = {"variance": residual_variances(model, x, y)}
+    model.extras["score"] = extras
+    method = default_method(model)
+    settings = ScoreSettings(method, seed=seed, variational=model.variational)
     if len(rows) > MAX_VALIDATION:
         keep = np.sort(np.random.default_rng(seed).choice(len(rows), MAX_VALIDATION, replace=False))
         rows, cond = rows[keep], None if cond is None else cond[keep]
@@ -221,12 +248,27 @@ def fit_score_extras(
     return extras, score_figures(settings, scores)
 
 
+def residual_variances(model: Model, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    """Each model-space slot's mean squared residual on rows `x` (missing cells left out),
+    floored at VARIANCE_FLOOR of their mean so that a column fitted exactly stays finite."""
+    if not len(x):
+        return np.ones(model.n_features, np.float32)
+    recon = model.reconstruct_array(x, y)
+    with np.errstate(invalid="ignore"):
+        residual = np.nanmean((recon - x) ** 2, axis=0)
+    residual = np.nan_to_num(residual, nan=1.0).astype(np.float64)
+    floor = max(VARIANCE_FLOOR * float(residual.mean()), 1e-8)
+    return np.maximum(residual, floor).astype(np.float32)
+
+
 def score_figures(settings: ScoreSettings, scores: np.ndarray) -> dict[str, Any]:
     """The stored scores' method, count, quantiles and the default threshold (JSON-ready)."""
     quantiles = {f"q{round(100 * q)}": float(np.quantile(scores, q)) for q in QUANTILES}
     threshold = float(np.quantile(scores, 1 - DEFAULT_CONTAMINATION)) if len(scores) else None
+    likelihood = settings.method == "likelihood" and not settings.variational
     return {
         "method": settings.key,
+        "residuals": settings.residuals if likelihood else None,
         "samples": settings.importance_samples,
         "rows": len(scores),
         "quantiles": quantiles if len(scores) else {},

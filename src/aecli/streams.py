@@ -15,7 +15,10 @@ def decode_blocks(
     model: Any, codes: Any, keep: Sequence[str] = (), probabilities: bool = False
 ) -> Iterator[Any]:
     """`Model.decode` block by block as the codes are read."""
+    from aecli.data.table_sources import array_table
     from aecli.data.table_stream import table_blocks
+
+    codes = array_table(codes, model.code_columns)  # an array of codes: z1..zK
 
     types = dict.fromkeys(model.code_columns, "float")
     cond = model.adapter.condition

@@ -150,7 +150,8 @@ class Trainer:
         self.x_train = x_train if self.streamed else feed.place(x_train)
         self.x_val = feed.place(x_val)
         self.monitor = self.x_val if feed.total(len(x_val)) or self.streamed else self.x_train
-        missing = x_val.isnan().any() or (not self.streamed and x_train.isnan().any())
+        missing = x_val.isnan().any() or getattr(x_train, "has_missing", False)
+        missing = missing or (not self.streamed and x_train.isnan().any())
         objective.may_have_missing = feed.agreed(bool(missing))
         self.n = len(x_train) if self.streamed else feed.total(len(x_train))  # every rank's rows
         self.batch = min(options.batch_size, self.n)

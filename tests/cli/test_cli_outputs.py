@@ -42,6 +42,13 @@ COMMANDS = {
     "sample": (["sample", "{w}/m.safetensors", "-n", "7", "-o", "{w}/s.csv"], "rows", "7"),
     "inspect": (["inspect", "{w}/m.safetensors"], "architecture", "undercomplete"),
     "evaluate": (["evaluate", "{w}/m.safetensors", PENGUINS], "per_feature", "species"),
+    "score": (
+        ["score", "{w}/m.safetensors", PENGUINS, "-o", "{w}/sc.csv"],
+        "threshold",
+        "scored 344 rows (likelihood)",
+    ),
+    "report": (["report", "{w}/m.safetensors", "-o", "{w}/r.html"], "output", "wrote report"),
+    "env": (["env"], "libraries", "torch"),
     "kinds": (["kinds"], "vae", "contractive"),
     "models": (["models"], "photo", "photo"),
 }

@@ -183,9 +183,10 @@ def test_train_writes_a_report_on_the_validation_rows(reports, tmp_path, runner)
 
 def test_report_without_data_and_its_mistakes(tmp_path, runner, shared_model) -> None:
     target = tmp_path / "bare.html"
-    result = invoke(runner, "report", shared_model, "-o", target, "--json")
+    result = invoke(runner, "report", shared_model, "-o", target, "--json", "--log-every", "0")
     assert result.exit_code == 0, result.output
     assert '"output"' in result.stdout
+    assert "report: 3/3 sections (100%)" in result.stderr  # progress while the figures are drawn
     assert "No data given" in target.read_text()
     check_self_contained(target)
     bad = invoke(

@@ -243,3 +243,26 @@ def test_reservoir_is_exact_while_small_and_bounded_beyond():
     assert len(small.values) == 2_000 and small.seen == 10_000
     assert set(small.values) <= set(values)
     assert abs(np.quantile(small.values, 0.9) - np.quantile(values, 0.9)) < 0.1
+
+
+def test_progress_of_a_long_input_counts_bytes_and_rows_across_blocks(
+    tmp_path, runner, table, model_file
+):
+    """A plain line per block at --log-every 0: bytes read of the whole file with its share and
+    the rows so far, rising to the end; the blocks' own row counts are not shown."""
+    import re
+
+    data = tmp_path / "d.csv.gz"
+    table.to_csv(data, index=False)
+    out = tmp_path / "c.csv"
+    result = invoke(runner, "encode", model_file, data, "-o", out, "--log-every", "0")
+    assert result.exit_code == 0, result.stderr
+    line = re.compile(r"^encode: ([\d.]+ k?B)/([\d.]+ kB), (\d+) rows \((\d+)%\), \d+ s elapsed")
+    lines = [x for x in result.stderr.splitlines() if x.startswith("encode: ")]
+    found = [line.match(x) for x in lines]
+    assert len(lines) > 10 and all(found), lines[:3]
+    rows = [int(m.group(3)) for m in found]
+    shares = [int(m.group(4)) for m in found]
+    assert rows == sorted(rows) and rows[-1] == N and rows[0] < N / 4
+    assert shares == sorted(shares) and shares[-1] == 100 and shares[0] < 50
+    assert {m.group(2) for m in found} == {found[0].group(2)}  # one total: the file's size

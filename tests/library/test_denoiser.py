@@ -89,7 +89,7 @@ def test_the_checkpoint_is_ordinary_deterministic_and_loads_to_the_same_output(c
     np.testing.assert_array_equal(again.denoise_image(noisy), loaded.denoise_image(noisy))
 
 
-@pytest.mark.parametrize("verb", ["encode", "decode", "sample"])
+@pytest.mark.parametrize("verb", ["encode", "decode", "sample", "score", "report"])
 def test_the_code_verbs_refuse_a_denoiser_in_one_line(trained, crops, runner, tmp_path, verb):
     codes = tmp_path / "codes.csv"
     codes.write_text("z1\n0.5\n")
@@ -97,11 +97,13 @@ def test_the_code_verbs_refuse_a_denoiser_in_one_line(trained, crops, runner, tm
         "encode": [crops],
         "decode": [codes, "--out-dir", tmp_path / "out"],
         "sample": ["--out-dir", tmp_path / "out"],
+        "score": [crops],
+        "report": [crops, "-o", tmp_path / "r.html"],
     }[verb]
     for model in (trained, "photo"):
         result = invoke(runner, verb, model, *args)
         assert result.exit_code == 2, result.stderr
-        assert "denoiser" in result.stderr and "aecli denoise" in result.stderr
+        assert "denoiser" in result.stderr and "aecli denoise" in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not result.stdout
 
 
@@ -124,10 +126,20 @@ def test_the_cli_trains_a_colour_denoiser_and_denoises_any_size(runner, tmp_path
         assert (image.size, image.mode) == ((53, 77), "RGB")
 
 
+def test_train_report_of_a_denoiser_shows_its_training(crops, runner, tmp_path):
+    report = tmp_path / "r.html"
+    args = ["--kind", "denoiser", "--patch", "16", "--width", "4", "--depth", "1", "--steps", "8"]
+    model = tmp_path / "m.safetensors"
+    result = invoke(runner, "train", crops, "-o", model, *args, "--report", report, "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert "A denoiser of images" in report.read_text()
+
+
 def test_fine_tuning_from_photo_keeps_its_network_and_stays_good(crops):
     model = aecli.train(crops, kind="denoiser", init="photo", steps=16, patch=32, seed=0)
     photo = aecli.load("photo")
     assert model.architecture.residual == photo.architecture.residual  # its width and depth
+    assert model.options.lr == 3e-4  # fine-tuning takes smaller steps than training afresh
     clean, noisy = _coins()
     out = model.denoise_image(noisy[..., None])[..., 0]
     assert psnr(clean, out) > psnr(clean, noisy) + 7  # measured 20.2 -> 29.1 dB
@@ -226,3 +238,10 @@ def test_an_interrupted_denoiser_resumes_to_the_uninterrupted_weights(crops, tmp
     assert resumed.history["steps_run"] == reference.history["steps_run"] == 24
     pairs = zip(reference.net.state_dict().values(), resumed.net.state_dict().values(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def test_inspect_describes_the_residual_network(trained, runner):
+    result = invoke(runner, "inspect", trained)
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.replace("│", " ").split())  # table cells wrap
+    assert "residual denoiser: 2 blocks of 16 channels on 2x2 pixel blocks" in text

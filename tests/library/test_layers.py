@@ -20,7 +20,8 @@ LAYERS = [
     ("store",),
     ("shared",),  # errors, options, _version: declarations every layer reads
 ]
-SHARED = {"aecli.errors", "aecli.vocabulary", "aecli._version", "aecli"}
+# aecli.progress: the tick every layer may report through (data/ reports bytes and images read)
+SHARED = {"aecli.errors", "aecli.vocabulary", "aecli._version", "aecli.progress", "aecli"}
 
 
 def module_name(path: Path) -> str:

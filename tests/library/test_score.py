@@ -84,6 +84,26 @@ def test_a_planted_outlier_scores_top_and_is_explained(cancer, method):
     assert (np.diff(shares, axis=1) <= 1e-7).all()  # the most surprising column first
 
 
+def test_scores_use_student_t_residuals_and_older_checkpoints_keep_their_gaussian(cancer):
+    from aecli.scoring import RESIDUALS, settings_for
+
+    model, frame = cancer
+    assert model.metrics["score"]["residuals"] == RESIDUALS
+    assert settings_for(model, None, 1, False, 0).dof is not None
+    planted = _outlier_frame(frame, "mean_texture")
+    new = model.score_table(planted)
+    old = aecli.Model(
+        model.options, model.adapter, model.net, model.history,
+        {**model.metrics, "score": {k: v for k, v in model.metrics["score"].items()
+                                    if k != "residuals"}},
+        model.extras,
+    )  # fmt: skip
+    assert settings_for(old, None, 1, False, 0).dof is None  # calibrated as it was written
+    legacy = old.score_table(planted)
+    assert not np.allclose(legacy["score"], new["score"])
+    assert legacy["score"].idxmax() == new["score"].idxmax() == 7
+
+
 def test_contamination_flags_about_that_share(cancer):
     model, frame = cancer
     _, val = split_rows(len(frame), model.options.val_fraction, model.options.seed)

@@ -49,11 +49,28 @@ def evaluate(
 
 
 @app.command(no_args_is_help=True, name="inspect")
-def inspect_(model_path: ModelPath, json_out: Json = False) -> None:
+def inspect_(
+    model_path: ModelPath,
+    json_out: Json = False,
+    config: Annotated[
+        bool,
+        typer.Option(
+            "--config",
+            help="Print only the training options, as the TOML file `aecli train --config` "
+            "reads: the run again gives the same checkpoint.",
+        ),
+    ] = False,
+) -> None:
     """Show a checkpoint's kind, architecture, options, schema, history and PCA baseline."""
     from aecli import api
 
-    summary = api.load(model_path, device="cpu").summary()
+    model = api.load(model_path, device="cpu")
+    if config:
+        from aecli.config import config_text
+
+        typer.echo(config_text(model.options, f"from {model_path}"), nl=False)
+        return
+    summary = model.summary()
     if json_out:
         emit_json(summary)
     else:

@@ -127,21 +127,15 @@ TRAIN_EXAMPLES = """Examples:
   aecli train sample_data/wine.csv -k 3 -o wine.safetensors
   aecli train sample_data/penguins.csv --kind vae --json -o penguins.safetensors
   aecli train eu.csv --sep ';' --decimal , -o eu.safetensors
-  aecli train 'scans/*.png' --kind denoising --noise gaussian:25 -o scans.safetensors
-  aecli train big.csv -o big.safetensors --checkpoint-every 10   (then --resume on SIGTERM)"""
+  aecli train 'scans/*.png' --kind denoiser -o scans.safetensors   (then aecli denoise)
+  aecli train big.csv -o big.safetensors --checkpoint-every 10   (then --resume on SIGTERM)
+  aecli train wine.csv --config run.toml --seed 2 -o wine2.safetensors   (flags override the file)
+  aecli train wine.csv --config <(aecli inspect wine.safetensors --config) -o again.safetensors"""
 
 
 def refuse_options_with_resume(options: dict[str, Any]) -> None:
     """--resume continues with the interrupted run's own options: refuse any other given."""
-    import dataclasses
-
-    from aecli.options import TrainOptions
-
-    given = []
-    for f in dataclasses.fields(TrainOptions):
-        default = f.default_factory() if callable(f.default_factory) else f.default
-        if f.name in options and options[f.name] != default:
-            given.append("--" + f.name.replace("_", "-"))
+    given = ["--" + name.replace("_", "-") for name in options]
     if given:
         raise UserError(
             f"--resume continues the interrupted run with its own options; leave out "

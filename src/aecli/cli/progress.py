@@ -36,6 +36,24 @@ def figures_text(figures: dict[str, Any], short: bool = False) -> str:
     return (" " if short else ", ").join(parts)
 
 
+def size_text(n: float) -> str:
+    """1.2 kB, 34.5 MB, 1.02 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}" if n < 100 * scale else f"{n / scale:.0f} {unit}"
+    return f"{n:.0f} B"
+
+
+def count_text(tick: Any) -> str:
+    """`1200/5000 steps`; for bytes of a streamed input `12.5 MB/80 MB, 120000 rows`."""
+    done, total = tick.done, tick.total
+    if tick.unit != "bytes":
+        return f"{done}/{total or '?'} {tick.unit}"
+    shown = f"{size_text(done)}/{size_text(total)}" if total else size_text(done)
+    rows = tick.figures.get("rows")
+    return shown if rows is None else f"{shown}, {rows} rows"
+
+
 class Progress:
     """A listener for the ticks of the work done inside `with Progress(...)`.
 
@@ -62,6 +80,7 @@ class Progress:
         self._last_done = 0
         self._total: int | None = None
         self._unit = ""
+        self._streaming = False
         self.lines = 0
 
     def __enter__(self) -> Progress:
@@ -94,6 +113,9 @@ class Progress:
         self._task = self._bar.add_task(self.what, total=None, count="", status="")
 
     def __call__(self, tick: Any) -> None:
+        if tick.inner and self._streaming:  # the stream's own ticks tell the whole pass
+            return
+        self._streaming = self._streaming or tick.stream
         now = time.monotonic()
         if tick.done < self._last_done or tick.total != self._total:  # a new pass of work
             self._pass_start = now
@@ -104,7 +126,7 @@ class Progress:
         self._last_done, self._total, self._unit = tick.done, tick.total, tick.unit
         self.figures.update(tick.figures)
         if self._bar is not None:
-            count = f"{tick.done}/{tick.total or '?'} {tick.unit}"
+            count = count_text(tick)
             status = figures_text(self.figures, short=True)
             self._bar.update(
                 self._task, completed=tick.done, total=tick.total, count=count, status=status
@@ -120,7 +142,7 @@ class Progress:
         """`train: 1200/5000 steps (24%), epoch 12/50, train loss 0.12, ..., 1 min 02 s
         elapsed, about 3 min 16 s left`."""
         done, total = tick.done, tick.total
-        parts = [f"{self.what}: {done}/{total if total else '?'} {tick.unit}"]
+        parts = [f"{self.what}: {count_text(tick)}"]
         if total:
             parts[0] += f" ({100 * done / total:.0f}%)"
         if status:

@@ -63,6 +63,23 @@ def _versus_pca(ratio: float | None) -> str:
     return f"; this model's error is {100 * (ratio - 1):.1f}% higher ({ratio:.2f}x PCA)"
 
 
+def _architecture_text(arch: dict[str, Any], parameters: int) -> str:
+    residual = arch.get("residual")
+    if residual:  # a denoiser: no bottleneck
+        return (
+            f"residual denoiser: {residual['blocks']} blocks of {residual['channels']} channels "
+            f"on {residual['scale']}x{residual['scale']} pixel blocks, colour "
+            f"{residual['colour']}; {parameters:,} parameters"
+        )
+    return (
+        f"{arch['n_features']} -> {arch['hidden']} -> {arch['latent_dim']} "
+        f"({arch['activation']}; code {arch['code_activation'] or 'linear'}"
+        f"{'; variational' if arch.get('variational') else ''}"
+        f"{'; sees missing cells' if arch.get('mask_inputs') else ''}; "
+        f"{parameters:,} parameters)"
+    )
+
+
 def print_inspect(summary: dict[str, Any], path: str) -> None:
     """Tables on stdout for `aecli inspect`."""
     from rich.console import Console
@@ -72,14 +89,7 @@ def print_inspect(summary: dict[str, Any], path: str) -> None:
     arch = summary["architecture"]
     overview = Table(title=f"{path}", show_header=False)
     overview.add_row("kind", summary["kind"])
-    overview.add_row(
-        "architecture",
-        f"{arch['n_features']} -> {arch['hidden']} -> {arch['latent_dim']} "
-        f"({arch['activation']}; code {arch['code_activation'] or 'linear'}"
-        f"{'; variational' if arch.get('variational') else ''}"
-        f"{'; sees missing cells' if arch.get('mask_inputs') else ''}; "
-        f"{summary['parameters']:,} parameters)",
-    )
+    overview.add_row("architecture", _architecture_text(arch, summary["parameters"]))
     for name, value in _metric_rows(summary["metrics"]):
         overview.add_row(name, value)
     history = summary["history"]

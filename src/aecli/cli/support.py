@@ -228,6 +228,25 @@ def with_run_options(func: Callable[..., None]) -> Callable[..., None]:
     return with_train_options(func, RunOptions)
 
 
+def given_options(ctx: typer.Context, options: dict[str, Any]) -> dict[str, Any]:
+    """The training options given as flags on the command line (not left at their default),
+    as TrainOptions values: '128,64' -> (128, 64), a repeated flag -> a tuple."""
+    from aecli.options import parse_int_list
+
+    given = {}
+    for f in dataclasses.fields(TrainOptions):
+        source = ctx.get_parameter_source(f.name)
+        if source is None or source.name == "DEFAULT":
+            continue
+        value = options[f.name]
+        if f.metadata["cli"] == "intlist":
+            value = parse_int_list(value, "--" + f.name)
+        elif f.metadata["cli"] == "multi":
+            value = tuple(value or ())
+        given[f.name] = value
+    return given
+
+
 class StopOnSignal:
     """SIGINT / SIGTERM ask training to stop after the current batch; a second one aborts."""
 

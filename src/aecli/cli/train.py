@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,18 +21,19 @@ from aecli.cli.support import (
     Quiet,
     StopOnSignal,
     emit_json,
+    given_options,
     say,
     show_warnings,
     with_run_options,
     with_train_options,
 )
-from aecli.options import TrainOptions, parse_int_list
 
 
 @app.command(no_args_is_help=True, cls=panel_command_class(), epilog=TRAIN_EXAMPLES)
 @with_train_options
 @with_run_options
 def train(
+    ctx: typer.Context,
     data: Annotated[
         str,
         typer.Argument(
@@ -74,6 +74,22 @@ def train(
             help="Also write an HTML report (see `aecli report`) on the validation rows.",
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Read the training options from a TOML file (name = value lines, as "
+            "--print-config or `aecli inspect MODEL --config` write them); flags override it.",
+        ),
+    ] = None,
+    print_config: Annotated[
+        bool,
+        typer.Option(
+            "--print-config",
+            help="Print the resolved options (file, flags, kind defaults) as TOML and exit.",
+        ),
+    ] = False,
     report_label: Annotated[
         str | None,
         typer.Option("--report-label", metavar="COL", help="--report: colour the codes by COL."),
@@ -92,18 +108,19 @@ def train(
     writer = launch_rank() == 0  # under torchrun, only rank 0 writes and talks
     quiet = quiet or not writer
     show_warnings(quiet)
-    for f in dataclasses.fields(TrainOptions):
-        if f.metadata["cli"] == "intlist":
-            options[f.name] = parse_int_list(options[f.name], "--" + f.name)
-        if f.metadata["cli"] == "multi":
-            options[f.name] = tuple(options[f.name] or ())
-    TrainOptions.from_dict(options).validate()
+    given = given_options(ctx, options)
+    from aecli.config import config_text, options_from
+
+    chosen = options_from(config, **given)  # the file, then the flags over it; checked
+    if print_config:
+        typer.echo(config_text(chosen.resolved()), nl=False)
+        return
     from aecli.outputs import train_outputs
 
     paths = train_outputs(data, output, resume, force)
     output, progress = paths.checkpoint, paths.progress
     if resume is not None:
-        refuse_options_with_resume(options)
+        refuse_options_with_resume(given if config is None else {**given, "config": config})
     check_report_target(report, report_label, data, output, force)
 
     from aecli import api
@@ -119,7 +136,7 @@ def train(
                 checkpoint_every=checkpoint_every,
                 resume=resume,
                 **run,
-                **({} if resume else options),
+                **({} if resume else chosen.to_dict()),
             )
     except TrainingInterrupted as exc:
         exc.exit_code = 128 + (stop.signum or 2)

@@ -27,7 +27,9 @@ PATH_COLUMN = "path"
 
 def is_image_source(data: Any) -> bool:
     """True for a folder, a glob pattern, or a file with an image suffix."""
-    if isinstance(data, pd.DataFrame) or str(data) == "-" or is_table_collection(data):
+    if isinstance(data, pd.DataFrame | np.ndarray) or str(data) == "-":
+        return False
+    if is_table_collection(data):
         return False
     path = Path(str(data))
     if path.is_dir():

@@ -35,6 +35,7 @@ from aecli.data.image_files import (
     write_images,
 )
 from aecli.errors import AecliWarning, CheckpointError, DataError, UserError
+from aecli.progress import tick
 from aecli.vocabulary import LIKELIHOODS
 
 if TYPE_CHECKING:
@@ -178,7 +179,8 @@ class ImageAdapter(Adapter):
         for start in range(0, len(files), step):
             chunk = files[start : start + step]
             paths = pd.DataFrame({PATH_COLUMN: [f.as_posix() for f in chunk]})
-            yield Rows(paths, ImageRows(self, chunk))
+            yield Rows(paths, ImageRows(self, chunk), start=start)
+            tick(start + len(chunk), len(files), "images", stream=True)
 
     def read(self, source: Any, keep: Sequence[str] = (), recursive: bool = False) -> Rows:
         """All images, decoded lazily: slicing `x` reads just those files."""

@@ -16,7 +16,14 @@ import pandas as pd
 
 from aecli.data.compression import COMPRESSED, URL, _compressor, compressed_writer, fetch_url
 from aecli.data.csv_dialect import SAMPLE_BYTES, Dialect, detect
-from aecli.data.table_sources import PARQUET, READERS, is_table_collection, suffix_of, table_files
+from aecli.data.table_sources import (
+    PARQUET,
+    READERS,
+    array_table,
+    is_table_collection,
+    suffix_of,
+    table_files,
+)
 from aecli.errors import DataError, UserError
 from aecli.store.atomic import STDIO, atomic_path
 
@@ -29,6 +36,7 @@ def read_table(source: str | Path | pd.DataFrame, dialect: Dialect | None = None
     """Read a path (CSV, TSV, Parquet, compressed .gz/.bz2/.xz/.zst; '-' for CSV on stdin; a URL
     through fsspec where it is installed), or pass a DataFrame through. What `dialect` leaves
     open (encoding, separator, decimal mark) is detected from the file's first bytes."""
+    source = array_table(source)
     if isinstance(source, pd.DataFrame):
         return source
     given = Dialect() if dialect is None else dialect

@@ -32,6 +32,30 @@ class TableFile:
     name: str = ""  # its path relative to the folder or glob: the name of its --out-dir output
 
 
+def array_table(source: Any, columns: list[str] | None = None) -> Any:
+    """A NumPy array (rows x columns) as a DataFrame with `columns` (default x0, x1, ...:
+    scikit-learn's names for unnamed features); any other source as it is."""
+    import numpy as np
+
+    if not isinstance(source, np.ndarray):
+        return source
+    import pandas as pd
+
+    if source.ndim != 2:
+        raise DataError(
+            f"an array of data must be 2-D (rows x columns), not of shape {source.shape}; "
+            "images are read from files: give a folder, a glob or an image file"
+        )
+    if columns is None:
+        columns = [f"x{i}" for i in range(source.shape[1])]
+    elif len(columns) != source.shape[1]:
+        raise DataError(
+            f"the array has {source.shape[1]} columns; {len(columns)} were expected "
+            f"({columns[0]}..{columns[-1]})"
+        )
+    return pd.DataFrame(source, columns=columns)
+
+
 def suffix_of(path: Path) -> str:
     """The table suffix, under any compression suffix: 'a.csv.gz' -> '.csv'."""
     suffixes = [s.lower() for s in path.suffixes]

@@ -22,8 +22,8 @@ import pandas as pd
 
 from aecli.data.compression import URL, _compressor, fetch_url
 from aecli.data.csv_dialect import SAMPLE_BYTES, Dialect, detect
+from aecli.data.input_meter import Meter
 from aecli.data.shards import Shard
-from aecli.data.table_sources import table_files
 from aecli.errors import DataError
 from aecli.store.atomic import STDIO
 
@@ -54,7 +54,9 @@ def table_blocks(
     """The rows of `source` (a path, a folder or glob of tables, '-', a URL or a DataFrame) as
     blocks in order. `types` maps column names to "float" / "int" / "bool" / "str" (what the
     model reads them as); other columns of a CSV are read as text."""
+    from aecli.data.table_sources import array_table, table_files
 
+    source = array_table(source)
     if isinstance(source, pd.DataFrame):
         if len(source) == 0:
             raise DataError("the table has no rows")
@@ -65,29 +67,36 @@ def table_blocks(
         yield from _row_shard(source, given, dict(types or {}))
         return
     start = 0
-    for one in table_files(source):
-        for frame in _file_blocks(one, given, dict(types or {})):
+    files = table_files(source)
+    meter = Meter([one.path for one in files])
+    for one in files:
+        for frame in _file_blocks(one, given, dict(types or {}), meter):
             for key, value in one.partitions.items():
                 if key not in frame.columns:
                     frame[key] = value
             if len(frame):
+                meter.report(start + len(frame))
                 yield Block(start, frame)
                 start += len(frame)
+        meter.next_file()
     if start == 0:
         raise DataError(f"{source} has a header but no data rows")
+    meter.report(start)
 
 
 def _row_shard(shard: Shard, given: Dialect, types: dict[str, str]) -> Iterator[Block]:
     """The blocks of one table file's rows [start, stop) of its shard; rows keep their numbers
     in the whole file (for messages). The file is read once more to count its rows (Parquet:
     from its metadata)."""
+    from aecli.data.table_sources import table_files
+
     one = table_files(shard.source)[0]
     if one.parquet:
         import pyarrow.parquet as pq
 
         n = pq.ParquetFile(one.path).metadata.num_rows
     else:
-        n = sum(len(frame) for frame in _file_blocks(one, given, {}))
+        n = sum(len(frame) for frame in _file_blocks(one, given, {}, Meter([])))
     start, stop = shard.bounds(n)
     for block in table_blocks(shard.source, given, types):
         end = block.start + len(block.frame)
@@ -99,47 +108,53 @@ def _row_shard(shard: Shard, given: Dialect, types: dict[str, str]) -> Iterator[
         yield Block(block.start + lo, block.frame.iloc[lo:hi].reset_index(drop=True))
 
 
-def _file_blocks(one: Any, given: Dialect, types: dict[str, str]) -> Iterator[pd.DataFrame]:
+def _file_blocks(
+    one: Any, given: Dialect, types: dict[str, str], meter: Meter
+) -> Iterator[pd.DataFrame]:
     from aecli.data.table_sources import PARQUET, READERS, suffix_of
 
     name = str(one.path)
     if one.parquet:
-        yield from _parquet_blocks(one)
+        yield from _parquet_blocks(one, meter)
         return
     if name == STDIO:
-        opener = _stdin_opener()
-        yield from _csv_blocks(opener, ",", given, types, "stdin", reopen=False)
+        opener = _stdin_opener(meter)
+        yield from _csv_blocks(opener, ",", given, types, "stdin", reopen=False, meter=meter)
         return
     if URL.match(name):
         data = fetch_url(name)
         sep = READERS.get(suffix_of(Path(name.split("?")[0])), ",")
-        yield from _csv_blocks(lambda: io.BytesIO(data), sep, given, types, name, reopen=True)
+        yield from _csv_blocks(
+            lambda: io.BytesIO(data), sep, given, types, name, reopen=True, meter=meter
+        )
         return
     path = Path(name)
     suffix = suffix_of(path)
     assert suffix not in PARQUET
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty; it needs a header row and at least one data row")
-    yield from _csv_blocks(_file_opener(path), READERS[suffix], given, types, name, reopen=True)
+    opener = _file_opener(path, meter)
+    yield from _csv_blocks(opener, READERS[suffix], given, types, name, reopen=True, meter=meter)
 
 
-def _file_opener(path: Path) -> Callable[[], Any]:
+def _file_opener(path: Path, meter: Meter) -> Callable[[], Any]:
     compressor = _compressor(path.suffix.lower())
 
     def opener() -> Any:
-        if compressor is None:
-            return open(path, "rb")
-        return compressor.open(path, "rb")
+        raw = meter.watch(open(path, "rb"))  # noqa: SIM115 (the meter closes it)
+        return raw if compressor is None else compressor.open(raw, "rb")
 
     return opener
 
 
-def _stdin_opener() -> Callable[[], Any]:
+def _stdin_opener(meter: Meter) -> Callable[[], Any]:
     """stdin, once: its first bytes are read for the dialect and replayed to the reader."""
     head = sys.stdin.buffer.read(SAMPLE_BYTES)
     if not head.strip():
         raise DataError("stdin is empty; pipe a CSV with a header row into '-'")
-    return lambda: _Replay(head, sys.stdin.buffer)
+    replay = _Replay(head, sys.stdin.buffer)
+    meter.position = lambda: replay.count
+    return lambda: replay
 
 
 class _Replay(io.RawIOBase):
@@ -148,6 +163,7 @@ class _Replay(io.RawIOBase):
     def __init__(self, head: bytes, rest: Any) -> None:
         self._head = memoryview(head)
         self._rest = rest
+        self.count = 0  # bytes handed out so far
 
     def readable(self) -> bool:
         return True
@@ -157,9 +173,11 @@ class _Replay(io.RawIOBase):
             n = min(len(buffer), len(self._head))
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
+            self.count += n
             return n
         data = self._rest.read(len(buffer))
         buffer[: len(data)] = data
+        self.count += len(data)
         return len(data)
 
 
@@ -170,10 +188,14 @@ def _csv_blocks(
     types: dict[str, str],
     name: str,
     reopen: bool,
+    meter: Meter,
 ) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
 
     handle = _BufferedHead(opener(), name)
+    raw_position, parsed = meter.position, 0
+    # pyarrow reads ahead: the file position leads the rows; count the blocks parsed instead
+    meter.position = lambda: int(raw_position() * min(1.0, parsed / max(1, handle.count)))
     dialect = detect(handle.head, default_sep, given, name)
     names = _header(handle.head, dialect, name)
     if dialect.thousands is not None:  # pyarrow has no thousands separator: pandas in chunks
@@ -182,6 +204,7 @@ def _csv_blocks(
     try:
         reader = _open_csv(handle, dialect, names, types)
         for batch in reader:
+            parsed += block_bytes()
             yield batch.to_pandas()
     except pa.ArrowInvalid as exc:
         failed = FAILED.search(str(exc))
@@ -235,6 +258,11 @@ class _BufferedHead(io.RawIOBase):
         self.head = head
         self._inner = _Replay(head, raw)
         self._raw = raw
+
+    @property
+    def count(self) -> int:
+        """Bytes handed to the reader so far."""
+        return self._inner.count
 
     def readable(self) -> bool:
         return True
@@ -331,14 +359,17 @@ def _pandas_blocks(
         raise DataError(f"{name} is not a well-formed table: {_first_line(exc)}") from None
 
 
-def _parquet_blocks(one: Any) -> Iterator[pd.DataFrame]:
+def _parquet_blocks(one: Any, meter: Meter) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     try:
         reader = pq.ParquetFile(one.path)
         width = max(1, len(reader.schema_arrow))
         rows = max(1, block_bytes() // (8 * width))
+        size, total, done = meter.sizes[meter.index] or 0, max(1, reader.metadata.num_rows), 0
+        meter.position = lambda: size * done // total
         for batch in reader.iter_batches(batch_size=rows):
+            done += batch.num_rows
             yield batch.to_pandas()
     except DataError:
         raise

@@ -51,8 +51,12 @@ class TableAdapter(TableSchema, Adapter):
     def fit_training(
         cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
     ) -> Fitted:
+        from aecli.data.table_training import fit_streamed, streams_training
+
         if options.patch is not None or options.image_size is not None:
             raise UserError("--patch and --image-size are for images; this data is a table")
+        if streams_training(source):  # larger than AECLI_TRAIN_MEMORY: from the stream
+            return fit_streamed(cls, source, options, variational)
         frame = read_table(source, dialect_of(options))
         if len(frame) < 2:
             raise DataError("training needs at least 2 rows")

@@ -80,6 +80,23 @@ _KINDS = [
 ]
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
+FINE_TUNE_LR = 3e-4  # a trained network takes smaller steps (1e-3 undid the photo model at first)
+
+
+def preset_for(options: TrainOptions) -> dict[str, Any]:
+    """The kind's preset for every option left at None (and those the kind fixes); a denoiser
+    learning from noisy images draws no noise, and one fine-tuning a model takes smaller steps."""
+    kind = KINDS[options.kind]
+    filled = {
+        name: value
+        for name, value in kind.preset.items()
+        if getattr(options, name) is None or name in kind.fixed
+    }
+    if options.self_supervised:  # the images bring their own noise
+        filled.pop("noise", None)
+    if kind.residual and options.init not in (None, "random") and options.lr is None:
+        filled["lr"] = FINE_TUNE_LR
+    return filled
 
 
 def check_kind_options(options: TrainOptions) -> None:

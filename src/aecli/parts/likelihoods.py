@@ -20,6 +20,14 @@ import torch.nn.functional as F
 LOG_2PI = math.log(2 * math.pi)
 
 
+def student_t_nll(residual: torch.Tensor, logvar: torch.Tensor, dof: float) -> torch.Tensor:
+    """-log of the Student-t density with `dof` degrees of freedom and scale exp(logvar / 2)
+    at `residual`, in nats, cell by cell."""
+    const = math.lgamma(dof / 2) - math.lgamma((dof + 1) / 2) + 0.5 * math.log(dof * math.pi)
+    spread = residual.pow(2) * torch.exp(-logvar) / dof
+    return const + 0.5 * logvar + 0.5 * (dof + 1) * torch.log1p(spread)
+
+
 class Likelihood:
     """The likelihood of one table's model-space rows: a kind and a slot range per column."""
 
@@ -82,9 +90,15 @@ class Likelihood:
         x: torch.Tensor,
         logvar: torch.Tensor,
         present: torch.Tensor | None = None,
+        dof: float | None = None,
     ) -> torch.Tensor:
-        """-log p(x | decoder output), in nats, summed over the (present) columns, per row."""
-        gauss = 0.5 * (LOG_2PI + logvar + (x - out).pow(2) * torch.exp(-logvar))
+        """-log p(x | decoder output), in nats, summed over the (present) columns, per row.
+        With `dof`, the "gaussian" columns are Student-t with that many degrees of freedom
+        and scale exp(logvar / 2): the same centre, heavier tails."""
+        if dof is None:
+            gauss = 0.5 * (LOG_2PI + logvar + (x - out).pow(2) * torch.exp(-logvar))
+        else:
+            gauss = student_t_nll(x - out, logvar, dof)
         columns = self._per_column(self._scalar_cells(out, x, gauss), out, x)
         if present is not None:
             columns = columns * present

@@ -31,7 +31,17 @@ def render_report(
     `label` colours the map of the codes: a column of the table, or for images `folder` or a
     regular expression over the file names."""
     _require_matplotlib()
-    from aecli.report import sections
+    from aecli.progress import tick
+
+    if model.is_denoiser and data is not None:  # no codes to map: its page shows its training
+        if not held_out:
+            from aecli.errors import UserError
+
+            raise UserError(
+                "a denoiser has no codes to map or reconstruct; report it without DATA "
+                "(its training), and see it at work with: aecli denoise MODEL IMAGE -o OUT"
+            )
+        data = None  # train --report: the training alone
     from aecli.report.collect import MAX_ROWS, gather
     from aecli.report.page import page
 
@@ -46,21 +56,45 @@ def render_report(
             seed=seed,
             source=source,
         )
-    parts = [sections.overview(model, ev, name), sections.training(model, ev)]
+    steps = _section_steps(model, ev, name, seed)
+    parts = []
+    for done, step in enumerate(steps, 1):  # each section draws its figures: seconds apiece
+        parts.append(step())
+        tick(done, len(steps), "sections")
+    what = "images" if model.is_image else "a table"
+    lead = f"A {model.kind} autoencoder trained on {what}, {model.latent_dim} codes."
+    if model.is_denoiser:
+        lead = "A denoiser of images (residual, no bottleneck: it predicts the noise)."
+    return page(f"aecli report: {name}", lead, parts)
+
+
+def _section_steps(model: Model, ev: Any, name: str, seed: int) -> list[Any]:
+    """The report's sections, each a function that draws it: the ones every model has, and
+    with data the comparisons, codes, reconstructions and samples."""
+    from aecli.report import sections
+
+    steps: list[Any] = [
+        lambda: sections.overview(model, ev, name),
+        lambda: sections.training(model, ev),
+    ]
     if ev is not None:
-        parts += [sections.baseline(model, ev), sections.codes(model, ev)]
+        steps += [lambda: sections.baseline(model, ev), lambda: sections.codes(model, ev)]
         if model.is_image:
             from aecli.report import images
 
-            parts += [images.reconstructions(model, ev), images.samples(model, seed)]
+            steps += [
+                lambda: images.reconstructions(model, ev),
+                lambda: images.samples(model, seed),
+            ]
         else:
             from aecli.report import tables
 
-            parts += [tables.reconstructions(model, ev), tables.samples(model, ev, seed)]
-    parts.append(sections.provenance(model))
-    what = "images" if model.is_image else "a table"
-    lead = f"A {model.kind} autoencoder trained on {what}, {model.latent_dim} codes."
-    return page(f"aecli report: {name}", lead, parts)
+            steps += [
+                lambda: tables.reconstructions(model, ev),
+                lambda: tables.samples(model, ev, seed),
+            ]
+    steps.append(lambda: sections.provenance(model))
+    return steps
 
 
 def write_report(
