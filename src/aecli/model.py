@@ -23,6 +23,8 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.likelihoods import Likelihood
 from aecli.parts.networks import AutoencoderNet
 from aecli.progress import tick
+from aecli.streams import inference_threads
+from aecli.training import torch_threads
 
 Data = Any  # a path (CSV, TSV, Parquet, an image, a folder or glob of images), '-' or a frame
 
@@ -336,9 +338,9 @@ class Model:
         `array` is an array or anything sliceable into one (image rows decode per block)."""
         from aecli.devices import autocast
 
-        out, dev = [], self.device
-        block = block_rows(max(self.n_features, width or 1))
-        with torch.no_grad(), autocast(dev, self.precision):
+        out, block, dev = [], block_rows(max(self.n_features, width or 1)), self.device
+        threads = inference_threads(self.architecture.parameter_count(), min(block, len(array)))
+        with torch.no_grad(), torch_threads(threads), autocast(dev, self.precision):
             for start in range(0, len(array), block):
                 rows = torch.from_numpy(np.array(array[start : start + block], dtype=np.float32))
                 cond = () if y is None else (torch.from_numpy(y[start : start + block]).to(dev),)

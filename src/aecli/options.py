@@ -258,6 +258,14 @@ class TrainOptions:
         panel="Images",
     )
     recursive: bool = opt(False, "Images: also read the folder's subfolders.", panel="Images")
+    workers: int | None = opt(
+        None,
+        "Images: processes decoding images while training on a folder larger than memory. "
+        "Default: one per core beyond the first, at most 4.",
+        low=0,
+        high=64,
+        panel="Images",
+    )
     patch: int | None = opt(
         None,
         "Images: train on random P x P crops of the images at their own size (a denoiser of "

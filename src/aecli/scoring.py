@@ -79,9 +79,17 @@ class ScoreSettings:
 
 
 def default_method(model: Model) -> str:
-    """likelihood where the checkpoint has what it needs (every VAE; the deterministic kinds
-    trained by this version), else reconstruction."""
-    if model.variational or (_stored(model, "variance") is not None and _has_density(model)):
+    """The method of the checkpoint's stored validation scores, when it holds them; else
+    likelihood for every VAE and for the deterministic kinds' tables, and reconstruction for
+    their images (per-pixel residual scales from a few validation images ranked MNIST anomalies
+    worse than the pixel error itself: benchmarks/README.md) and for checkpoints without the
+    code density and residual scales."""
+    stored = model.metrics.get("score")
+    if isinstance(stored, dict) and stored.get("method") in METHODS:
+        return str(stored["method"])
+    if model.variational:
+        return "likelihood"
+    if not model.is_image and _stored(model, "variance") is not None and _has_density(model):
         return "likelihood"
     return "reconstruction"
 

@@ -9,6 +9,7 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from aecli.parts.objective import Objective
 from aecli.progress import listening_now, tick
 
 EVAL_BATCH = 8192
+CHOSEN_THREADS: ContextVar[int | None] = ContextVar("aecli_threads", default=None)
 EpochCallback = Callable[[dict[str, Any], int], None]
 CYCLE_STEPS = 4000  # the default budget's first cycle, and each further one
 MAX_CYCLES = 10  # at most 40,000 optimiser steps by default
@@ -63,10 +65,12 @@ def torch_threads(n: int) -> Iterator[None]:
 
     before = torch.get_num_threads()
     torch.set_num_threads(n)
+    token = CHOSEN_THREADS.set(n)  # what a forward pass inside uses (streams.inference_threads)
     try:
         with threadpool_limits(n):
             yield
     finally:
+        CHOSEN_THREADS.reset(token)
         torch.set_num_threads(before)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from aecli.cli.app import app
+from aecli.cli.completion import complete_models
 from aecli.cli.support import (
     Common,
     Force,
@@ -27,7 +28,9 @@ def denoise(
     model_ref: Annotated[
         str,
         typer.Argument(
-            metavar="MODEL", help="A checkpoint, or a built-in model (`aecli models`): photo."
+            metavar="MODEL",
+            help="A checkpoint, or a built-in model (`aecli models`): photo.",
+            autocompletion=complete_models,
         ),
     ],
     data: Annotated[

@@ -25,8 +25,8 @@ from aecli.cli.support import (
 METHOD_HELP = (
     "reconstruction: the loss per present cell (squared error in standardised units, "
     "cross-entropy for categories); likelihood: -log p(x) in nats per row (VAE: importance "
-    "sampling; other kinds: code density + residual variances). Default: likelihood where the "
-    "checkpoint allows."
+    "sampling; other kinds: code density + Student-t residuals). Default: the method of the "
+    "checkpoint's validation scores (likelihood; reconstruction for images, except a VAE's)."
 )
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aecli.cli.completion import choices_completer, complete_kinds, complete_models
 from aecli.errors import UserError
 from aecli.options import TrainOptions
 
@@ -64,7 +65,9 @@ ShardOption = Annotated[
 ModelPath = Annotated[
     str,
     typer.Argument(
-        metavar="MODEL", help="A checkpoint written by `aecli train`, or a built-in model's name."
+        metavar="MODEL",
+        help="A checkpoint written by `aecli train`, or a built-in model's name.",
+        autocompletion=complete_models,
     ),
 ]
 
@@ -189,6 +192,9 @@ def option_parameters(options: type = TrainOptions) -> list[inspect.Parameter]:
             metavar = "|".join(c for c in meta["choices"] if c != "none")
         metavar = meta.get("metavar") or metavar
         help_text = meta["help"]
+        completer = complete_kinds if f.name == "kind" else None
+        if meta["choices"]:
+            completer = choices_completer(meta["choices"])
         params.append(
             inspect.Parameter(
                 f.name,
@@ -201,6 +207,7 @@ def option_parameters(options: type = TrainOptions) -> list[inspect.Parameter]:
                         metavar=metavar,
                         help=help_text,
                         rich_help_panel=meta.get("panel"),
+                        autocompletion=completer,
                     ),
                 ],
             )

@@ -154,7 +154,12 @@ class ImageAdapter(Adapter):
                 stacklevel=4,
             )
         if options.patch is None:
-            return Fitted(adapter, adapter.load(files), None, n_inputs=1)
+            from aecli.data.image_stream import ImageStream, streams_images
+
+            if not streams_images(len(files), adapter.n_features):
+                return Fitted(adapter, adapter.load(files), None, n_inputs=1)
+            images = ImageStream(adapter, files, options)  # decoded per batch by --workers
+            return Fitted(adapter, images.x, None, n_inputs=1, stream=images)
         # crops per epoch: no more than --steps batches use
         wanted = min(CROPS, (options.steps or CROPS) * (options.batch_size or 128))
         if not stream:
