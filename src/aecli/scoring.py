@@ -79,9 +79,17 @@ class ScoreSettings:
 
 
 def default_method(model: Model) -> str:
-    """likelihood where the checkpoint has what it needs (every VAE; the deterministic kinds
-    trained by this version), else reconstruction."""
-    if model.variational or (_stored(model, "variance") is not None and _has_density(model)):
+    """The method of the checkpoint's stored validation scores, when it holds them; else
+    likelihood for every VAE and for the deterministic kinds' tables, and reconstruction for
+    their images (per-pixel residual scales from a few validation images ranked MNIST anomalies
+    worse than the pixel error itself: benchmarks/README.md) and for checkpoints without the
+    code density and residual scales."""
+    stored = model.metrics.get("score")
+    if isinstance(stored, dict) and stored.get("method") in METHODS:
+        return str(stored["method"])
+    if model.variational:
+        return "likelihood"
+    if not model.is_image and _stored(model, "variance") is not None and _has_density(model):
         return "likelihood"
     return "reconstruction"
 
@@ -146,6 +154,14 @@ class Scorer:
         self.density = (
             None if density is None else {k: torch.from_numpy(v) for k, v in density.items()}
         )
+        self._to(model.device)
+
+    def _to(self, device: torch.device) -> None:
+        """The prepared tensors on the device the model computes on."""
+        self.log_scale, self.logvar = self.log_scale.to(device), self.logvar.to(device)
+        self.column_var = self.column_var.to(device)
+        if self.density is not None:
+            self.density = {k: v.to(device) for k, v in self.density.items()}
 
     @property
     def width(self) -> int:
@@ -155,7 +171,11 @@ class Scorer:
         """(rows, 1 + 2N): the score, then the N top columns' indices and shares."""
         model, lik = self.model, self.model.likelihood
         present = lik.present(x)
-        mask = torch.ones(len(x), len(lik.kinds)) if present is None else present.float()
+        mask = (
+            torch.ones(len(x), len(lik.kinds), device=x.device)
+            if present is None
+            else present.float()
+        )
         target = x.nan_to_num(0.0)
         code = model.net.encode(x, y)
         out = model.net.decode(code, y)

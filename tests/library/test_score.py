@@ -181,6 +181,12 @@ def test_an_image_folder_is_scored_with_heatmaps(tmp_path: Path, runner: CliRunn
     assert maps == sorted(p.name for p in folder.glob("*.png"))
     refused = invoke(runner, "score", model, folder, "--explain", "2", "-o", tmp_path / "e.csv")
     assert refused.exit_code == 2 and "--heatmaps" in refused.stderr
+    # images score by reconstruction by default (the validation scores too); likelihood on request
+    assert aecli.load(model).metrics["score"]["method"] == "reconstruction"
+    asked = invoke(
+        runner, "score", model, folder, "--method", "likelihood", "--json", "-o", tmp_path / "l.csv"
+    )
+    assert asked.exit_code == 0 and json.loads(asked.stdout)["method"] == "likelihood"
 
 
 @pytest.mark.parametrize(
