@@ -38,7 +38,8 @@ cols = model.adapter.columns
 mean = np.array([c.mean for c in cols]); scale = np.array([c.scale for c in cols])
 names = [c.name for c in cols]
 if source.endswith(".parquet"):
-    batches = pq.ParquetFile(source).iter_batches(batch_size=(1 << 20) // (8 * len(names)))
+    rows = (1 << 20) // (8 * len(names))
+    batches = pq.ParquetFile(source, pre_buffer=False).iter_batches(batch_size=rows)
 else:
     batches = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=1 << 20))
 writer = None

@@ -363,7 +363,7 @@ def _parquet_blocks(one: Any, meter: Meter) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     try:
-        reader = pq.ParquetFile(one.path)
+        reader = pq.ParquetFile(one.path, pre_buffer=False)  # pre-buffering grows with the file
         width = max(1, len(reader.schema_arrow))
         rows = max(1, block_bytes() // (8 * width))
         size, total, done = meter.sizes[meter.index] or 0, max(1, reader.metadata.num_rows), 0
