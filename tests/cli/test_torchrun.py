@@ -103,3 +103,25 @@ def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
     )  # fmt: skip
     assert alone.returncode == 2
     assert "saved by 2 process(es)" in alone.stderr and "--nproc-per-node 2" in alone.stderr
+
+
+FAIL_ON_RANK_1 = """
+import os, sys, aecli
+calls = []
+def stop():
+    calls.append(1)
+    if os.environ["RANK"] == "1" and len(calls) == 5:
+        raise RuntimeError("rank 1 failed here")
+    return False
+aecli.train(sys.argv[1], should_stop=stop, progress_path="never.safetensors", latent_dim=2,
+            hidden=(16,), steps=400, batch_size=32, seed=3)
+"""
+
+
+def test_a_failure_on_one_rank_stops_every_rank(tmp_path):
+    table(tmp_path / "t.csv")
+    (tmp_path / "fail.py").write_text(FAIL_ON_RANK_1)
+    failed = torchrun(tmp_path, "fail.py", "t.csv")  # rank 0 must not wait for ever
+    assert failed.returncode != 0
+    assert "rank 1 failed here" in failed.stderr
+    assert not (tmp_path / "never.safetensors").exists()
