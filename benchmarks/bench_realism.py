@@ -19,7 +19,9 @@ Measures, each the mean over sample seeds 0, 1, 2:
 - ends: the share of generated numeric values exactly at a column's training minimum or
   maximum, beside the held-out rows' share;
 - rare: for each category level under 5% of the training rows, its share in the generated rows
-  over its training share (mean over such levels; 1 = right; 0 = never generated).
+  over its training share (mean over such levels; 1 = right; 0 = never generated);
+- quality: sdmetrics' QualityReport score against the held-out rows (0-1, higher = closer;
+  needs sdmetrics, which is not a dependency: `pip install sdmetrics`).
 
 Run from the repository root (about 5-10 minutes on two busy cores without --peers):
     .venv/bin/python benchmarks/bench_realism.py [--tables penguins,cars] [--peers --epochs 300]
@@ -120,7 +122,23 @@ def measures(fake: pd.DataFrame, train: pd.DataFrame, held: pd.DataFrame, enc: E
         drawn = fake[c].astype(str).value_counts(normalize=True)
         ratios += [drawn.get(level, 0.0) / p for level, p in share.items() if p < RARE]
     rare = float(np.mean(ratios)) if ratios else float("nan")
-    return auc, spread, at_ends(fake, enc), rare
+    return auc, spread, at_ends(fake, enc), rare, quality(held, fake, enc)
+
+
+def quality(held: pd.DataFrame, fake: pd.DataFrame, enc: Encoding) -> float:
+    """sdmetrics' quality score (column shapes and pair trends, 0-1, higher = closer) of the
+    generated rows against the held-out rows; NaN without sdmetrics."""
+    try:
+        from sdmetrics.reports.single_table import QualityReport
+    except ImportError:
+        return float("nan")
+    columns = {c: {"sdtype": "numerical"} for c in enc.numeric}
+    columns |= {c: {"sdtype": "categorical"} for c in enc.categorical}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = QualityReport()
+        report.generate(held, fake[list(held.columns)], {"columns": columns}, verbose=False)
+    return float(report.get_score())
 
 
 def aecli_sampler(train: pd.DataFrame, kind: str) -> tuple[Sampler, str]:
@@ -180,7 +198,7 @@ def run_table(name: str, peers: bool, epochs: int) -> list[list[str]]:
     if peers:
         for peer in ("TVAE", "CTGAN"):
             samplers[f"ctgan {peer}"] = lambda p=peer: ctgan_sampler(train, categorical, p, epochs)
-    out = [["held-out rows", "", "", "", f"{at_ends(held, enc):.4f}", "", ""]]
+    out = [["held-out rows", "", "", "", f"{at_ends(held, enc):.4f}", "", "", ""]]
     for label, make in samplers.items():
         started = time.perf_counter()
         sampler, note = make()
@@ -188,7 +206,7 @@ def run_table(name: str, peers: bool, epochs: int) -> list[list[str]]:
         for seed in SEEDS:
             fake = sampler(len(held_scored), seed).dropna().reset_index(drop=True)
             got.append(measures(fake, train, held_scored, enc, seed))
-        auc, spread, ends, rare = np.mean(got, axis=0)
+        auc, spread, ends, rare, score = np.mean(got, axis=0)
         sd = np.std([g[0] for g in got])
         seconds = time.perf_counter() - started
         print(f"  [{name}] {label}: AUC {auc:.3f}, {seconds:.0f} s", file=sys.stderr, flush=True)
@@ -201,6 +219,7 @@ def run_table(name: str, peers: bool, epochs: int) -> list[list[str]]:
                 f"{spread:.2f}",
                 f"{ends:.4f}",
                 rare_text,
+                f"{score:.3f}",
                 f"{seconds:.0f}",
             ]
         )
@@ -217,7 +236,7 @@ def main() -> int:
         f"# aecli sampling realism ({time.strftime('%Y-%m-%d')}; python "
         f"{platform.python_version()}, torch {torch.__version__}, 1 thread)\n"
     )
-    header = ["sampler", "defaults chosen", "AUC", "spread", "ends", "rare", "s"]
+    header = ["sampler", "defaults chosen", "AUC", "spread", "ends", "rare", "quality", "s"]
     for name in args.tables.split(","):
         with threadpool_limits(1):
             rows = run_table(name, args.peers, args.epochs)

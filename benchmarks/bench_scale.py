@@ -1,17 +1,20 @@
 """Data of any size (issue 12): wall time and peak memory of `aecli encode` on a CSV and on a
 Parquet file of N and 4N rows x 50 columns, side by side with a streamed pyarrow pipeline
-(pyarrow reader in 1 MiB blocks -> the same network -> pyarrow writer), and peak memory of
-`aecli train --epochs 1` on N and 4N rows.
+(pyarrow reader in 1 MiB blocks -> the same network -> pyarrow writer); peak memory of
+`aecli train --epochs 1` on N and 4N rows (as the defaults choose: in memory up to 512 MiB of
+input, streamed beyond; and streamed at both sizes); and of training on a folder of M and 4M
+64x64 PNGs (made here) with the images decoded per batch.
 
 Every measured command runs in its own process under /usr/bin/time (peak RSS, wall seconds).
 The data is generated here (seeded); nothing is downloaded.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_scale.py --rows 250000   # the issue: 1000000
+    nice -n 10 .venv/bin/python benchmarks/bench_scale.py --rows 1000000 --images 5000  # the issue
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,7 +38,8 @@ cols = model.adapter.columns
 mean = np.array([c.mean for c in cols]); scale = np.array([c.scale for c in cols])
 names = [c.name for c in cols]
 if source.endswith(".parquet"):
-    batches = pq.ParquetFile(source).iter_batches(batch_size=(1 << 20) // (8 * len(names)))
+    rows = (1 << 20) // (8 * len(names))
+    batches = pq.ParquetFile(source, pre_buffer=False).iter_batches(batch_size=rows)
 else:
     batches = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=1 << 20))
 writer = None
@@ -53,7 +57,7 @@ writer.close()
 """
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
+def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one command in its own process."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.perf_counter()
@@ -61,6 +65,7 @@ def measure(argv: list[str]) -> tuple[float, float]:
             ["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
             check=True,
             stdout=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
         wall = time.perf_counter() - started
         peak_kib = float(report.read().strip().splitlines()[-1])
@@ -95,69 +100,96 @@ def make_data(folder: Path, rows: int) -> tuple[Path, Path]:
     return csv_path, pq_path
 
 
+def make_images(folder: Path, count: int) -> Path:
+    """`count` seeded 64x64 RGB PNGs: smooth colour fields with noise."""
+    from PIL import Image
+
+    root = folder / f"images{count}"
+    root.mkdir()
+    rng = np.random.default_rng(count)
+    ramp = np.linspace(0, 1, 64)
+    for i in range(count):
+        colour = rng.uniform(0, 255, 3)
+        field = np.outer(ramp, rng.uniform(0.2, 1, 64))[..., None] * colour
+        pixels = np.clip(field + rng.normal(0, 12, (64, 64, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(root / f"{i:06d}.png")
+    return root
+
+
+def encode_rows(folder: Path, sizes: tuple[int, int], data: dict[int, tuple[Path, Path]]) -> None:
+    """(a) and (b): aecli encode against the pipeline, CSV and Parquet, at N and 4N rows."""
+    model = folder / "m.safetensors"
+    head = folder / "head.csv"
+    with open(data[sizes[0]][0]) as src, open(head, "w") as dst:  # train the model on 20k rows
+        for i, line in enumerate(src):
+            if i > 20_000:
+                break
+            dst.write(line)
+    subprocess.run(
+        [*AECLI, "train", str(head), "-o", str(model), "--epochs", "1", "--quiet"], check=True
+    )
+    script = folder / "pipeline.py"
+    script.write_text(PIPELINE)
+    print("| input | rows | aecli s | pipeline s | time ratio | aecli MiB | pipeline MiB |")
+    print("|---|---|---|---|---|---|---|")
+    peaks: dict[str, list[float]] = {"csv": [], "parquet": []}
+    for kind, index in (("csv", 0), ("parquet", 1)):
+        for n in sizes:
+            source = data[n][index]
+            out = folder / f"codes.{kind}"
+            aecli_run = measure(
+                [*AECLI, "encode", str(model), str(source), "-o", str(out), "-f", "-q"]
+            )
+            out.unlink()
+            pipe_run = measure([PYTHON, str(script), str(model), str(source), str(out)])
+            out.unlink()
+            peaks[kind].append(aecli_run[1])
+            print(
+                f"| {kind} | {n:,} | {aecli_run[0]:.1f} | {pipe_run[0]:.1f} | "
+                f"{aecli_run[0] / pipe_run[0]:.2f} | {aecli_run[1]:.0f} | {pipe_run[1]:.0f} |",
+                flush=True,
+            )
+    for kind, (small, large) in peaks.items():
+        print(f"\nencode {kind}: peak RSS 4N / N = {large / small:.2f}")
+
+
+def train_runs(folder: Path, label: str, sources: dict[int, Path], extra: list[str]) -> None:
+    """(c) and (d): train --epochs 1 at both sizes, as the defaults choose and streamed."""
+    for how, env in (("default", {}), ("streamed", {"AECLI_TRAIN_MEMORY": "0"})):
+        peaks = []
+        for n, source in sources.items():
+            out = folder / f"t{n}.safetensors"
+            argv = [*AECLI, "train", str(source), "-o", str(out), "--epochs", "1", "-q", "-f"]
+            run = measure([*argv, *extra], env)
+            peaks.append(run[1])
+            print(f"| {label} | {how} | {n:,} | {run[0]:.1f} | {run[1]:.0f} |", flush=True)
+        print(f"| {label} | {how} | 4x / 1x peak RSS | | {peaks[1] / peaks[0]:.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="N (the large run is 4N)")
+    parser.add_argument("--images", type=int, default=5000, help="M images (the large run: 4M)")
+    parser.add_argument("--skip-encode", action="store_true")
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--skip-images", action="store_true")
     args = parser.parse_args()
     sizes = (args.rows, 4 * args.rows)
     with tempfile.TemporaryDirectory(prefix="bench_scale.") as tmp:
         folder = Path(tmp)
-        data = {n: make_data(folder, n) for n in sizes}
-        model = folder / "m.safetensors"
-        small_csv = data[sizes[0]][0]
-        head = folder / "head.csv"
-        with open(small_csv) as src, open(head, "w") as dst:  # train the model on 20k rows
-            for i, line in enumerate(src):
-                if i > 20_000:
-                    break
-                dst.write(line)
-        subprocess.run(
-            [*AECLI, "train", str(head), "-o", str(model), "--epochs", "1", "--quiet"], check=True
-        )
-        script = folder / "pipeline.py"
-        script.write_text(PIPELINE)
         print(f"rows N = {sizes[0]:,}; 50 float columns; peak RSS in MiB; wall in s\n")
-        print("| input | rows | aecli s | pipeline s | time ratio | aecli MiB | pipeline MiB |")
-        print("|---|---|---|---|---|---|---|")
-        peaks: dict[str, list[float]] = {"csv": [], "parquet": []}
-        for kind, index in (("csv", 0), ("parquet", 1)):
-            for n in sizes:
-                source = data[n][index]
-                out = folder / f"codes.{kind}"
-                aecli_run = measure(
-                    [*AECLI, "encode", str(model), str(source), "-o", str(out), "-f", "-q"]
-                )
-                out.unlink()
-                pipe_run = measure([PYTHON, str(script), str(model), str(source), str(out)])
-                out.unlink()
-                peaks[kind].append(aecli_run[1])
-                print(
-                    f"| {kind} | {n:,} | {aecli_run[0]:.1f} | {pipe_run[0]:.1f} | "
-                    f"{aecli_run[0] / pipe_run[0]:.2f} | {aecli_run[1]:.0f} | {pipe_run[1]:.0f} |",
-                    flush=True,
-                )
-        for kind, (small, large) in peaks.items():
-            print(f"\nencode {kind}: peak RSS 4N / N = {large / small:.2f}")
-        if args.skip_train:
-            return
-        train_peaks = []
-        for n in sizes:
-            run = measure(
-                [
-                    *AECLI,
-                    "train",
-                    str(data[n][1]),
-                    "-o",
-                    str(folder / f"t{n}.safetensors"),
-                    "--epochs",
-                    "1",
-                    "--quiet",
-                ]
-            )
-            train_peaks.append(run[1])
-            print(f"train --epochs 1 on {n:,} rows: {run[0]:.1f} s, {run[1]:.0f} MiB", flush=True)
-        print(f"train: peak RSS 4N / N = {train_peaks[1] / train_peaks[0]:.2f}")
+        if not (args.skip_encode and args.skip_train):
+            data = {n: make_data(folder, n) for n in sizes}
+            if not args.skip_encode:
+                encode_rows(folder, sizes, data)
+        print("\n| training | how | rows / images | wall s | peak MiB |\n|---|---|---|---|---|")
+        if not args.skip_train:
+            train_runs(folder, "table (Parquet)", {n: data[n][1] for n in sizes}, [])
+        if not args.skip_images:
+            counts = (args.images, 4 * args.images)
+            folders = {m: make_images(folder, m) for m in counts}
+            options = ["--latent-dim", "16", "--workers", "1"]
+            train_runs(folder, "64x64 PNG folder", folders, options)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from aecli.saving import Loaded, read_model
 from aecli.scoring import fit_score_extras
 from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
 
+if TYPE_CHECKING:
+    from aecli.distributed import Placement
+
 __all__ = ["load", "split_rows", "train"]
 
 
@@ -67,6 +70,8 @@ def train(
     checkpoint_every: int = 0,
     resume: str | os.PathLike[str] | None = None,
     config: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
     **options: Any,
 ) -> Model:
     """Train an autoencoder on a table (a DataFrame, a 2-D NumPy array with columns x0, x1, ...,
@@ -81,9 +86,29 @@ def train(
     With `progress_path`, a resumable checkpoint is written there every `checkpoint_every` epochs
     and when `should_stop()` turns true after a batch (then `TrainingInterrupted` is raised).
     `resume` continues from such a checkpoint (its options win) to the same final weights.
+    `device` (auto, cpu, cuda, cuda:N, mps) and `precision` (fp32, bf16, fp16) say where and
+    how it computes; under torchrun every process trains one shared model (aecli.distributed).
     """
+    from aecli.distributed import placement
+
+    with placement(device, precision) as place:
+        how = (on_epoch, should_stop, progress_path, checkpoint_every, resume, config)
+        return _train(data, place, *how, options)
+
+
+def _train(
+    data: Any,
+    place: Placement,
+    on_epoch: EpochCallback | None,
+    should_stop: Callable[[], bool] | None,
+    progress_path: str | os.PathLike[str] | None,
+    checkpoint_every: int,
+    resume: str | os.PathLike[str] | None,
+    config: str | os.PathLike[str] | None,
+    options: dict[str, Any],
+) -> Model:
     started = time.perf_counter()
-    saved = _resumable(resume) if resume is not None else None
+    saved = _resumable(resume, place) if resume is not None else None
     before = float(saved.history.get("seconds", 0.0)) if saved is not None else 0.0
     opts = saved.options if saved is not None else resolved_from(config, **options)
     if KINDS[opts.kind].residual and adapter_for(data).type != "images":
@@ -106,33 +131,33 @@ def train(
     with torch_threads(threads):
         net, pca = _network(arch, opts, x_train, source)
         objective = assemble.objective(opts, data_shape)
-        x_val = torch.from_numpy(split.xy[split.val_rows])
-        stream = split.fitted.stream
-        rows = stream if stream is not None else torch.from_numpy(split.xy[split.train_rows])
-        trainer = Trainer(net, objective, rows, x_val, opts)
+        trainer = _trainer(net, objective, split, opts, place)
         if saved is not None:
             trainer.restore(saved.resume, saved.resume_tensors, saved.net.state_dict())
 
         def snapshot() -> Model:
-            history = {**trainer.history(), "data_sha256": split.fingerprint}
+            history = {**trainer.history(), "data_sha256": split.fingerprint, **place.record()}
             history["seconds"] = round(before + time.perf_counter() - started, 2)
             extras = {"pca": pca} if pca else {}
             model = Model(opts, split.fitted.adapter, trainer.best_net(), history, {}, extras)
+            model.to(place.device)
             model.metrics = _denoiser_metrics(trainer) if residual else _metrics(model, split, pca)
             return model
 
         def save_progress() -> None:
-            if progress_path is not None:
-                state = (trainer.state_meta(), trainer.state_tensors())
-                snapshot().save(progress_path, force=True, resume=state)
+            state = (trainer.state_meta(), trainer.state_tensors())  # every rank takes part
+            model = snapshot()
+            if progress_path is not None and place.writes:
+                model.save(progress_path, force=True, resume=state)
 
-        if not trainer.run(on_epoch, should_stop, checkpoint_every, save_progress):
+        stop = None if should_stop is None else lambda: trainer.feed.agreed(should_stop())
+        if not trainer.run(on_epoch, stop, checkpoint_every, save_progress):
             save_progress()
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
         if not residual:  # a denoiser has no codes to sample from
-            if opts.ensemble > 1:
-                model.extras["members"] = _members(net, objective, (rows, x_val), opts, pca)
+            if opts.ensemble > 1:  # each rank trains the members alike, in one process
+                model.extras["members"] = _members(net, objective, _rows(split), opts, pca)
             _code_extras(model, split, opts)
     if hasattr(split.fitted.stream, "close"):
         split.fitted.stream.close()  # a table's cache of training rows, in a temporary folder
@@ -145,12 +170,34 @@ train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    
 IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
 
 
+def _rows(split: Split) -> tuple[Any, torch.Tensor]:
+    """The training rows (a tensor, or the stream of fresh crops) and the validation rows."""
+    stream = split.fitted.stream
+    rows = stream if stream is not None else torch.from_numpy(split.xy[split.train_rows])
+    return rows, torch.from_numpy(split.xy[split.val_rows])
+
+
+def _trainer(
+    net: torch.nn.Module, objective: Any, split: Split, opts: TrainOptions, place: Placement
+) -> Trainer:
+    """The training loop on this process's device, over its shard of the training and
+    validation rows under torchrun (a stream: each rank draws its own batches from it)."""
+    if not place.launch.distributed:
+        return Trainer(net, objective, *_rows(split), opts, place.feed(0, opts.batch_size))
+    stream = split.fitted.stream
+    own = split.train_rows if stream is not None else place.shard(split.train_rows)
+    feed = place.feed(len(own), opts.batch_size)
+    rows = stream if stream is not None else torch.from_numpy(split.xy[own])
+    x_val = torch.from_numpy(split.xy[place.shard(split.val_rows)])
+    return Trainer(net, objective, rows, x_val, opts, feed)
+
+
 def _init_model(opts: TrainOptions) -> Model | None:
     """The denoiser a denoiser fine-tunes (--init photo, or a checkpoint), or None."""
     if opts.init in (None, "random"):
         return None
     assert opts.init is not None
-    source = load(opts.init)
+    source = load(opts.init, device="cpu")
     if not isinstance(source, Model) or source.architecture.residual is None:
         raise UserError(
             f"--init {opts.init}: fine-tuning starts from a denoiser (--kind denoiser, or a "
@@ -211,7 +258,8 @@ def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
 
     best = trainer.records[trainer.best_epoch]
     seed = trainer.options.seed
-    unchanged = evaluate(Unchanged(trainer.net.arch), trainer.objective, trainer.monitor, seed)
+    unchanged_net = Unchanged(trainer.net.arch).to(trainer.feed.device)
+    unchanged = evaluate(unchanged_net, trainer.objective, trainer.monitor, seed, trainer.feed)
     return TrainingMetrics(
         split="validation" if len(trainer.x_val) else "training",
         rows_train=trainer.n,
@@ -224,10 +272,11 @@ def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
     ).to_dict()
 
 
-def _resumable(path: str | os.PathLike[str]) -> Loaded:
+def _resumable(path: str | os.PathLike[str], place: Placement) -> Loaded:
     saved = read_model(path, with_resume=True)
     if not isinstance(saved.resume, dict):
         raise CheckpointError(f"{path} holds a finished model, not a resumable training state")
+    place.check_resume(saved.history)
     return saved
 
 
@@ -301,9 +350,11 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
     ).to_dict()  # model.metrics stays a plain dict: it travels in the checkpoint's JSON
 
 
-def load(path: str | os.PathLike[str]) -> Model:
+def load(path: str | os.PathLike[str], device: str = "auto", precision: str = "fp32") -> Model:
     """Load a checkpoint written by `Model.save` (safetensors + JSON; nothing is unpickled), or
-    a built-in model by name (`aecli models` lists them)."""
+    a built-in model by name (`aecli models` lists them), to run on `device` (auto: CUDA when
+    available, else CPU) with `precision` (see `Model.to`). Weights load on the CPU, whatever
+    device saved them, and are then moved."""
     from aecli.models import resolve
     from aecli.models.photo import FORMAT as PHOTO_FORMAT
     from aecli.store.checkpoint import read_format
@@ -312,9 +363,9 @@ def load(path: str | os.PathLike[str]) -> Model:
     if read_format(target) == PHOTO_FORMAT.name:  # a denoiser's weights from earlier versions
         from aecli.models.photo import legacy_model
 
-        return legacy_model(target)  # type: ignore[no-any-return]
+        return legacy_model(target).to(device, precision)  # type: ignore[no-any-return]
     loaded = read_model(target)
     model = Model(
         loaded.options, loaded.adapter, loaded.net, loaded.history, loaded.metrics, loaded.extras
     )
-    return model
+    return model.to(device, precision)

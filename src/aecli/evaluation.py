@@ -237,7 +237,8 @@ def variational_sums(
     with torch.no_grad():
         for start in range(0, len(x), BLOCK):
             rows = torch.from_numpy(np.array(x[start : start + BLOCK], dtype=np.float32))
-            cond = None if y is None else torch.from_numpy(y[start : start + BLOCK])
+            rows = rows.to(model.device)
+            cond = None if y is None else torch.from_numpy(y[start : start + BLOCK]).to(rows.device)
             present = model.likelihood.present(rows)  # missing cells are left out, not zeros
             nll, kl, _ = elbo_terms(model.net, model.likelihood, rows, rows, gen, cond, present)
             elbo -= float((nll + kl).double().sum())

@@ -163,8 +163,14 @@ def denoise_residual(model: Model, image: np.ndarray, tile: int | None = 512) ->
     import torch
 
     from aecli.data.tiling import apply_with_margin
+    from aecli.devices import autocast
 
     net = model.net.to(memory_format=torch.channels_last)  # oneDNN's fast CPU convolutions
     planes = np.asarray(image, np.float32).transpose(2, 0, 1)
-    clean = apply_with_margin(planes, net.clean, net.scale, net.margin, tile)
-    return np.clip(clean.transpose(1, 2, 0), 0.0, 1.0)
+
+    def clean(patch: torch.Tensor) -> torch.Tensor:
+        with autocast(model.device, model.precision):
+            return net.clean(patch.to(model.device)).float().cpu()
+
+    clean_planes = apply_with_margin(planes, clean, net.scale, net.margin, tile)
+    return np.clip(clean_planes.transpose(1, 2, 0), 0.0, 1.0)

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from aecli.data.adapter import Adapter, block_rows
-from aecli.errors import DataError, UserError
+from aecli.errors import UserError
 from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.likelihoods import Likelihood
@@ -51,6 +51,17 @@ class Model:
         self.likelihood = Likelihood(*adapter.kinds_and_widths())
         adapter.use_options(options)  # e.g. the CSV dialect the training files were read in
         self.train_seconds: float | None = None
+        self.device, self.precision = torch.device("cpu"), "fp32"
+
+    def to(self, device: Any = "auto", precision: str | None = None) -> Model:
+        """Run on `device` (auto: CUDA when available; see aecli.devices), with `precision`."""
+        from aecli.devices import check_precision, resolve
+
+        self.device = resolve(device)
+        self.precision = check_precision(self.device, precision or self.precision)
+        self.net.to(self.device)
+        self.likelihood.to(self.device)
+        return self
 
     @property
     def schema(self) -> Adapter:
@@ -178,37 +189,6 @@ class Model:
         """`decode` for an image model: (name, PIL image) per row of codes."""
         self.adapter.require("images", "decoding to images")
         return self.decode(codes)
-
-    def _condition_of_codes(self, frame: pd.DataFrame) -> tuple[list[str] | None, Any]:
-        cond = self.adapter.condition
-        if cond is None:
-            return None, None
-        hint = " (encode with --keep COLUMN to carry it along)"
-        y = self.adapter.condition_of(frame, hint)
-        return frame[cond.name].map(str).tolist(), y
-
-    def _codes(self, frame: pd.DataFrame) -> np.ndarray:
-        """The code columns z1..zK of a codes table, checked."""
-        missing = [c for c in self.code_columns if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"the codes need columns {self.code_columns[0]}..{self.code_columns[-1]} "
-                f"(this model has {self.latent_dim}); missing: {', '.join(missing[:5])}"
-            )
-        wider = [c for c in frame.columns if str(c)[:1] == "z" and str(c)[1:].isdigit()]
-        if len(wider) > self.latent_dim:
-            raise DataError(
-                f"the codes have {len(wider)} code columns (z1..z{len(wider)}) but this model's "
-                f"code has {self.latent_dim} (z1..z{self.latent_dim}); decode them with the model "
-                "that encoded them"
-            )
-        values = frame[self.code_columns]
-        if not all(pd.api.types.is_numeric_dtype(values[c]) for c in self.code_columns):
-            raise DataError("the code columns must hold numbers only")
-        array = values.to_numpy(dtype=np.float32)
-        if not np.isfinite(array).all():
-            raise DataError("the code columns hold missing or infinite values; fix those rows")
-        return array
 
     # --- reconstruction --------------------------------------------------------------------
 
@@ -356,13 +336,17 @@ class Model:
     ) -> np.ndarray:
         """fn over blocks of rows (and of the condition y, when given), without gradients.
         `array` is an array or anything sliceable into one (image rows decode per block)."""
-        out, block = [], block_rows(max(self.n_features, width or 1))
+        from aecli.devices import autocast
+
+        out, block, dev = [], block_rows(max(self.n_features, width or 1)), self.device
         threads = inference_threads(self.architecture.parameter_count(), min(block, len(array)))
-        with torch.no_grad(), torch_threads(threads):
+        with torch.no_grad(), torch_threads(threads), autocast(dev, self.precision):
             for start in range(0, len(array), block):
                 rows = torch.from_numpy(np.array(array[start : start + block], dtype=np.float32))
-                cond = () if y is None else (torch.from_numpy(y[start : start + block]),)
-                out.append(fn(rows, *cond).numpy())
+                cond = () if y is None else (torch.from_numpy(y[start : start + block]).to(dev),)
+                result = fn(rows.to(dev), *cond)
+                half = result.dtype in (torch.bfloat16, torch.float16)
+                out.append((result.float() if half else result).cpu().numpy())
                 tick(min(start + block, len(array)), len(array), self.adapter.noun, inner=True)
         if out:
             return np.concatenate(out)

@@ -82,13 +82,27 @@ def _coerce(value: Any, declared: str, name: str, where: str) -> Any:
     if out is _WRONG:
         shown = repr(value) if len(repr(value)) <= 40 else type(value).__name__
         takes = TYPE_WORDS.get(base, base) + (" or None" if optional else "")
+        hint = ""
+        if isinstance(value, str) and base in ("int", "float"):
+            number = _convert(_number(value), base, name)
+            hint = f"; did you mean {name}={number!r}?" if number is not _WRONG else ""
         raise OptionError(
-            f"{where}option {name} takes {takes}, not {shown} ({type(value).__name__})"
+            f"{where}option {name} takes {takes}, not {shown} ({type(value).__name__}){hint}"
         )
     return out
 
 
 _WRONG = object()
+
+
+def _number(text: str) -> Any:
+    """'3' -> 3, '0.5' -> 0.5, anything else -> the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _convert(value: Any, base: str, name: str) -> Any:

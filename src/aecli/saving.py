@@ -79,7 +79,7 @@ def save_model(
         "history": model.history,
         "metrics": model.metrics,
     }
-    tensors = dict(model.net.state_dict())
+    tensors = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}  # any device
     for group, arrays in model.extras.items():
         for name, array in arrays.items():
             tensors[f"{EXTRA}{group}.{name}"] = torch.from_numpy(np.ascontiguousarray(array))

@@ -154,6 +154,14 @@ class Scorer:
         self.density = (
             None if density is None else {k: torch.from_numpy(v) for k, v in density.items()}
         )
+        self._to(model.device)
+
+    def _to(self, device: torch.device) -> None:
+        """The prepared tensors on the device the model computes on."""
+        self.log_scale, self.logvar = self.log_scale.to(device), self.logvar.to(device)
+        self.column_var = self.column_var.to(device)
+        if self.density is not None:
+            self.density = {k: v.to(device) for k, v in self.density.items()}
 
     @property
     def width(self) -> int:
@@ -163,7 +171,11 @@ class Scorer:
         """(rows, 1 + 2N): the score, then the N top columns' indices and shares."""
         model, lik = self.model, self.model.likelihood
         present = lik.present(x)
-        mask = torch.ones(len(x), len(lik.kinds)) if present is None else present.float()
+        mask = (
+            torch.ones(len(x), len(lik.kinds), device=x.device)
+            if present is None
+            else present.float()
+        )
         target = x.nan_to_num(0.0)
         code = model.net.encode(x, y)
         out = model.net.decode(code, y)

@@ -6,7 +6,10 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from aecli.errors import DataError
 
 
 def decode_blocks(
@@ -28,10 +31,43 @@ def decode_blocks(
     for frame in blocks:
         frame = frame.reset_index(drop=True)
         keys = model.adapter.code_keys(frame, keep)
-        labels, y = model._condition_of_codes(frame)
-        codes_x = model._codes(frame)
+        labels, y = condition_of_codes(model, frame)
+        codes_x = codes_of(model, frame)
         recon = model.apply(model._decode_mean, codes_x, width=model.n_features, y=y)
         yield model.adapter.rows_out(recon, keys, probabilities=probabilities, labels=labels)
+
+
+def condition_of_codes(model: Any, frame: pd.DataFrame) -> tuple[list[str] | None, Any]:
+    cond = model.adapter.condition
+    if cond is None:
+        return None, None
+    hint = " (encode with --keep COLUMN to carry it along)"
+    y = model.adapter.condition_of(frame, hint)
+    return frame[cond.name].map(str).tolist(), y
+
+
+def codes_of(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The code columns z1..zK of a codes table, checked."""
+    missing = [c for c in model.code_columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the codes need columns {model.code_columns[0]}..{model.code_columns[-1]} "
+            f"(this model has {model.latent_dim}); missing: {', '.join(missing[:5])}"
+        )
+    wider = [c for c in frame.columns if str(c)[:1] == "z" and str(c)[1:].isdigit()]
+    if len(wider) > model.latent_dim:
+        raise DataError(
+            f"the codes have {len(wider)} code columns (z1..z{len(wider)}) but this model's "
+            f"code has {model.latent_dim} (z1..z{model.latent_dim}); decode them with the model "
+            "that encoded them"
+        )
+    values = frame[model.code_columns]
+    if not all(pd.api.types.is_numeric_dtype(values[c]) for c in model.code_columns):
+        raise DataError("the code columns must hold numbers only")
+    array = values.to_numpy(dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise DataError("the code columns hold missing or infinite values; fix those rows")
+    return array
 
 
 def inference_threads(n_params: int, rows: int) -> int:

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from aecli.batches import Feed
+from aecli.devices import autocast
 from aecli.errors import TrainingDiverged
 from aecli.options import TrainOptions
 from aecli.parts.networks import AutoencoderNet
@@ -72,31 +74,35 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def evaluate(net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int) -> float:
+def evaluate(
+    net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int, feed: Feed | None = None
+) -> float:
     """The objective on `x`, averaged over rows; any corruption drawn from a fixed seed."""
-    return evaluate_terms(net, objective, x, seed)["loss"]
+    return evaluate_terms(net, objective, x, seed, feed)["loss"]
 
 
 def evaluate_terms(
-    net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int
+    net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int, feed: Feed | None = None
 ) -> dict[str, float]:
     """`loss`: the objective on `x`, averaged over rows (any corruption or sampling drawn from a
     fixed seed); for a VAE also its two terms, `reconstruction` (-E_q log p(x | z), one sample)
     and `kl` (KL(q(z | x) || N(0, I)), not weighted by beta), in nats per row."""
-    gen = torch.Generator().manual_seed(seed + 1)
+    feed = feed or Feed(next(net.parameters(), torch.zeros(())).device)
+    gen = torch.Generator().manual_seed(seed + 1 + feed.rank)  # rows of every rank, with `feed`
     net.eval()
     sums: dict[str, float] = {}
     grad = torch.enable_grad() if objective.needs_input_grad else torch.no_grad()
-    with grad:
+    with grad, autocast(feed.device, feed.precision):
         for start in range(0, len(x), EVAL_BATCH):
-            batch = x[start : start + EVAL_BATCH]
+            batch = x[start : start + EVAL_BATCH].to(feed.device)
             terms = objective(net, batch, gen)
             parts = {"loss": terms.loss}
             if terms.kl is not None:
                 parts.update(reconstruction=terms.reconstruction, kl=terms.kl)
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach()) * len(batch)
-    return {name: total / len(x) for name, total in sums.items()}
+    names = ("loss", "reconstruction", "kl") if net.arch.variational else ("loss",)
+    return {name: feed.mean(sums.get(name, 0.0), len(x)) for name in names}
 
 
 def _record(epoch: int, train_loss: float | None, terms: dict[str, float]) -> dict[str, Any]:
@@ -139,15 +145,19 @@ class Trainer:
         x_train: torch.Tensor | Any,
         x_val: torch.Tensor,
         options: TrainOptions,
+        feed: Feed | None = None,
     ) -> None:
+        self.feed = feed = feed or Feed()  # device, precision, and this rank's share under torchrun
         self.net, self.objective, self.options = net, objective, options
-        self.x_train, self.x_val = x_train, x_val
+        feed.prepare(net, objective)
         self.streamed = not isinstance(x_train, torch.Tensor)  # fresh rows for every batch
-        self.monitor = x_val if len(x_val) or self.streamed else x_train
+        self.x_train = x_train if self.streamed else feed.place(x_train)
+        self.x_val = feed.place(x_val)
+        self.monitor = self.x_val if feed.total(len(x_val)) or self.streamed else self.x_train
         missing = x_val.isnan().any() or getattr(x_train, "has_missing", False)
         missing = missing or (not self.streamed and x_train.isnan().any())
-        objective.may_have_missing = bool(missing)
-        self.n = len(x_train)
+        objective.may_have_missing = feed.agreed(bool(missing))
+        self.n = len(x_train) if self.streamed else feed.total(len(x_train))  # every rank's rows
         self.batch = min(options.batch_size, self.n)
         self.epochs = planned_epochs(options, self.n)
         self.per_epoch = math.ceil(self.n / self.batch)
@@ -155,11 +165,11 @@ class Trainer:
         # the default budget grows in cycles (a cosine each) while validation improves
         self.auto = options.epochs is None and options.steps is None
         self.cycle = {"start": 0, "steps": self.total_steps, "count": 1, "best_before": 0.0}
-        self.gen = torch.Generator().manual_seed(options.seed)
+        self.gen = torch.Generator().manual_seed(options.seed + feed.rank)
         opt_cls = torch.optim.AdamW if options.weight_decay > 0 else torch.optim.Adam
         self.optimiser = opt_cls(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimiser, self._cosine)
-        first = evaluate_terms(net, objective, self.monitor, options.seed)
+        first = evaluate_terms(net, objective, self.monitor, options.seed, feed)
         self.best = first["loss"]
         self.cycle["best_before"] = self.best
         self.live_state = net.state_dict()  # aliases of the parameters, updated in place
@@ -169,7 +179,7 @@ class Trainer:
         self.epoch = 1  # the epoch in progress
         self.start = 0  # the next batch's first position in `order`
         self.order: torch.Tensor | None = None
-        self.running = torch.zeros(())
+        self.running = torch.zeros((), device=feed.device)
         self.stopped_early = False
 
     def _cosine(self, t: int) -> float:
@@ -222,22 +232,17 @@ class Trainer:
         on_checkpoint: Callable[[], None] | None = None,
     ) -> bool:
         """Train to the end (True) or until `should_stop()` after a batch (False)."""
-        net, objective, options = self.net, self.objective, self.options
+        net, objective = self.net, self.objective
         while not self.finished:
             net.train()
             objective.epoch = self.epoch
             if self.order is None:
-                self.order = torch.randperm(self.n, generator=self.gen)
-                self.start, self.running = 0, torch.zeros(())
+                self.order = self.feed.permutation(self.n, self.gen)
+                self.start, self.running = 0, torch.zeros((), device=self.feed.device)
             end = self._epoch_end()
             while self.start < end:
-                rows = self.order[self.start : self.start + self.batch]
-                loss = objective(net, self._rows(rows), self.gen).loss
-                self.optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                if options.clip_grad:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), options.clip_grad)
-                self.optimiser.step()
+                rows = self.feed.take(self.order, self.start, self.batch)
+                loss = self._step(self._rows(rows))
                 self.schedule.step()
                 self.running.add_(loss.detach(), alpha=len(rows))
                 self.start += self.batch
@@ -253,6 +258,19 @@ class Trainer:
                 return False
         return True
 
+    def _step(self, batch: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on `batch` (through the feed: device, precision, ranks)."""
+        loss, factor = self.feed.loss(batch, self.gen)
+        self.optimiser.zero_grad(set_to_none=True)
+        self.feed.backward(loss * factor if factor != 1.0 else loss)
+        clip = self.options.clip_grad
+        params = self.net.parameters
+        self.feed.step(
+            self.optimiser,
+            (lambda: torch.nn.utils.clip_grad_norm_(params(), clip)) if clip else None,
+        )
+        return loss
+
     def _rows(self, rows: torch.Tensor) -> torch.Tensor:
         """The batch's training rows: sliced from the tensor, or drawn fresh from the stream
         (placed by a seed from the loop's generator, so a resumed run draws the same)."""
@@ -262,13 +280,13 @@ class Trainer:
         return torch.from_numpy(self.x_train.batch(len(rows), seed, self.steps_done))
 
     def _end_epoch(self, on_epoch: EpochCallback | None, rows: int) -> None:
-        train_loss = float(self.running) / rows
+        train_loss = self.feed.epoch_mean(self.running, rows, self.batch)
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"the training loss became {train_loss} in epoch {self.epoch}; nothing was saved. "
                 f"Try a lower --lr (now {self.options.lr:g}) or --clip-grad 1.0"
             )
-        terms = evaluate_terms(self.net, self.objective, self.monitor, self.options.seed)
+        terms = evaluate_terms(self.net, self.objective, self.monitor, self.options.seed, self.feed)
         val_loss = terms["loss"]
         self.records.append(_record(self.epoch, train_loss, terms))
         if val_loss < self.best:
@@ -308,11 +326,11 @@ class Trainer:
             "cycles": self.cycle["count"],
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
-            "monitor": "validation" if len(self.x_val) else "training",
+            "monitor": "validation" if self.monitor is self.x_val else "training",
             "records": self.records,
         }
         if self.net.arch.variational:  # the kept weights' use of each latent dimension
-            out["latent"] = latent_usage(self.best_net(), self.monitor)
+            out["latent"] = latent_usage(self.best_net().to(self.feed.device), self.monitor)
         return out
 
     def best_net(self) -> AutoencoderNet:
@@ -328,11 +346,11 @@ class Trainer:
         for index, slots in self.optimiser.state_dict()["state"].items():
             for name, value in slots.items():
                 out[f"opt.{index}.{name}"] = torch.as_tensor(value).clone()
-        out["rng"] = self.gen.get_state()
-        out["running"] = self.running.clone()
+        out["rng"] = self.feed.gather(self.gen.get_state())  # every rank's, in rank order
+        out["running"] = self.feed.gather(self.running.detach().cpu().clone())
         if self.order is not None:
-            out["order"] = self.order.clone()
-        return out
+            out["order"] = self.feed.gather(self.order.clone())
+        return {k: v.detach().cpu() for k, v in out.items()}
 
     def state_meta(self) -> dict[str, Any]:
         return {
@@ -355,7 +373,7 @@ class Trainer:
     ) -> None:
         """Continue from a state saved by `state_meta` / `state_tensors`."""
         self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        self.best_state = {k: v.clone() for k, v in best_state.items()}
+        self.best_state = {k: v.clone().to(self.feed.device) for k, v in best_state.items()}
         state = self.optimiser.state_dict()
         slots: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
@@ -372,9 +390,10 @@ class Trainer:
         for group in self.optimiser.param_groups:
             group["lr"] = group["initial_lr"] * self._cosine(meta["schedule_step"])
         self.schedule._last_lr = [g["lr"] for g in self.optimiser.param_groups]
-        self.gen.set_state(tensors["rng"])
-        self.running = tensors["running"].clone()
-        self.order = tensors.get("order")
+        feed = self.feed
+        self.gen.set_state(feed.part(tensors["rng"]))
+        self.running = feed.part(tensors["running"]).clone().to(feed.device)
+        self.order = None if "order" not in tensors else feed.part(tensors["order"])
         self.epoch, self.start = meta["epoch"], meta["start"]
         self.best, self.best_epoch = meta["best"], meta["best_epoch"]
         self.records = meta["records"]

@@ -264,5 +264,5 @@ def test_progress_of_a_long_input_counts_bytes_and_rows_across_blocks(
     rows = [int(m.group(3)) for m in found]
     shares = [int(m.group(4)) for m in found]
     assert rows == sorted(rows) and rows[-1] == N and rows[0] < N / 4
-    assert shares == sorted(shares) and shares[-1] == 100 and shares[0] < 50
+    assert shares == sorted(shares) and shares[-1] == 100 and len(set(shares)) > 3
     assert {m.group(2) for m in found} == {found[0].group(2)}  # one total: the file's size

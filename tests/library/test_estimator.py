@@ -82,6 +82,8 @@ def test_wrong_names_and_types_raise_user_error_with_a_suggestion():
     x = low_rank(30)
     with pytest.raises(aecli.UserError, match="latent_dim takes a whole number or None, not '3'"):
         Autoencoder(latent_dim="3", **QUICK).fit(x)
+    with pytest.raises(TypeError, match=r"\(str\); did you mean latent_dim=3\?"):
+        aecli.train(x, latent_dim="3")  # an OptionError is a TypeError too
     with pytest.raises(aecli.UserError, match="did you mean 'hidden'"):
         aecli.train(x, hiden=(8,))
     with pytest.raises(aecli.UserError, match="lr takes a number or None, not 'fast'"):

@@ -108,3 +108,25 @@ def test_sample_defaults_are_chosen_on_validation_rows_stored_and_shown(
     assert "sample defaults" in invoke(runner, "inspect", path).stdout
     hotter = model.sample(2000, seed=3, temperature=3.0)  # an explicit temperature wins
     assert hotter["a"].std() > model.sample(2000, seed=3)["a"].std()
+
+
+def test_an_image_vae_chooses_between_prior_and_codes_on_held_out_images(tmp_path):
+    import shutil
+
+    from conftest import SAMPLE
+
+    for path in sorted((SAMPLE / "mnist").glob("*.png"))[:48]:
+        shutil.copy(path, tmp_path / path.name)
+    model = aecli.train(
+        tmp_path, kind="vae", latent_dim=4, conv=(8,), steps=30, val_fraction=0.5, threads=1
+    )
+    chosen = model.history["sampling"]
+    scores = chosen["scores"]
+    assert set(scores) == {"prior", "codes"}
+    assert chosen["source"] == min(scores, key=scores.get) and chosen["temperature"] == 1.0
+    assert chosen["criterion"].startswith("energy distance to 24 validation images")
+    by_default = model.sample_images(3, seed=2)
+    by_choice = model.sample_images(3, seed=2, source=chosen["source"])
+    assert [np.asarray(a).tolist() for a in by_default] == [
+        np.asarray(b).tolist() for b in by_choice
+    ]

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from aecli.cli.app import app
 from aecli.cli.completion import complete_models
-from aecli.cli.support import Common, Force, Json, LogEvery, OutDir, Quiet, Recursive
+from aecli.cli.support import (
+    Common,
+    Force,
+    Json,
+    LogEvery,
+    OutDir,
+    Quiet,
+    Recursive,
+    ShardOption,
+    with_run_options,
+)
 
 
 @app.command(no_args_is_help=True)
+@with_run_options
 def denoise(
     model_ref: Annotated[
         str,
@@ -55,20 +66,24 @@ def denoise(
         int, typer.Option("--quality", min=1, max=100, help="Images: JPEG quality.")
     ] = 95,
     recursive: Recursive = False,
+    shard: ShardOption = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
     log_every: LogEvery = 30.0,
+    **run: Any,
 ) -> None:
     """Repair data: fill a table's missing cells, or clean noisy images of any size with the
     photo model or a model trained on images."""
     from aecli import api
+    from aecli.data.shards import sharded
     from aecli.outputs import repair
 
     common = Common(force, quiet, json_out, log_every)
+    data = sharded(data, shard)
     if output in (None, "-") and out_dir is None:
         common.stdout_free("-", "repaired rows")
-    model = api.load(model_ref)
+    model = api.load(model_ref, **run)
     with common.progress("denoise"):
         done = repair(
             model,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,10 +13,12 @@ from aecli.cli.support import (
     ModelPath,
     Quiet,
     emit_json,
+    with_run_options,
 )
 
 
 @app.command(no_args_is_help=True)
+@with_run_options
 def evaluate(
     model_path: ModelPath,
     data: Annotated[str, typer.Argument(metavar="DATA", help="Held-out table; '-' is stdin.")],
@@ -28,13 +30,14 @@ def evaluate(
     json_out: Json = False,
     quiet: Quiet = False,
     log_every: LogEvery = 30.0,
+    **run: Any,
 ) -> None:
     """Reconstruction error per feature and overall, beside PCA's; for a VAE also the ELBO and
     the IWAE estimate of log p(x) in nats per row (probabilistic PCA's beside it)."""
     from aecli import api
     from aecli.cli.progress import Progress
 
-    model = api.load(model_path)
+    model = api.load(model_path, **run)
     with Progress("evaluate", quiet, log_every):
         figures = model.evaluate(data, importance_samples=importance_samples, seed=seed)
     if json_out:
@@ -61,7 +64,7 @@ def inspect_(
     """Show a checkpoint's kind, architecture, options, schema, history and PCA baseline."""
     from aecli import api
 
-    model = api.load(model_path)
+    model = api.load(model_path, device="cpu")
     if config:
         from aecli.config import config_text
 

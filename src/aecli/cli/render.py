@@ -154,6 +154,10 @@ def history_rows(history: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("active units", f"{active} of {len(latent['kl'])} (KL per unit: {kl}{more})"))
     if history.get("seconds") is not None:
         rows.append(("training time", f"{history['seconds']:.1f} s"))
+    if history.get("world_size") is not None:
+        world = history["world_size"]
+        where = f"{history.get('device', '?')}, {history.get('precision', '?')}"
+        rows.append(("trained on", f"{where}, {world} process{'es' if world > 1 else ''}"))
     return rows
 
 

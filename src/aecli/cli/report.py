@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import Common, Force, Json, LogEvery, ModelPath, Quiet
+from aecli.cli.support import Common, Force, Json, LogEvery, ModelPath, Quiet, with_run_options
 
 Label = Annotated[
     str | None,
@@ -22,6 +22,7 @@ Label = Annotated[
 
 
 @app.command(no_args_is_help=True)
+@with_run_options
 def report(
     model_path: ModelPath,
     data: Annotated[
@@ -48,6 +49,7 @@ def report(
     quiet: Quiet = False,
     json_out: Json = False,
     log_every: LogEvery = 30.0,
+    **run: Any,
 ) -> None:
     """Write an HTML report: loss curves, the model beside PCA, a map of the codes, originals
     beside reconstructions, samples, and the options and data it was trained with."""
@@ -58,7 +60,7 @@ def report(
 
     common = Common(force, quiet, json_out, log_every)
     target = output or Path(Path(model_path).name).with_suffix(".html")
-    model = api.load(model_path)
+    model = api.load(model_path, **run)
     if not isinstance(model, Model):
         raise UserError(f"{model_path} is a built-in model without a training history to report")
     if label is not None and data is None:

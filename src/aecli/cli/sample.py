@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from aecli.cli.app import app
-from aecli.cli.support import Common, Force, Json, LogEvery, ModelPath, OutDir, Quiet
+from aecli.cli.support import (
+    Common,
+    Force,
+    Json,
+    LogEvery,
+    ModelPath,
+    OutDir,
+    Quiet,
+    with_run_options,
+)
 from aecli.data.adapter import Targets
 
 
 @app.command(no_args_is_help=True)
+@with_run_options
 def sample(
     model_path: ModelPath,
     n: Annotated[
@@ -60,13 +70,14 @@ def sample(
     quiet: Quiet = False,
     json_out: Json = False,
     log_every: LogEvery = 30.0,
+    **run: Any,
 ) -> None:
     """Generate new rows in the training data's columns, units, types and ranges; for an image
     model, PNGs in --out-dir (sample-0001.png, ...) and/or one --grid image."""
     from aecli import api
 
     common = Common(force, quiet, json_out, log_every)
-    model = api.load(model_path)
+    model = api.load(model_path, **run)
     model.require_codes("sample")
     targets = model.adapter.check_targets(Targets(output, out_dir, grid), force, [model_path])
     common.stdout_free(targets.output or "", "sampled rows")

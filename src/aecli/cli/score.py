@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,7 +17,9 @@ from aecli.cli.support import (
     ModelPath,
     Quiet,
     Recursive,
+    ShardOption,
     quiet_pipe,
+    with_run_options,
 )
 
 METHOD_HELP = (
@@ -29,6 +31,7 @@ METHOD_HELP = (
 
 
 @app.command(no_args_is_help=True)
+@with_run_options
 def score(
     model_path: ModelPath,
     data: Annotated[
@@ -87,21 +90,25 @@ def score(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of a VAE's Monte-Carlo draws.")] = 0,
     recursive: Recursive = False,
+    shard: ShardOption = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
     log_every: LogEvery = 30.0,
+    **run: Any,
 ) -> None:
     """Score every row (or image) by how anomalous the model finds it (higher = more), in the
     input's order, with its percentile among the validation rows and a 0/1 outlier flag."""
     from aecli import api
+    from aecli.data.shards import sharded
     from aecli.data.tables import write_frame
     from aecli.score_table import check_threshold, write_heatmaps
 
     common = Common(force, quiet, json_out, log_every)
+    data = sharded(data, shard)
     check_threshold(contamination, threshold)
     target = common.table_target(output, [data, model_path], "scores")
-    model = api.load(model_path)
+    model = api.load(model_path, **run)
     if heatmaps is not None:
         model.adapter.require("images", "--heatmaps")
     from aecli.score_table import score_blocks

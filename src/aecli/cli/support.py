@@ -53,6 +53,15 @@ OutDir = Annotated[
 Recursive = Annotated[
     bool, typer.Option("--recursive", help="Images: also read the folder's subfolders.")
 ]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Only the I-th of N contiguous parts of the input (numbered from 0): its rows, or "
+        "the files of a folder or glob. The N outputs, concatenated, equal the whole one.",
+    ),
+]
 ModelPath = Annotated[
     str,
     typer.Argument(
@@ -154,9 +163,10 @@ def quiet_pipe(write: Callable[[], Any]) -> Any:
 # --- train: its flags come from the TrainOptions dataclass ---------------------------------------
 
 
-def option_parameters() -> list[inspect.Parameter]:
+def option_parameters(options: type = TrainOptions) -> list[inspect.Parameter]:
+    """One keyword parameter (a Typer option) per field of the `options` dataclass."""
     params = []
-    for f in dataclasses.fields(TrainOptions):
+    for f in dataclasses.fields(options):
         meta = f.metadata
         flags = ["--" + f.name.replace("_", "-")] + ([meta["short"]] if meta["short"] else [])
         if meta["cli"] == "intlist":
@@ -180,6 +190,7 @@ def option_parameters() -> list[inspect.Parameter]:
             metavar = "SIZES" if meta["cli"] == "intlist" else "COL"
         elif meta["choices"]:
             metavar = "|".join(c for c in meta["choices"] if c != "none")
+        metavar = meta.get("metavar") or metavar
         help_text = meta["help"]
         completer = complete_kinds if f.name == "kind" else None
         if meta["choices"]:
@@ -204,14 +215,24 @@ def option_parameters() -> list[inspect.Parameter]:
     return params
 
 
-def with_train_options(func: Callable[..., None]) -> Callable[..., None]:
+def with_train_options(
+    func: Callable[..., None], options: type = TrainOptions
+) -> Callable[..., None]:
     """Give `func` one CLI flag per TrainOptions field, declared once in options.py."""
     sig = inspect.signature(func, eval_str=True)
     own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-    params = own + option_parameters()
+    params = own + option_parameters(options)
     func.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     func.__annotations__ = {p.name: p.annotation for p in params}
     return func
+
+
+def with_run_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Give a command that runs a model --device and --precision (run_options.py), which reach
+    its `**run` keyword arguments."""
+    from aecli.run_options import RunOptions
+
+    return with_train_options(func, RunOptions)
 
 
 def given_options(ctx: typer.Context, options: dict[str, Any]) -> dict[str, Any]:

@@ -24,12 +24,14 @@ from aecli.cli.support import (
     given_options,
     say,
     show_warnings,
+    with_run_options,
     with_train_options,
 )
 
 
 @app.command(no_args_is_help=True, cls=panel_command_class(), epilog=TRAIN_EXAMPLES)
 @with_train_options
+@with_run_options
 def train(
     ctx: typer.Context,
     data: Annotated[
@@ -100,7 +102,11 @@ def train(
 ) -> None:
     """Train an autoencoder on a table or on images and save it as one .safetensors file."""
     from aecli.errors import TrainingInterrupted
+    from aecli.run_options import launch_rank
 
+    run = {"device": options.pop("device"), "precision": options.pop("precision")}
+    writer = launch_rank() == 0  # under torchrun, only rank 0 writes and talks
+    quiet = quiet or not writer
     show_warnings(quiet)
     given = given_options(ctx, options)
     from aecli.config import config_text, options_from
@@ -129,12 +135,17 @@ def train(
                 progress_path=progress,
                 checkpoint_every=checkpoint_every,
                 resume=resume,
+                **run,
                 **({} if resume else chosen.to_dict()),
             )
     except TrainingInterrupted as exc:
         exc.exit_code = 128 + (stop.signum or 2)
+        if not writer:
+            raise typer.Exit(exc.exit_code) from None
         exc.args = (f"{exc}; resume with: aecli train {data} --resume {progress} -o {output}",)
         raise
+    if not writer:
+        return
     model.save(output, force=force)
     progress.unlink(missing_ok=True)
     from aecli.results import summarise_training

@@ -18,11 +18,14 @@ from aecli.cli.support import (
     OutDir,
     Quiet,
     Recursive,
+    ShardOption,
+    with_run_options,
 )
 from aecli.data.adapter import Targets
 
 
 @app.command(no_args_is_help=True)
+@with_run_options
 def encode(
     model_path: ModelPath,
     data: Annotated[
@@ -55,21 +58,25 @@ def encode(
         ),
     ] = None,
     recursive: Recursive = False,
+    shard: ShardOption = None,
     force: Force = False,
     quiet: Quiet = False,
     json_out: Json = False,
     log_every: LogEvery = 30.0,
+    **run: Any,
 ) -> None:
     """Encode every row (or image) to its code z1..zK, in the input's order."""
     from aecli import api
+    from aecli.data.shards import sharded
 
     common = Common(force, quiet, json_out, log_every)
+    data = sharded(data, shard)
     how = {"keep": tuple(keep or ()), "stochastic": stochastic, "with_logvar": with_logvar}
     if out_dir is not None:
-        _encode_each(common, model_path, data, out_dir, output, how, seed)
+        _encode_each(common, model_path, data, out_dir, output, how, seed, run)
         return
     target = common.table_target(output, [data, model_path], "codes")
-    model = api.load(model_path)
+    model = api.load(model_path, **run)
     model.require_codes("encode")
     with common.progress("encode"):
         codes = model.encode_blocks(data, seed=seed, recursive=recursive, **how)  # streamed
@@ -84,6 +91,7 @@ def _encode_each(
     output: str | None,
     how: dict[str, Any],
     seed: int,
+    run: dict[str, Any],
 ) -> None:
     """encode --out-dir: each input file into its own codes file of the same name."""
     from aecli import api
@@ -93,7 +101,7 @@ def _encode_each(
 
     if output is not None:
         raise UserError("give either -o FILE (one codes file) or --out-dir DIR, not both")
-    model = api.load(model_path)
+    model = api.load(model_path, **run)
     model.adapter.require("table", "--out-dir with encode")
     summaries = []
     for source, target in per_file_targets(data, out_dir, common.force):
@@ -105,6 +113,7 @@ def _encode_each(
 
 
 @app.command(no_args_is_help=True)
+@with_run_options
 def decode(
     model_path: ModelPath,
     codes: Annotated[
@@ -128,13 +137,14 @@ def decode(
     quiet: Quiet = False,
     json_out: Json = False,
     log_every: LogEvery = 30.0,
+    **run: Any,
 ) -> None:
     """Decode codes back to rows in the training data's columns, order and units; for an image
     model, to one PNG per row in --out-dir, named from the codes' path column."""
     from aecli import api
 
     common = Common(force, quiet, json_out, log_every)
-    model = api.load(model_path)
+    model = api.load(model_path, **run)
     model.require_codes("decode")
     inputs = [codes, model_path]
     targets = model.adapter.check_targets(Targets(output, out_dir), force, inputs)

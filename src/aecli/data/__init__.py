@@ -35,7 +35,11 @@ def fit_training(
     source: Any, options: TrainOptions, variational: bool, stream: bool = False
 ) -> Fitted:
     """Fit the adapter `source` calls for on it; its model-space rows for training (with
-    `stream`, where the adapter can: fresh rows for every batch, see `Fitted.stream`)."""
+    `stream`, where the adapter can: fresh rows for every batch, see `Fitted.stream`). A NumPy
+    array is a table with columns x0, x1, ..."""
+    from aecli.data.table_sources import array_table
+
+    source = array_table(source)
     return adapter_for(source).fit_training(source, options, variational, stream)
 
 

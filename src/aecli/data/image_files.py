@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from aecli.data.shards import Shard
 from aecli.data.table_sources import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from aecli.data.table_sources import is_table_collection
 from aecli.errors import DataError
@@ -59,7 +60,7 @@ def find_images(spec: str | os.PathLike[str], recursive: bool = False) -> list[P
             f"{text} holds no images ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}){flag}; "
             "a table is given as its file"
         )
-    return images
+    return spec.part(images) if isinstance(spec, Shard) else images
 
 
 def open_image(src: Path) -> Image.Image:

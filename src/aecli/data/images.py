@@ -173,7 +173,7 @@ class ImageAdapter(Adapter):
         self, source: Any, keep: Sequence[str] = (), recursive: bool = False
     ) -> Iterator[Rows]:
         if not self.accepts(source):
-            what = "a table" if isinstance(source, pd.DataFrame) else source
+            what = "a table" if isinstance(source, pd.DataFrame | np.ndarray) else source
             raise UserError(
                 f"this model was trained on images; give an image, a folder or a glob, not {what}"
             )

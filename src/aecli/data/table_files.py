@@ -246,7 +246,8 @@ def _text_table(frame: pd.DataFrame) -> Any:
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_float_dtype(column) and column.notna().any():
-            columns[str(name)] = _float_text(column.to_numpy(dtype=np.float64))
+            single = column.dtype == np.float32  # a model's output: no float64 digits to keep
+            columns[str(name)] = _float_text(column.to_numpy(np.float32 if single else np.float64))
         else:
             columns[str(name)] = pa.Array.from_pandas(column)
     return pa.table(columns)
@@ -257,13 +258,18 @@ def _float_text(values: np.ndarray) -> Any:
     import pyarrow.compute as pc
 
     finite = np.isfinite(values)
-    with np.errstate(over="ignore", invalid="ignore"):
-        single = values.astype(np.float32)
-        exact = finite & (single.astype(np.float64) == values)
-    wide = pc.cast(pa.array(values, from_pandas=True), pa.string())
-    narrow = pc.cast(pa.array(np.where(exact, single, 0), pa.float32()), pa.string())
-    text = pc.if_else(pa.array(exact), narrow, wide)
+    if values.dtype == np.float32:
+        text = pc.cast(pa.array(values, from_pandas=True), pa.string())
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            single = values.astype(np.float32)
+            exact = finite & (single.astype(np.float64) == values)
+        wide = pc.cast(pa.array(values, from_pandas=True), pa.string())
+        narrow = pc.cast(pa.array(np.where(exact, single, 0), pa.float32()), pa.string())
+        text = pc.if_else(pa.array(exact), narrow, wide)
     whole = finite & (np.mod(np.where(finite, values, 0), 1) == 0) & (np.abs(values) < 1e15)
+    if not whole.any():
+        return text
     plain = pc.invert(pc.match_substring(text, "e"))
     dotted = pc.and_(pa.array(whole), pc.fill_null(plain, False))
     return pc.if_else(dotted, pc.binary_join_element_wise(text, ".0", ""), text)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aecli.data.compression import URL
+from aecli.data.shards import Shard
 from aecli.errors import DataError
 from aecli.store.atomic import STDIO
 
@@ -86,7 +87,11 @@ def is_table_collection(source: Any) -> bool:
 
 
 def table_files(source: Any) -> list[TableFile]:
-    """The files `source` names, in order, each checked to exist and be a table."""
+    """The files `source` names, in order, each checked to exist and be a table (of a `Shard`
+    of many files, its part of them)."""
+    if isinstance(source, Shard):
+        files = table_files(source.source)
+        return source.part(files) if len(files) > 1 else files
     text = str(source)
     if text == STDIO or URL.match(text):
         return [TableFile(text, name=text)]

@@ -23,6 +23,7 @@ import pandas as pd
 from aecli.data.compression import URL, _compressor, fetch_url
 from aecli.data.csv_dialect import SAMPLE_BYTES, Dialect, detect
 from aecli.data.input_meter import Meter
+from aecli.data.shards import Shard
 from aecli.errors import DataError
 from aecli.store.atomic import STDIO
 
@@ -62,6 +63,9 @@ def table_blocks(
         yield Block(0, source)
         return
     given = Dialect() if dialect is None else dialect
+    if isinstance(source, Shard) and len(table_files(source.source)) == 1:
+        yield from _row_shard(source, given, dict(types or {}))
+        return
     start = 0
     files = table_files(source)
     meter = Meter([one.path for one in files])
@@ -78,6 +82,30 @@ def table_blocks(
     if start == 0:
         raise DataError(f"{source} has a header but no data rows")
     meter.report(start)
+
+
+def _row_shard(shard: Shard, given: Dialect, types: dict[str, str]) -> Iterator[Block]:
+    """The blocks of one table file's rows [start, stop) of its shard; rows keep their numbers
+    in the whole file (for messages). The file is read once more to count its rows (Parquet:
+    from its metadata)."""
+    from aecli.data.table_sources import table_files
+
+    one = table_files(shard.source)[0]
+    if one.parquet:
+        import pyarrow.parquet as pq
+
+        n = pq.ParquetFile(one.path).metadata.num_rows
+    else:
+        n = sum(len(frame) for frame in _file_blocks(one, given, {}, Meter([])))
+    start, stop = shard.bounds(n)
+    for block in table_blocks(shard.source, given, types):
+        end = block.start + len(block.frame)
+        if end <= start:
+            continue
+        if block.start >= stop:
+            return
+        lo, hi = max(start - block.start, 0), min(stop, end) - block.start
+        yield Block(block.start + lo, block.frame.iloc[lo:hi].reset_index(drop=True))
 
 
 def _file_blocks(
@@ -335,7 +363,7 @@ def _parquet_blocks(one: Any, meter: Meter) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     try:
-        reader = pq.ParquetFile(one.path)
+        reader = pq.ParquetFile(one.path, pre_buffer=False)  # pre-buffering grows with the file
         width = max(1, len(reader.schema_arrow))
         rows = max(1, block_bytes() // (8 * width))
         size, total, done = meter.sizes[meter.index] or 0, max(1, reader.metadata.num_rows), 0

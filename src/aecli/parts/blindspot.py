@@ -39,8 +39,9 @@ def hide_pixels(
     pick = offsets[torch.randint(len(offsets), (n, 1, h, w), generator=gen)]
     rows = (torch.arange(h).view(1, 1, h, 1) + pick[..., 0]).clamp(0, h - 1)
     cols = (torch.arange(w).view(1, 1, 1, w) + pick[..., 1]).clamp(0, w - 1)
-    source = (rows * w + cols).expand(n, c, h, w).reshape(n, c, h * w)
+    source = (rows * w + cols).expand(n, c, h, w).reshape(n, c, h * w).to(images.device)
     neighbours = images.reshape(n, c, h * w).gather(2, source).reshape(n, c, h, w)
+    hidden = hidden.to(images.device)
     return torch.where(hidden, neighbours, images), hidden
 
 

@@ -45,7 +45,7 @@ class Corruption:
     def _levels(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor | float:
         if self.level_low == self.level_high:
             return self.level_low
-        u = torch.rand(len(x), 1, generator=gen, dtype=x.dtype)
+        u = torch.rand(len(x), 1, generator=gen, dtype=x.dtype).to(x.device)
         return self.level_low + (self.level_high - self.level_low) * u
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -55,15 +55,17 @@ class Corruption:
     def _one(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         level = self._levels(x, gen)
         if self.name == "gaussian":
-            return x + level * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+            return x + level * torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
         if self.name == "poisson":
-            return torch.poisson(x.clamp(min=0) * level, generator=gen) / level
+            counts = torch.poisson((x.clamp(min=0) * level).cpu(), generator=gen)
+            return counts.to(x.device) / level
         if self.name == "mask":
             if self.widths is None:
-                return x.masked_fill(torch.rand(x.shape, generator=gen) < level, 0.0)
-            hit = torch.rand(len(x), len(self.widths), generator=gen) < level
-            return x.masked_fill(hit.repeat_interleave(self.widths, dim=1), 0.0)
-        hit = torch.rand(x.shape, generator=gen) < level
-        salt = torch.rand(x.shape, generator=gen) < 0.5
-        extreme = torch.where(salt, self.high.expand_as(x), self.low.expand_as(x))
+                return x.masked_fill(torch.rand(x.shape, generator=gen).to(x.device) < level, 0.0)
+            hit = torch.rand(len(x), len(self.widths), generator=gen).to(x.device) < level
+            return x.masked_fill(hit.repeat_interleave(self.widths.to(x.device), dim=1), 0.0)
+        hit = torch.rand(x.shape, generator=gen).to(x.device) < level
+        salt = torch.rand(x.shape, generator=gen).to(x.device) < 0.5
+        high, low = self.high.to(x.device), self.low.to(x.device)
+        extreme = torch.where(salt, high.expand_as(x), low.expand_as(x))
         return torch.where(hit, extreme, x)

@@ -52,7 +52,9 @@ class DenoiserObjective:
         if self.corrupt is not None:
             rows = self.corrupt(clean.reshape(len(clean), -1), gen)
             noisy = rows.reshape(clean.shape)
-            quantise = torch.rand(len(noisy), 1, 1, 1, generator=gen) < QUANTISED_SHARE
+            quantise = (
+                torch.rand(len(noisy), 1, 1, 1, generator=gen).to(noisy.device) < QUANTISED_SHARE
+            )
             noisy = torch.where(quantise, torch.round(noisy.clamp(0, 1) * 255) / 255, noisy)
         out = net.clean(noisy)
         loss = torch.mean((out - clean) ** 2)

@@ -49,6 +49,12 @@ class Likelihood:
         self.all_gaussian = all(k == "gaussian" for k in self.kinds)
         self.simple = not self.groups  # one slot per column
 
+    def to(self, device: torch.device) -> Likelihood:
+        """Keep the index tensors on the device the network computes on."""
+        self.starts, self.scalar = self.starts.to(device), self.scalar.to(device)
+        self.is_bernoulli = self.is_bernoulli.to(device)
+        return self
+
     def _scalar_cells(
         self, out: torch.Tensor, x: torch.Tensor, gauss: torch.Tensor
     ) -> torch.Tensor:
@@ -61,7 +67,7 @@ class Likelihood:
         """(rows, columns): scalar columns' cells and each categorical's cross-entropy."""
         if self.simple:
             return cells
-        columns = torch.empty(len(x), len(self.kinds), dtype=out.dtype)
+        columns = torch.empty(len(x), len(self.kinds), dtype=out.dtype, device=out.device)
         index = 0
         for j, kind in enumerate(self.kinds):
             start = int(self.starts[j])

@@ -144,7 +144,7 @@ def encoder_jacobian(
         with torch.enable_grad():
             h = net.encode(x)
     k = h.shape[1]
-    basis = torch.eye(k, dtype=h.dtype).unsqueeze(1).expand(k, *h.shape)
+    basis = torch.eye(k, dtype=h.dtype, device=h.device).unsqueeze(1).expand(k, *h.shape)
     (jac,) = torch.autograd.grad(
         h, x, grad_outputs=basis, is_grads_batched=True, create_graph=create_graph
     )  # (k, rows, d)

@@ -23,7 +23,7 @@ def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I): differentiable in mu and sigma."""
-    eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
+    eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype).to(mu.device)
     return mu + eps * torch.exp(0.5 * logvar)
 
 
@@ -31,7 +31,7 @@ def decoder_logvar(net: AutoencoderNet) -> torch.Tensor:
     """Per-feature log-variance of the Gaussian likelihood (0 = unit variance when fixed)."""
     if net.arch.learned_variance:
         return net.dec_logvar.clamp(-12, 12)
-    return torch.zeros(net.arch.n_features)
+    return torch.zeros(net.arch.n_features, device=next(net.parameters()).device)
 
 
 def elbo_terms(
@@ -73,7 +73,7 @@ def iwae_bound(
     weights = []
     for done in range(0, samples, chunk):
         c = min(chunk, samples - done)  # c samples of every row decoded in one call
-        eps = torch.randn((c, n, k), generator=gen, dtype=mu.dtype)
+        eps = torch.randn((c, n, k), generator=gen, dtype=mu.dtype).to(mu.device)
         z = (mu + eps * std).reshape(c * n, k)
         log_q = -0.5 * (math.log(2 * math.pi) + logvar + eps.pow(2)).sum(-1)
         log_prior = -0.5 * (math.log(2 * math.pi) + z.pow(2)).sum(-1).reshape(c, n)
