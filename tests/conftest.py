@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -74,3 +76,22 @@ def same_checkpoint(a: Path, b: Path) -> bool:
         return raw[8 + n :], re.sub(r'\\"seconds\\": [0-9.eE+-]+', "", text)
 
     return parts(a) == parts(b)
+
+
+def mixed_table(n: int, seed: int, flags: bool = False) -> pd.DataFrame:
+    """A generated table of every column type: an id, two correlated numbers (with three missing
+    cells), a whole-number column, a category and (with `flags`) a boolean."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    columns = {
+        "id": [f"r{i:04d}" for i in range(n)],
+        "a": a,
+        "b": 2 * a + rng.normal(scale=0.3, size=n),
+        "n": rng.integers(0, 9, n),
+        "c": rng.choice(["x", "y", "z"], n),
+    }
+    if flags:
+        columns["f"] = rng.choice([True, False], n)
+    frame = pd.DataFrame(columns)
+    frame.loc[[7, n // 2 + 33, n - 2], "b"] = np.nan
+    return frame

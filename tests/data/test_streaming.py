@@ -15,26 +15,14 @@ import pandas as pd
 import pytest
 
 import aecli
-from conftest import SAMPLE, invoke
+from conftest import SAMPLE, invoke, mixed_table
 
 N = 600
 
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    rng = np.random.default_rng(3)
-    a = rng.normal(size=N)
-    frame = pd.DataFrame(
-        {
-            "id": [f"r{i:04d}" for i in range(N)],
-            "a": a,
-            "b": 2 * a + rng.normal(scale=0.3, size=N),
-            "n": rng.integers(0, 9, N),
-            "c": rng.choice(["x", "y", "z"], N),
-        }
-    )
-    frame.loc[[7, 333, 598], "b"] = np.nan
-    return frame
+    return mixed_table(N, seed=3)
 
 
 @pytest.fixture(scope="module")

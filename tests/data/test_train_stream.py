@@ -9,31 +9,19 @@ from __future__ import annotations
 import tempfile
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 import aecli
 from aecli.errors import TrainingInterrupted
+from conftest import mixed_table
 
 N = 600
 
 
 @pytest.fixture(scope="module")
 def table_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    rng = np.random.default_rng(5)
-    a = rng.normal(size=N)
-    frame = pd.DataFrame(
-        {
-            "id": [f"r{i:04d}" for i in range(N)],
-            "a": a,
-            "b": 2 * a + rng.normal(scale=0.3, size=N),
-            "n": rng.integers(0, 9, N),
-            "c": rng.choice(["x", "y", "z"], N),
-            "f": rng.choice([True, False], N),
-        }
-    )
-    frame.loc[[7, 333, 598], "b"] = np.nan
+    frame = mixed_table(N, seed=5, flags=True)
     path = tmp_path_factory.mktemp("train_stream") / "t.csv.gz"
     frame.to_csv(path, index=False)
     return str(path)
