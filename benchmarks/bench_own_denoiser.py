@@ -21,11 +21,12 @@ noisy file. Training data:
 - (c) `self-supervised`: `--kind denoiser --self-supervised` on the four noisy test photos
   alone (no clean image anywhere), C CPU-minutes, scored on those same photos.
 
-Each budget is turned into a number of optimiser steps by timing two short runs (the difference
-between 12 and 4 steps, in process CPU time, one torch thread), so a run repeats exactly given the
-steps it prints. Methods: non-local means (fast mode, patch 5, distance 6, h = 0.8 x
-estimate_sigma), TV Chambolle (weight 0.08), wavelet BayesShrink (sigma estimated), the built-in
-photo model, and the trained models, all blind (not told sigma) except what estimate_sigma finds.
+Each budget is turned into a number of optimiser steps by timing two runs after a discarded
+warm-up run (the difference between 10 and 260 steps, in process CPU time, one torch thread;
+printed on stderr before the real run), so a run repeats exactly given the steps it prints.
+Methods: non-local means (fast mode, patch 5, distance 6, h = 0.8 x estimate_sigma), TV
+Chambolle (weight 0.08), wavelet BayesShrink (sigma estimated), the built-in photo model,
+and the trained models, all blind (not told sigma) except what estimate_sigma finds.
 PSNR and SSIM from skimage.metrics (data_range 1) against the clean image; seconds per image
 (wall, after one warm-up call; torch on one thread).
 
@@ -41,6 +42,7 @@ import gzip
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -67,6 +69,8 @@ TEST = ("camera", "coins", "astronaut", "coffee")
 TRAIN = ("rocket", "chelsea", "moon", "motorcycle_left")
 SIGMA = 25 / 255
 OLD_NOISE = "gaussian:0-50"  # the bottleneck kind gets the denoiser's default noise
+CALIBRATE = 10  # steps of the short timing run
+EPOCH_STEPS = 250  # the long one's extra steps: an epoch of 4,000 crops at batch 16
 Denoise = Callable[[np.ndarray], np.ndarray]
 
 
@@ -121,15 +125,27 @@ def model_method(model: aecli.Model) -> Denoise:
 
 
 def train_for(minutes: float, folder: Path, **options) -> tuple[aecli.Model, int, float]:
-    """A model trained for about `minutes` of CPU time: the steps come from timing 4 and 12
-    steps. Returns (model, steps, CPU seconds of the real run)."""
+    """A model trained for about `minutes` of CPU time. The cost per step is the difference
+    between a 10-step run and one an epoch longer (validation included), after a discarded
+    warm-up run: the first `aecli.train` of a process pays one-off costs (seconds) that made a
+    4-vs-12-step calibration come out negative, and then the floor of 1 ms per step turned 6
+    CPU-minutes into 360,000 steps. Returns (model, steps, CPU seconds of the real run)."""
+    aecli.train(folder, steps=2, **options)  # warm-up, not timed
     times = []
-    for steps in (4, 12):
+    for steps in (CALIBRATE, CALIBRATE + EPOCH_STEPS):
         start = time.process_time()
         aecli.train(folder, steps=steps, **options)
         times.append(time.process_time() - start)
-    per_step = max((times[1] - times[0]) / 8, 1e-3)
+    per_step = (times[1] - times[0]) / EPOCH_STEPS
+    if per_step <= 0:  # a freak measurement: fall back to the longer run's mean
+        per_step = times[1] / (CALIBRATE + EPOCH_STEPS)
     steps = max(10, int(minutes * 60 / per_step))
+    print(
+        f"{options.get('kind')}: {per_step * 1000:.1f} CPU-ms per step -> {steps} steps "
+        f"for {minutes} CPU-min",
+        file=sys.stderr,
+        flush=True,
+    )
     start = time.process_time()
     model = aecli.train(folder, steps=steps, **options)
     return model, steps, time.process_time() - start
