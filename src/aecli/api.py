@@ -137,7 +137,7 @@ def _train(
 
         def snapshot() -> Model:
             history = {**trainer.history(), "data_sha256": split.fingerprint, **place.record()}
-            history["seconds"] = round(before + time.perf_counter() - started, 2)
+            history.update(_elapsed(before, started))
             extras = {"pca": pca} if pca else {}
             model = Model(opts, split.fitted.adapter, trainer.best_net(), history, {}, extras)
             model.to(place.device)
@@ -162,8 +162,16 @@ def _train(
     if hasattr(split.fitted.stream, "close"):
         split.fitted.stream.close()  # a table's cache of training rows, in a temporary folder
     model.train_seconds = time.perf_counter() - started
-    model.history["seconds"] = round(before + model.train_seconds, 2)  # inspect shows it
+    model.history.update(_elapsed(before, started))  # inspect shows it
     return model
+
+
+def _elapsed(before: float, started: float) -> dict[str, float]:
+    """The training time the checkpoint records, or nothing under SOURCE_DATE_EPOCH (the
+    reproducible-builds convention), so the same data, options and seed give the same bytes."""
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return {}
+    return {"seconds": round(before + time.perf_counter() - started, 2)}
 
 
 train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    ')}\n"

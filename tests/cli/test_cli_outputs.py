@@ -62,6 +62,8 @@ def test_human_and_json_outputs(command, work, runner):
     assert human.exit_code == 0, human.stderr
     told = human.stdout + human.stderr
     assert phrase in told
+    if command == "evaluate":  # the likelihood row says why the model's cell is empty
+        assert "VAE only" in told
     if "-o" in args:  # stdout stays free for data when the output goes to a file
         assert human.stdout == ""
     machine = invoke(runner, *args, "--json", *(["--force"] if "-o" in args else []))

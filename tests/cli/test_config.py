@@ -56,6 +56,30 @@ def test_file_flags_print_config_and_inspect_reproduce_the_checkpoint(tmp_path, 
     assert first.read_bytes()[-4096:] == third.read_bytes()[-4096:]  # the weights, to the byte
 
 
+def test_under_source_date_epoch_the_round_trip_is_byte_identical(
+    tmp_path, runner, wine, monkeypatch
+):
+    """The training time is the one field that differs between runs; the reproducible-builds
+    convention SOURCE_DATE_EPOCH leaves it out, so the checkpoint is the same file."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    run = tmp_path / "run.toml"
+    run.write_text(RUN)
+    first = tmp_path / "a.safetensors"
+    args = ["train", wine, "--config", run, "--latent-dim", "3", "-o", first, "--quiet"]
+    assert invoke(runner, *args).exit_code == 0
+    shown = invoke(runner, "inspect", first, "--config")
+    assert "training time" not in invoke(runner, "inspect", first).stdout
+    (tmp_path / "inspected.toml").write_text(shown.stdout)
+    second = tmp_path / "b.safetensors"
+    again = ["train", wine, "--config", tmp_path / "inspected.toml", "-o", second, "--quiet"]
+    assert invoke(runner, *again).exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    third = tmp_path / "c.safetensors"
+    assert invoke(runner, *again[:-3], "-o", third, "--quiet").exit_code == 0
+    assert first.read_bytes() != third.read_bytes()  # the recorded time is what differed
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_resolved_options_read_back_as_themselves(tmp_path, kind):
     """What --print-config writes resolves to the same options, for every kind (a sparse

@@ -221,7 +221,7 @@ def print_evaluation(figures: EvaluationFigures) -> None:
         k = figures.importance_samples
         table.add_row(f"log p(x), IWAE K={k} ({per})", f"{figures.iwae_log_likelihood:.3f}", pca_ll)
     elif figures.pca_log_likelihood is not None:
-        table.add_row(f"log p(x) ({per})", "", pca_ll)
+        table.add_row(f"log p(x) ({per})", "VAE only", pca_ll)  # a kind without a likelihood
     for f in figures.per_feature:
         if f.measure == "accuracy":
             name, spec = f"  {f.column}: label accuracy", ".3f"
