@@ -28,6 +28,7 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.density import MAX_KERNELS
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import AutoencoderNet, build_network
+from aecli.sample_choice import MAX_RESIDUALS
 from aecli.scoring import MAX_VALIDATION
 from aecli.store.checkpoint import MODEL_FORMAT, RecordReader, open_record, write_record
 from aecli.vocabulary import MAX_COMPONENTS
@@ -192,6 +193,7 @@ def _extras(
         "score.variance": lambda s: s == (d,),
         "score.validation": lambda s: len(s) == 1 and s[0] <= MAX_VALIDATION,
         "sampling.residual_sd": lambda s: s == (d,),
+        "sampling.residuals": lambda s: len(s) == 2 and s[1] == d and s[0] <= MAX_RESIDUALS,
     }
     out: dict[str, dict[str, np.ndarray]] = {}
     members = {
