@@ -105,7 +105,6 @@ def test_validation_rows_are_a_capped_seeded_sample_and_the_cache_is_removed(
 ):
     monkeypatch.setattr("aecli.data.table_training.MAX_VAL_ROWS", 30)
     monkeypatch.setattr("aecli.sample_choice.MAX_ROWS", 20)  # the sampling choice's rows, too
-    monkeypatch.setattr("aecli.sample_choice.MIN_HALF", 5)
     model = aecli.train(table_file, epochs=1, seed=0, id_col=["id"])
     assert 10 <= model.metrics["rows_val"] <= 60
     assert ", 20 validation rows)" in model.history["sampling"]["criterion"]
