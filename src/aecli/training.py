@@ -57,17 +57,32 @@ def auto_threads(n_params: int, batch_size: int) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+_blas: list[Any] = [None, -1]  # threadpoolctl's controller, and len(sys.modules) it was made at
+
+
+def _blas_pools() -> Any:
+    """threadpoolctl's view of the loaded BLAS / OpenMP pools, made again only when modules were
+    imported since (a new pool can only come with one): finding them costs milliseconds, which
+    a streamed command would pay for every block."""
+    import sys
+
+    from threadpoolctl import ThreadpoolController
+
+    if _blas[1] != len(sys.modules):
+        _blas[0] = ThreadpoolController()
+        _blas[1] = len(sys.modules)
+    return _blas[0]
+
+
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Use n threads in torch and in numpy's / scipy's BLAS (PCA, code density) alike: a BLAS
     pool left at the core count spins against torch and other processes on a busy machine."""
-    from threadpoolctl import threadpool_limits
-
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     token = CHOSEN_THREADS.set(n)  # what a forward pass inside uses (streams.inference_threads)
     try:
-        with threadpool_limits(n):
+        with _blas_pools().limit(limits=n):
             yield
     finally:
         CHOSEN_THREADS.reset(token)
