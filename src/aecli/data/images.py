@@ -131,10 +131,16 @@ class ImageAdapter(Adapter):
 
     @classmethod
     def fit_training(
-        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+        cls,
+        source: Any,
+        options: TrainOptions,
+        variational: bool,
+        stream: bool = False,
+        part: tuple[int, int] | None = None,
     ) -> Fitted:
         """Whole images, or with --patch random crops at the images' own size: a fixed set, or
-        with `stream` fresh crops for every batch (then `x` holds the validation crops)."""
+        with `stream` fresh crops for every batch (then `x` holds the validation crops). Every
+        process of a torchrun job (`part`) holds them all."""
         if options.condition is not None:
             raise UserError("--condition is for tables; images have no condition column")
         files = find_images(source, options.recursive)
