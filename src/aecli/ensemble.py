@@ -16,7 +16,7 @@ import torch
 from aecli.parts.networks import build_network
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
     from aecli.options import TrainOptions
     from aecli.parts.networks import AutoencoderNet
 
@@ -47,7 +47,7 @@ def train_members(
     return out
 
 
-def members(model: Model) -> list[AutoencoderNet]:
+def members(model: Codec) -> list[AutoencoderNet]:
     """The model's networks: its own, then the stored members in order (built once)."""
     cached = getattr(model, "_ensemble", None)
     if cached is not None and cached[0] is model.net:
@@ -67,7 +67,7 @@ def members(model: Model) -> list[AutoencoderNet]:
     return list(nets)
 
 
-def reconstruct(model: Model, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+def reconstruct(model: Codec, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
     """E[x | code], averaged over the model's networks (the model's own alone without members)."""
     nets = members(model)
     if len(nets) == 1:
