@@ -165,8 +165,8 @@ def _train(
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
         if not residual:  # a denoiser has no codes to sample from
-            if opts.ensemble > 1:  # each rank trains the members alike, in one process
-                model.extras["members"] = _members(net, objective, _rows(split), opts, pca)
+            if opts.ensemble > 1:  # trained once, under torchrun by every rank together
+                model.extras["members"] = _members(trainer, split, pca, place)
             _code_extras(model, split, opts)
     if hasattr(split.fitted.stream, "close"):
         split.fitted.stream.close()  # a table's cache of training rows, in a temporary folder
@@ -255,17 +255,17 @@ def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     model.metrics["score"] = {"split": split_name, **figures}
 
 
-def _members(
-    net: torch.nn.Module, objective: Any, rows: tuple[Any, Any], opts: TrainOptions, pca: Any
-) -> dict[str, np.ndarray]:
-    """`--ensemble N`: the N - 1 further networks, started like the first."""
+def _members(trainer: Trainer, split: Split, pca: Any, place: Placement) -> dict[str, Any]:
+    """`--ensemble N`: the N - 1 further networks, started and trained like the first (on
+    its device; under torchrun each one by every rank together, on its shard of the rows)."""
     from aecli.ensemble import train_members
 
-    def start(member: Any, member_opts: TrainOptions) -> None:
+    def start(member: Any, member_opts: TrainOptions) -> Trainer:
         if member_opts.init == "pca":
             member.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+        return _trainer(member, trainer.objective, split, member_opts, place)
 
-    return train_members(net, objective, rows, opts, start)
+    return train_members(trainer.net, trainer.options, start)
 
 
 def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
