@@ -29,7 +29,7 @@ from aecli.parts.density import fit_code_density, sample_mixture
 from aecli.sampling import draw_discrete
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
 
 TEMPERATURES = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 DRAWS = 1000
@@ -58,7 +58,7 @@ def _validation_sample(
     return x[keep], None if y is None else y[keep]
 
 
-def residual_sd(model: Model, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+def residual_sd(model: Codec, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
     """Per slot: the SD of the training reconstruction residuals of Gaussian columns, else 0."""
     recon = model.reconstruct_array(x, y)
     sd = np.sqrt(np.nanmean((recon - x) ** 2, axis=0))
@@ -74,7 +74,7 @@ def add_noise(x: np.ndarray, sd: np.ndarray, seed: int) -> np.ndarray:
     return (x + sd * rng.standard_normal(x.shape)).astype(np.float32)
 
 
-def _densities(model: Model, codes: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
+def _densities(model: Codec, codes: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
     opts = model.options
     out = {"codes": model.extras["density"]}
     if opts.code_density == "gmm" and opts.components is None and len(codes) > codes.shape[1] + 1:
@@ -83,7 +83,7 @@ def _densities(model: Model, codes: np.ndarray, seed: int) -> dict[str, dict[str
 
 
 def choose_sampling(
-    model: Model,
+    model: Codec,
     codes: np.ndarray,
     train: tuple[np.ndarray, np.ndarray | None],
     val: tuple[np.ndarray, np.ndarray | None],
@@ -141,7 +141,7 @@ def choose_sampling(
     }
 
 
-def choose_image_source(model: Model, x_val: np.ndarray, seed: int) -> None:
+def choose_image_source(model: Codec, x_val: np.ndarray, seed: int) -> None:
     """An image VAE: its prior or the density of its training codes, whichever draws images
     closer to the validation images (energy distance, T = 1). After a short training the prior
     often decodes to blurred blends while the codes' density gives clear images."""
