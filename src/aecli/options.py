@@ -350,7 +350,7 @@ class TrainOptions:
         if self.channels == 2:
             raise UserError("--channels must be 1 (grayscale) or 3 (RGB), not 2")
         if self.image_size is not None:
-            from aecli.data.images import parse_size
+            from aecli.data.image_size import parse_size
 
             parse_size(self.image_size)
         if (self.sep, self.decimal, self.thousands, self.encoding) != (None,) * 4:

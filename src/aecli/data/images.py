@@ -34,6 +34,7 @@ from aecli.data.image_files import (
     pixels,
     write_images,
 )
+from aecli.data.image_size import MAX_SIDE, parse_size
 from aecli.errors import AecliWarning, CheckpointError, DataError, UserError
 from aecli.progress import tick
 from aecli.vocabulary import LIKELIHOODS
@@ -41,22 +42,9 @@ from aecli.vocabulary import LIKELIHOODS
 if TYPE_CHECKING:
     from aecli.options import TrainOptions
 
-MAX_SIDE = 2048  # of the training size: a dense bottleneck over more pixels is not useful
 CROPS = 4000  # random crops for --patch training, or drawn per epoch (fewer if --steps uses fewer)
 MIN_VAL_CROPS = 16  # fixed validation crops of a denoiser trained on fresh crops
 LARGE_IMAGE = 96  # pixels a side beyond which a whole-image denoiser gets a --patch hint
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'28x28' -> (height, width)."""
-    parts = text.lower().replace("×", "x").split("x")
-    try:
-        height, width = (int(p) for p in parts)
-    except ValueError:
-        raise UserError(f"--image-size {text!r}: write it as HEIGHTxWIDTH, e.g. 28x28") from None
-    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
-        raise UserError(f"--image-size {text!r}: each side must be between 1 and {MAX_SIDE}")
-    return height, width
 
 
 @dataclass
@@ -131,10 +119,16 @@ class ImageAdapter(Adapter):
 
     @classmethod
     def fit_training(
-        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+        cls,
+        source: Any,
+        options: TrainOptions,
+        variational: bool,
+        stream: bool = False,
+        part: tuple[int, int] | None = None,
     ) -> Fitted:
         """Whole images, or with --patch random crops at the images' own size: a fixed set, or
-        with `stream` fresh crops for every batch (then `x` holds the validation crops)."""
+        with `stream` fresh crops for every batch (then `x` holds the validation crops). Every
+        process of a torchrun job (`part`) holds them all."""
         if options.condition is not None:
             raise UserError("--condition is for tables; images have no condition column")
         files = find_images(source, options.recursive)
