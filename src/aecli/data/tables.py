@@ -281,6 +281,8 @@ def kept_columns(frame: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
     missing = [c for c in keep if c not in frame.columns]
     if missing:
         raise DataError(f"--keep names columns that are not in the data: {', '.join(missing)}")
+    if not keep:
+        return pd.DataFrame(index=range(len(frame)))
     return frame[list(keep)].reset_index(drop=True)
 
 
