@@ -127,8 +127,8 @@ class ImageAdapter(Adapter):
         part: tuple[int, int] | None = None,
     ) -> Fitted:
         """Whole images, or with --patch random crops at the images' own size: a fixed set, or
-        with `stream` fresh crops for every batch (then `x` holds the validation crops). Every
-        process of a torchrun job (`part`) holds them all."""
+        with `stream` fresh crops for every batch (then `x` holds the validation crops). One
+        process of a torchrun job (`part`) keeps or draws only its share of whole images."""
         if options.condition is not None:
             raise UserError("--condition is for tables; images have no condition column")
         files = find_images(source, options.recursive)
@@ -148,11 +148,14 @@ class ImageAdapter(Adapter):
                 stacklevel=4,
             )
         if options.patch is None:
-            from aecli.data.image_stream import ImageStream, streams_images
+            from aecli.data.image_stream import ImageStream, share_of_images, streams_images
 
             if not streams_images(len(files), adapter.n_features):
+                if part is not None:
+                    return share_of_images(adapter, files, options, part)
                 return Fitted(adapter, adapter.load(files), None, n_inputs=1)
-            images = ImageStream(adapter, files, options)  # decoded per batch by --workers
+            # decoded per batch by --workers
+            images = ImageStream(adapter, files, options, part or (0, 1))
             return Fitted(adapter, images.x, None, n_inputs=1, stream=images)
         # crops per epoch: no more than --steps batches use
         wanted = min(CROPS, (options.steps or CROPS) * (options.batch_size or 128))
