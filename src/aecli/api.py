@@ -16,6 +16,7 @@ import torch
 from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
+from aecli.data.moments import Moments
 from aecli.errors import (
     AecliWarning,
     CheckpointError,
@@ -59,6 +60,14 @@ class Split:
     def part(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         x, y = self.fitted.x, self.fitted.y
         return x[rows], None if y is None else y[rows]
+
+    @property
+    def train_total(self) -> int:
+        """The training rows of every process (a stream's: all it draws from)."""
+        fitted = self.fitted
+        if fitted.stream is not None:
+            return len(fitted.stream)
+        return fitted.share.train_total if fitted.share is not None else len(self.train_rows)
 
 
 def train(
@@ -116,20 +125,22 @@ def _train(
     if opts.ensemble > 1 and adapter_for(data).type == "images":
         raise UserError("--ensemble is for tables (denoise averages the networks' fills)")
     residual = KINDS[opts.kind].residual  # a denoiser: fresh crops for every step
-    split = _split(fit_training(data, opts, KINDS[opts.kind].variational, residual), opts)
+    fitted = fit_training(data, opts, KINDS[opts.kind].variational, residual, place.part)
+    split = _split(fitted, opts)
     if saved is not None and saved.history.get("data_sha256") != split.fingerprint:
         raise DataError(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
     opts.latent_dim = _latent_dim(split.fitted, opts)
     x_train = split.part(split.train_rows)[0]
-    data_shape = _data_shape(split.fitted, x_train, opts)
+    data_shape = _data_shape(split.fitted, x_train, opts, place)
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
     arch = assemble.architecture(opts, data_shape, opts.latent_dim, like)
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
     with torch_threads(threads):
-        net, pca = _network(arch, opts, x_train, source)
+        moments = getattr(split.fitted.stream, "moments", None)  # a streamed table's: all rows
+        net, pca = _network(arch, opts, x_train if moments is None else moments, source)
         objective = assemble.objective(opts, data_shape)
         trainer = _trainer(net, objective, split, opts, place)
         if saved is not None:
@@ -156,8 +167,8 @@ def _train(
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
         if not residual:  # a denoiser has no codes to sample from
-            if opts.ensemble > 1:  # each rank trains the members alike, in one process
-                model.extras["members"] = _members(net, objective, _rows(split), opts, pca)
+            if opts.ensemble > 1:  # trained once, under torchrun by every rank together
+                model.extras["members"] = _members(trainer, split, pca, place)
             _code_extras(model, split, opts)
     if hasattr(split.fitted.stream, "close"):
         split.fitted.stream.close()  # a table's cache of training rows, in a temporary folder
@@ -189,11 +200,12 @@ def _trainer(
     net: torch.nn.Module, objective: Any, split: Split, opts: TrainOptions, place: Placement
 ) -> Trainer:
     """The training loop on this process's device, over its shard of the training and
-    validation rows under torchrun (a stream: each rank draws its own batches from it)."""
+    validation rows under torchrun (which a table's fit kept alone, or a stream draws from)."""
     if not place.launch.distributed:
         return Trainer(net, objective, *_rows(split), opts, place.feed(0, opts.batch_size))
     stream = split.fitted.stream
-    own = split.train_rows if stream is not None else place.shard(split.train_rows)
+    kept = stream is not None or split.fitted.share is not None
+    own = split.train_rows if kept else place.shard(split.train_rows)
     feed = place.feed(len(own), opts.batch_size)
     rows = stream if stream is not None else torch.from_numpy(split.xy[own])
     x_val = torch.from_numpy(split.xy[place.shard(split.val_rows)])
@@ -215,7 +227,7 @@ def _init_model(opts: TrainOptions) -> Model | None:
 
 
 def _network(
-    arch: Architecture, opts: TrainOptions, x_train: np.ndarray, source: Model | None
+    arch: Architecture, opts: TrainOptions, x_train: np.ndarray | Moments, source: Model | None
 ) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
     """The network to train (seeded), and the PCA baseline of the bottleneck kinds (which
     `--init pca` starts from); a denoiser starts from its --init model's weights, if any."""
@@ -245,17 +257,17 @@ def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     model.metrics["score"] = {"split": split_name, **figures}
 
 
-def _members(
-    net: torch.nn.Module, objective: Any, rows: tuple[Any, Any], opts: TrainOptions, pca: Any
-) -> dict[str, np.ndarray]:
-    """`--ensemble N`: the N - 1 further networks, started like the first."""
+def _members(trainer: Trainer, split: Split, pca: Any, place: Placement) -> dict[str, Any]:
+    """`--ensemble N`: the N - 1 further networks, started and trained like the first (on
+    its device; under torchrun each one by every rank together, on its shard of the rows)."""
     from aecli.ensemble import train_members
 
-    def start(member: Any, member_opts: TrainOptions) -> None:
+    def start(member: Any, member_opts: TrainOptions) -> Trainer:
         if member_opts.init == "pca":
             member.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+        return _trainer(member, trainer.objective, split, member_opts, place)
 
-    return train_members(net, objective, rows, opts, start)
+    return train_members(trainer.net, trainer.options, start)
 
 
 def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
@@ -291,6 +303,9 @@ def _resumable(path: str | os.PathLike[str], place: Placement) -> Loaded:
 def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     x, y = fitted.x, fitted.y
     xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y
+    if fitted.share is not None:  # one process's share under torchrun
+        share = fitted.share
+        return Split(fitted, share.train, share.val, xy, share.fingerprint)
     fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
     if fitted.stream is not None:  # training rows come fresh from the stream; x validates
         everything = np.arange(len(x))
@@ -319,9 +334,13 @@ def _latent_dim(fitted: Fitted, opts: TrainOptions) -> int:
     return k
 
 
-def _data_shape(fitted: Fitted, x_train: np.ndarray, opts: TrainOptions) -> assemble.DataShape:
+def _data_shape(
+    fitted: Fitted, x_train: np.ndarray, opts: TrainOptions, place: Placement
+) -> assemble.DataShape:
+    """What the parts are built for; under torchrun from every process's rows alike."""
     adapter = fitted.adapter
-    low, high = adapter.value_range(x_train)
+    low, high = place.extent(*adapter.value_range(x_train))
+    missing = np.isnan(fitted.x).any() or getattr(fitted.stream, "has_missing", 0)
     likelihoods, widths = adapter.kinds_and_widths()
     return assemble.DataShape(
         n_features=adapter.n_features,
@@ -330,7 +349,7 @@ def _data_shape(fitted: Fitted, x_train: np.ndarray, opts: TrainOptions) -> asse
         widths=widths,
         body=adapter.body(opts),
         image_shape=adapter.image_shape,
-        has_missing=bool(np.isnan(fitted.x).any() or getattr(fitted.stream, "has_missing", 0)),
+        has_missing=place.agreed(bool(missing)),
         low=torch.from_numpy(np.asarray(low)),
         high=torch.from_numpy(np.asarray(high)),
         noise_unit=adapter.noise_unit,
@@ -349,7 +368,7 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
     model_val = mse(held_out)
     return TrainingMetrics(
         split="validation" if len(val[0]) else "training",
-        rows_train=len(split.fitted.stream or train[0]),
+        rows_train=split.train_total,
         rows_val=len(val[0]),
         train_mse=mse(train),
         val_mse=model_val,

@@ -268,8 +268,9 @@ class TrainOptions:
     )
     patch: int | None = opt(
         None,
-        "Images: train on random P x P crops of the images at their own size (a denoiser of "
-        "photos: `denoise` then cleans any size tile by tile). Default: whole images.",
+        "Images: train on random P x P crops of the images at their own size, drawn fresh for "
+        "every batch (a denoiser of photos: `denoise` then cleans any size tile by tile). "
+        "Default: whole images.",
         low=4,
         high=512,
         panel="Images",
@@ -297,8 +298,16 @@ class TrainOptions:
     )
     self_supervised: bool = opt(
         False,
-        "Denoiser: learn from the noisy images alone, with no clean targets (blind-spot "
-        "training, Noise2Void / Noise2Self); --noise is then not used.",
+        "Denoiser: learn from the noisy images alone, with no clean targets (see "
+        "--self-supervised-method); --noise is then not used.",
+        panel="Images",
+    )
+    self_supervised_method: str | None = opt(
+        None,
+        "Denoiser, --self-supervised: neighbor2neighbor (one random half-size sub-sample of "
+        "each crop predicts another, every pixel a target) or blind-spot (hidden pixels, "
+        "Noise2Void / Noise2Self). Default: neighbor2neighbor.",
+        choices=("neighbor2neighbor", "blind-spot"),
         panel="Images",
     )
     threads: int | None = opt(

@@ -88,6 +88,7 @@ _KINDS = [
 ]
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
+SELF_SUPERVISED_METHOD = "neighbor2neighbor"  # measured above blind-spot (benchmarks/README.md)
 FINE_TUNE_LR = 3e-4  # a trained network takes smaller steps (1e-3 undid the photo model at first)
 
 
@@ -102,6 +103,8 @@ def preset_for(options: KindChoices) -> dict[str, Any]:
     }
     if options.self_supervised:  # the images bring their own noise
         filled.pop("noise", None)
+        if options.self_supervised_method is None:
+            filled["self_supervised_method"] = SELF_SUPERVISED_METHOD
     if kind.residual and options.init not in (None, "random") and options.lr is None:
         filled["lr"] = FINE_TUNE_LR
     return filled
@@ -113,7 +116,7 @@ def check_kind_options(options: KindChoices) -> None:
     if not KINDS[kind].residual:
         given = [
             "--" + name.replace("_", "-")
-            for name in ("width", "depth", "colour", "self_supervised")
+            for name in ("width", "depth", "colour", "self_supervised", "self_supervised_method")
             if getattr(options, name)
         ]
         if given:
@@ -132,3 +135,5 @@ def check_kind_options(options: KindChoices) -> None:
         raise UserError(
             "--self-supervised learns from the noise already in the images; leave out --noise"
         )
+    elif options.self_supervised_method is not None and not options.self_supervised:
+        raise UserError("--self-supervised-method is for --self-supervised training")
