@@ -79,3 +79,38 @@ def test_each_process_streams_only_its_share_of_the_rows(table_file, streamed):
     together = np.concatenate(drawn)
     key, expected = (np.lexsort(np.nan_to_num(a, nan=9).T) for a in (together, cached))
     np.testing.assert_array_equal(np.nan_to_num(together[key]), np.nan_to_num(cached[expected]))
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("share_images")
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(root / f"i{i:02d}.png")
+    return str(root)
+
+
+def test_each_process_holds_or_streams_its_share_of_the_images(image_folder, monkeypatch):
+    opts = TrainOptions.from_dict({"batch_size": 8, "workers": 0}).resolved()
+    whole = fit_training(image_folder, opts, False)
+    train, val = split_rows(30, opts.val_fraction, opts.seed)
+    for rank in range(2):
+        fitted = fit_training(image_folder, opts, False, part=(rank, 2))
+        share = fitted.share
+        assert (
+            share is not None and share.train_total == len(train) and len(share.train) == 14 - rank
+        )
+        assert len(fitted.x) == len(share.train) + len(val)
+        np.testing.assert_array_equal(fitted.x[share.train], whole.x[train[rank::2]])
+        np.testing.assert_array_equal(fitted.x[share.val], whole.x[val])
+    monkeypatch.setenv("AECLI_TRAIN_MEMORY", "0")
+    streams = [fit_training(image_folder, opts, False, part=(r, 2)).stream for r in range(2)]
+    alone = fit_training(image_folder, opts, False).stream
+    assert [len(s.files) for s in streams] == [14, 13] and len(streams[0]) == len(alone) == 27
+    assert sorted(streams[0].files + streams[1].files) == sorted(alone.files)
+    for stream in streams:  # an epoch: 4 steps of 4 images, its own, round to the first
+        got = np.concatenate([stream.batch(4, 0, step) for step in range(4)])
+        mine = np.stack([stream.dataset[i] for i in range(len(stream.files))])
+        assert len(got) == 16 and {r.tobytes() for r in got} == {r.tobytes() for r in mine}
