@@ -16,6 +16,7 @@ import torch
 from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
+from aecli.data.moments import Moments
 from aecli.errors import (
     AecliWarning,
     CheckpointError,
@@ -138,7 +139,8 @@ def _train(
     arch = assemble.architecture(opts, data_shape, opts.latent_dim, like)
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
     with torch_threads(threads):
-        net, pca = _network(arch, opts, x_train, source)
+        moments = getattr(split.fitted.stream, "moments", None)  # a streamed table's: all rows
+        net, pca = _network(arch, opts, x_train if moments is None else moments, source)
         objective = assemble.objective(opts, data_shape)
         trainer = _trainer(net, objective, split, opts, place)
         if saved is not None:
@@ -225,7 +227,7 @@ def _init_model(opts: TrainOptions) -> Model | None:
 
 
 def _network(
-    arch: Architecture, opts: TrainOptions, x_train: np.ndarray, source: Model | None
+    arch: Architecture, opts: TrainOptions, x_train: np.ndarray | Moments, source: Model | None
 ) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
     """The network to train (seeded), and the PCA baseline of the bottleneck kinds (which
     `--init pca` starts from); a denoiser starts from its --init model's weights, if any."""

@@ -126,9 +126,11 @@ class ImageAdapter(Adapter):
         stream: bool = False,
         part: tuple[int, int] | None = None,
     ) -> Fitted:
-        """Whole images, or with --patch random crops at the images' own size: a fixed set, or
-        with `stream` fresh crops for every batch (then `x` holds the validation crops). One
-        process of a torchrun job (`part`) keeps or draws only its share of whole images."""
+        """Whole images, or with --patch random crops at the images' own size, fresh for every
+        batch from a bounded pool of decoded images (`CropStream`); `x` holds the validation
+        crops, after a fixed sample of training crops (the PCA start, code density and score
+        figures of a kind with codes) unless `stream` says the kind has no codes (a denoiser).
+        One process of a torchrun job (`part`) keeps or draws only its share of whole images."""
         if options.condition is not None:
             raise UserError("--condition is for tables; images have no condition column")
         files = find_images(source, options.recursive)
@@ -157,14 +159,17 @@ class ImageAdapter(Adapter):
             # decoded per batch by --workers
             images = ImageStream(adapter, files, options, part or (0, 1))
             return Fitted(adapter, images.x, None, n_inputs=1, stream=images)
-        # crops per epoch: no more than --steps batches use
+        # crops per epoch (fresh for every batch): no more than --steps batches use
         wanted = min(CROPS, (options.steps or CROPS) * (options.batch_size or 128))
-        if not stream:
-            return Fitted(adapter, adapter.crops(files, options.seed, wanted), None, n_inputs=1)
         crops = CropStream(files, adapter.channels, options.patch, wanted, options.seed)
         held_out = max(MIN_VAL_CROPS, round(wanted * options.val_fraction))
-        x_val = fixed_crops(files, adapter.channels, options.patch, held_out, options.seed + 1)
-        return Fitted(adapter, x_val, None, n_inputs=1, stream=crops)
+        x = fixed_crops(files, adapter.channels, options.patch, held_out, options.seed + 1)
+        if not stream:  # a kind with codes: a fixed sample of training crops in front of the
+            # validation ones, for the PCA start, the code density and the score figures
+            sample = adapter.crops(files, options.seed, wanted)
+            crops.sample_rows = len(sample)
+            x = np.concatenate([sample, x])
+        return Fitted(adapter, x, None, n_inputs=1, stream=crops)
 
     def blocks(
         self, source: Any, keep: Sequence[str] = (), recursive: bool = False

@@ -25,6 +25,8 @@ import pandas as pd
 
 from aecli.data.adapter import Fitted
 from aecli.data.csv_dialect import Dialect, dialect_of
+from aecli.data.moments import Moments
+from aecli.data.table_statistics import fit_exact_statistics, row_draws
 from aecli.errors import DataError
 
 if TYPE_CHECKING:
@@ -74,10 +76,17 @@ def fit_streamed(
         categorical=options.categorical,
         id_cols=options.id_col,
     )
-    adapter.choose_likelihoods(options.likelihood, variational)
     adapter.use_options(options)
+    fit_exact_statistics(adapter, source, options.seed, validation_share(n, options))
+    adapter.choose_likelihoods(options.likelihood, variational)
     stream = TableRowStream(adapter, source, n, options, part or (0, 1))
     return Fitted(adapter, stream.x, stream.y, len(adapter.columns), stream=stream)
+
+
+def validation_share(n: int, options: TrainOptions) -> float:
+    """The share of rows held out for validation: --val-fraction, capped at MAX_VAL_ROWS rows."""
+    share = options.val_fraction if n >= 10 else 0.0
+    return min(share, MAX_VAL_ROWS / n)
 
 
 def _sample_rows(source: Any, dialect: Dialect, seed: int) -> tuple[int, pd.DataFrame]:
@@ -151,20 +160,21 @@ class TableRowStream:
         self._folder = tempfile.TemporaryDirectory(prefix="aecli-train-")
         self.path = Path(self._folder.name) / "rows.f32"
         self.width = adapter.n_features + adapter.n_condition
-        share = options.val_fraction if n >= 10 else 0.0
-        self.val_share = min(share, MAX_VAL_ROWS / n)
+        self.val_share = validation_share(n, options)
         self.keep_share = min(1.0, SAMPLE_ROWS / max(1.0, n * (1 - self.val_share)))
         self.has_missing = False
         self.n = self.total = 0  # the rows in this process's cache; in every process's
         digest = hashlib.sha256()
+        self.moments = Moments(adapter.n_features)  # of the training rows: the PCA start
         sample, val = [], []
         cut = self.keep_share * (1 - self.val_share)  # of u: a training row is kept in memory
         with open(self.path, "wb") as cache:
             for rows in adapter.blocks(source):
                 xy = _joined(rows.x, rows.y)
-                u = np.random.default_rng([self.seed, 2, rows.start]).random(len(xy))
+                u = row_draws(self.seed, rows.start, len(xy))
                 held = u < self.val_share  # the rest of u is uniform above val_share
                 train = xy[~held]
+                self.moments.add(train[:, : adapter.n_features])  # every process: every row
                 sample.append(train[u[~held] < self.val_share + cut])
                 val.append(xy[held])
                 mine = train[(self.total + np.arange(len(train))) % world == rank]
