@@ -208,7 +208,7 @@ def _trainer(
     own = split.train_rows if kept else place.shard(split.train_rows)
     feed = place.feed(len(own), opts.batch_size)
     rows = stream if stream is not None else torch.from_numpy(split.xy[own])
-    x_val = torch.from_numpy(split.xy[place.shard(split.val_rows)])
+    x_val = torch.from_numpy(split.xy[place.shard(split.val_rows, at_least=0)])
     return Trainer(net, objective, rows, x_val, opts, feed)
 
 
