@@ -32,7 +32,7 @@ from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import build_network
 from aecli.parts.noise_spec import is_masking
-from aecli.pca import pca_reconstruction_error, pca_summary
+from aecli.pca import components_for, pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.sample_choice import choose_sampling
 from aecli.saving import Loaded, read_model
@@ -121,8 +121,8 @@ def _train(
         raise DataError(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
-    opts.latent_dim = _latent_dim(split.fitted, opts)
     x_train = split.part(split.train_rows)[0]
+    opts.latent_dim = _latent_dim(split.fitted, opts, x_train)
     data_shape = _data_shape(split.fitted, x_train, opts)
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
@@ -176,6 +176,10 @@ def _elapsed(before: float, started: float) -> dict[str, float]:
 
 train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    ')}\n"
 IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
+# a table's default code keeps at most the principal components that explain this share of the
+# training rows' variance: with a code nearly as wide as the data an undercomplete model copies
+# its input and anomaly scores lose the reconstruction term (benchmarks/README.md, bench_score)
+EXPLAINED_SHARE = 0.95
 
 
 def _rows(split: Split) -> tuple[Any, torch.Tensor]:
@@ -301,13 +305,18 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     return Split(fitted, train_rows, val_rows, xy, fingerprint)
 
 
-def _latent_dim(fitted: Fitted, opts: TrainOptions) -> int:
-    """--latent-dim, or the adapter's default (a table model trained with masking, an imputer:
-    a wider code); a warning when the code cannot compress."""
+def _latent_dim(fitted: Fitted, opts: TrainOptions, x_train: np.ndarray) -> int:
+    """--latent-dim, or the adapter's default: for a table at most the fewest principal
+    components that explain EXPLAINED_SHARE of the training rows' variance, so the code is a
+    real bottleneck (a table model trained with masking, an imputer: a wider code); a warning
+    when the code cannot compress."""
     d = fitted.adapter.n_features
     k = opts.latent_dim or fitted.adapter.default_latent_dim(fitted.n_inputs)
-    if opts.latent_dim is None and is_masking(opts.noise) and fitted.adapter.type == "table":
+    table = fitted.adapter.type == "table"
+    if opts.latent_dim is None and is_masking(opts.noise) and table:
         k = max(1, min(IMPUTATION_CODE, fitted.n_inputs - 1))  # masking is the regulariser
+    elif opts.latent_dim is None and table:
+        k = max(1, min(k, components_for(x_train, EXPLAINED_SHARE)))
     kind = KINDS[opts.kind]
     if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
         warnings.warn(
