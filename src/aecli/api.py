@@ -176,9 +176,10 @@ def _elapsed(before: float, started: float) -> dict[str, float]:
 
 train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    ')}\n"
 IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
-# a table's default code keeps at most the principal components that explain this share of the
-# training rows' variance: with a code nearly as wide as the data an undercomplete model copies
-# its input and anomaly scores lose the reconstruction term (benchmarks/README.md, bench_score)
+# a table's default code is at most half the model's input width and keeps at most the principal
+# components that explain this share of the training rows' variance: with a code nearly as wide
+# as the data an undercomplete model copies its input and anomaly scores lose their
+# reconstruction term (benchmarks/README.md, bench_score)
 EXPLAINED_SHARE = 0.95
 
 
@@ -306,17 +307,18 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
 
 
 def _latent_dim(fitted: Fitted, opts: TrainOptions, x_train: np.ndarray) -> int:
-    """--latent-dim, or the adapter's default: for a table at most the fewest principal
-    components that explain EXPLAINED_SHARE of the training rows' variance, so the code is a
-    real bottleneck (a table model trained with masking, an imputer: a wider code); a warning
-    when the code cannot compress."""
+    """--latent-dim, or the adapter's default: for a table also at most half the model's input
+    width (one-hot slots counted) and the fewest principal components that explain
+    EXPLAINED_SHARE of the training rows' variance, so the code is a real bottleneck (a table
+    model trained with masking, an imputer: a wider code); a warning when the code cannot
+    compress."""
     d = fitted.adapter.n_features
     k = opts.latent_dim or fitted.adapter.default_latent_dim(fitted.n_inputs)
     table = fitted.adapter.type == "table"
     if opts.latent_dim is None and is_masking(opts.noise) and table:
         k = max(1, min(IMPUTATION_CODE, fitted.n_inputs - 1))  # masking is the regulariser
     elif opts.latent_dim is None and table:
-        k = max(1, min(k, components_for(x_train, EXPLAINED_SHARE)))
+        k = max(1, min(k, d // 2, components_for(x_train, EXPLAINED_SHARE)))
     kind = KINDS[opts.kind]
     if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
         warnings.warn(

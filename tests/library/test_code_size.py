@@ -1,5 +1,6 @@
-"""The default code size of a table: at most min(8, columns - 1), and no wider than the principal
-components that explain 95% of the training rows' variance, so that the code is a bottleneck."""
+"""The default code size of a table: at most min(8, columns - 1), half the encoded width (one-hot
+slots counted) and the principal components that explain 95% of the training rows' variance, so
+that the code is a bottleneck."""
 
 from __future__ import annotations
 
@@ -34,7 +35,15 @@ def test_independent_columns_keep_columns_minus_one_and_categories_count_once():
     frame = pd.DataFrame(rng.normal(size=(300, 4))).add_prefix("x")
     frame["colour"] = rng.choice(list("abcdefgh"), 300)  # 8 one-hot slots, one column
     model = aecli.train(frame, **QUICK)
-    assert model.n_features == 12 and model.latent_dim == 4  # 5 columns - 1, not 12 - 1
+    assert model.n_features == 12 and model.latent_dim == 4  # 5 columns - 1, not 12 // 2
+
+
+def test_a_small_table_gets_at_most_half_its_width():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.normal(size=(300, 7))).add_prefix("x")  # 7 independent columns
+    assert aecli.train(frame, **QUICK).latent_dim == 3  # 7 // 2, not 7 - 1
+    wide = pd.DataFrame(rng.normal(size=(300, 20))).add_prefix("x")
+    assert aecli.train(wide, **QUICK).latent_dim == 8
 
 
 def test_an_explicit_code_size_and_the_imputers_are_left_alone():
