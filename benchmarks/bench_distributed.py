@@ -4,7 +4,8 @@ What is timed: the training loop of one epoch only (from its first optimiser ste
 the epoch, read from aecli's progress ticks), on the same table of `--rows` rows x 16 columns
 (Parquet, seeded), with the same global batch (`--batch-size`, default 256) and one torch thread
 per process. The baseline is the single process. Reading, schema fitting, PCA and the
-post-training figures are not timed (every rank does them alike).
+post-training figures are not in the loop's time (every rank reads the whole table); the wall
+time of each whole run and the largest peak RSS of its processes are printed beside it.
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_distributed.py [--rows N]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -50,16 +52,26 @@ def worker(path: str, batch: int) -> None:
             path, epochs=1, patience=0, hidden=(64,), latent_dim=4, batch_size=batch,
             threads=1, device="cpu", val_fraction=0.01,
         )  # fmt: skip
-    if os.environ.get("RANK", "0") == "0":
-        rows = model.metrics["rows_train"]
-        loop = seen["last"] - seen["first"]
-        print(json.dumps({"world": model.history["world_size"], "rows": rows, "seconds": loop}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
+    if os.environ.get("RANK", "0") != "0":
+        print(json.dumps({"peak_mib": peak}))
+        return
+    rows = model.metrics["rows_train"]
+    loop = seen["last"] - seen["first"]
+    world = model.history["world_size"]
+    print(json.dumps({"world": world, "rows": rows, "seconds": loop, "peak_mib": peak}))
 
 
 def run(command: list[str]) -> dict[str, float]:
+    """Rank 0's figures, the largest peak RSS of any process and the run's wall seconds."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    result = next(line for line in lines if "world" in line)
+    result["peak_mib"] = max(line["peak_mib"] for line in lines)
+    result["wall"] = time.perf_counter() - started
+    return result
 
 
 def main() -> None:
@@ -84,11 +96,15 @@ def main() -> None:
     finally:
         shutil.rmtree(folder)
     print(f"one epoch, {args.rows:,} rows x 16, global batch {args.batch_size}, 1 thread each\n")
-    print("| processes | loop seconds | rows/s total | rows/s per process |")
-    print("| --- | --- | --- | --- |")
+    print("| processes | loop seconds | rows/s total | rows/s per process | peak MiB per process "
+          "| run wall seconds |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
         total = r["rows"] / r["seconds"]
-        print(f"| {r['world']} | {r['seconds']:.1f} | {total:,.0f} | {total / r['world']:,.0f} |")
+        print(
+            f"| {r['world']} | {r['seconds']:.1f} | {total:,.0f} | {total / r['world']:,.0f} "
+            f"| {r['peak_mib']:.0f} | {r['wall']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = 50
+MEMORY_BYTES = 512 << 20  # AECLI_TRAIN_MEMORY's default: larger inputs stream by default
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 AECLI = [PYTHON, "-m", "aecli"]
@@ -57,19 +58,20 @@ writer.close()
 """
 
 
-def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one command in its own process."""
+def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system: what a loaded machine
+    disturbs least) of one command in its own process."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.perf_counter()
         subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", report.name, *argv],
             check=True,
             stdout=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
         wall = time.perf_counter() - started
-        peak_kib = float(report.read().strip().splitlines()[-1])
-    return wall, peak_kib / 1024
+        peak_kib, user, system = map(float, report.read().strip().splitlines()[-1].split())
+    return wall, peak_kib / 1024, user + system
 
 
 def make_data(folder: Path, rows: int) -> tuple[Path, Path]:
@@ -79,6 +81,8 @@ def make_data(folder: Path, rows: int) -> tuple[Path, Path]:
     import pyarrow.parquet as pq
 
     csv_path, pq_path = folder / f"d{rows}.csv", folder / f"d{rows}.parquet"
+    if csv_path.exists() and pq_path.exists():  # made by an earlier run (--data)
+        return csv_path, pq_path
     rng = np.random.default_rng(0)
     mixing = rng.normal(size=(8, COLUMNS))
     names = [f"c{j}" for j in range(COLUMNS)]
@@ -130,8 +134,11 @@ def encode_rows(folder: Path, sizes: tuple[int, int], data: dict[int, tuple[Path
     )
     script = folder / "pipeline.py"
     script.write_text(PIPELINE)
-    print("| input | rows | aecli s | pipeline s | time ratio | aecli MiB | pipeline MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| input | rows | aecli s | pipeline s | time ratio | aecli CPU s | pipeline CPU s "
+        "| CPU ratio | aecli MiB | pipeline MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     peaks: dict[str, list[float]] = {"csv": [], "parquet": []}
     for kind, index in (("csv", 0), ("parquet", 1)):
         for n in sizes:
@@ -146,24 +153,35 @@ def encode_rows(folder: Path, sizes: tuple[int, int], data: dict[int, tuple[Path
             peaks[kind].append(aecli_run[1])
             print(
                 f"| {kind} | {n:,} | {aecli_run[0]:.1f} | {pipe_run[0]:.1f} | "
-                f"{aecli_run[0] / pipe_run[0]:.2f} | {aecli_run[1]:.0f} | {pipe_run[1]:.0f} |",
+                f"{aecli_run[0] / pipe_run[0]:.2f} | {aecli_run[2]:.1f} | {pipe_run[2]:.1f} | "
+                f"{aecli_run[2] / pipe_run[2]:.2f} | {aecli_run[1]:.0f} | {pipe_run[1]:.0f} |",
                 flush=True,
             )
     for kind, (small, large) in peaks.items():
         print(f"\nencode {kind}: peak RSS 4N / N = {large / small:.2f}")
 
 
-def train_runs(folder: Path, label: str, sources: dict[int, Path], extra: list[str]) -> None:
-    """(c) and (d): train --epochs 1 at both sizes, as the defaults choose and streamed."""
-    for how, env in (("default", {}), ("streamed", {"AECLI_TRAIN_MEMORY": "0"})):
+def train_runs(
+    folder: Path, label: str, sources: dict[int, Path], extra: list[str], streams: set[int]
+) -> None:
+    """(c) and (d): train --epochs 1 at both sizes, as the defaults choose and streamed; a size
+    in `streams` streams by default too, so its streamed run is measured once and shown twice."""
+    done: dict[int, tuple[float, float, float]] = {}
+    for how, env in (("streamed", {"AECLI_TRAIN_MEMORY": "0"}), ("default", {})):
         peaks = []
         for n, source in sources.items():
             out = folder / f"t{n}.safetensors"
             argv = [*AECLI, "train", str(source), "-o", str(out), "--epochs", "1", "-q", "-f"]
-            run = measure([*argv, *extra], env)
+            same = how == "default" and n in streams and n in done
+            run = done[n] if same else measure([*argv, *extra], env)
+            done.setdefault(n, run)
             peaks.append(run[1])
-            print(f"| {label} | {how} | {n:,} | {run[0]:.1f} | {run[1]:.0f} |", flush=True)
-        print(f"| {label} | {how} | 4x / 1x peak RSS | | {peaks[1] / peaks[0]:.2f} |", flush=True)
+            shown = f"{how} (= streamed)" if same else how
+            print(
+                f"| {label} | {shown} | {n:,} | {run[0]:.1f} | {run[2]:.1f} | {run[1]:.0f} |",
+                flush=True,
+            )
+        print(f"| {label} | {how} | 4x / 1x peak RSS | | | {peaks[1] / peaks[0]:.2f} |", flush=True)
 
 
 def main() -> None:
@@ -173,23 +191,28 @@ def main() -> None:
     parser.add_argument("--skip-encode", action="store_true")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--skip-images", action="store_true")
+    parser.add_argument("--data", type=Path, help="keep (and reuse) the generated tables here")
     args = parser.parse_args()
     sizes = (args.rows, 4 * args.rows)
     with tempfile.TemporaryDirectory(prefix="bench_scale.") as tmp:
         folder = Path(tmp)
         print(f"rows N = {sizes[0]:,}; 50 float columns; peak RSS in MiB; wall in s\n")
         if not (args.skip_encode and args.skip_train):
-            data = {n: make_data(folder, n) for n in sizes}
+            data = {n: make_data(args.data or folder, n) for n in sizes}
             if not args.skip_encode:
                 encode_rows(folder, sizes, data)
-        print("\n| training | how | rows / images | wall s | peak MiB |\n|---|---|---|---|---|")
+        print("\n| training | how | rows / images | wall s | CPU s | peak MiB |")
+        print("|---|---|---|---|---|---|")
         if not args.skip_train:
-            train_runs(folder, "table (Parquet)", {n: data[n][1] for n in sizes}, [])
+            files = {n: data[n][1] for n in sizes}
+            large = {n for n, f in files.items() if f.stat().st_size > MEMORY_BYTES}
+            train_runs(folder, "table (Parquet)", files, [], large)
         if not args.skip_images:
             counts = (args.images, 4 * args.images)
             folders = {m: make_images(folder, m) for m in counts}
             options = ["--latent-dim", "16", "--workers", "1"]
-            train_runs(folder, "64x64 PNG folder", folders, options)
+            large = {m for m in counts if m * 64 * 64 * 3 * 4 > MEMORY_BYTES}
+            train_runs(folder, "64x64 PNG folder", folders, options, large)
 
 
 if __name__ == "__main__":

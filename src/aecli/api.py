@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from aecli.code_size import default_code_size
 from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
+from aecli.data.moments import Moments
 from aecli.errors import (
-    AecliWarning,
     CheckpointError,
     DataError,
     TrainingInterrupted,
@@ -31,8 +31,7 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import build_network
-from aecli.parts.noise_spec import is_masking
-from aecli.pca import components_for, pca_reconstruction_error, pca_summary
+from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.sample_choice import choose_sampling
 from aecli.saving import Loaded, read_model
@@ -59,6 +58,14 @@ class Split:
     def part(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         x, y = self.fitted.x, self.fitted.y
         return x[rows], None if y is None else y[rows]
+
+    @property
+    def train_total(self) -> int:
+        """The training rows of every process (a stream's: all it draws from)."""
+        fitted = self.fitted
+        if fitted.stream is not None:
+            return len(fitted.stream)
+        return fitted.share.train_total if fitted.share is not None else len(self.train_rows)
 
 
 def train(
@@ -116,20 +123,22 @@ def _train(
     if opts.ensemble > 1 and adapter_for(data).type == "images":
         raise UserError("--ensemble is for tables (denoise averages the networks' fills)")
     residual = KINDS[opts.kind].residual  # a denoiser: fresh crops for every step
-    split = _split(fit_training(data, opts, KINDS[opts.kind].variational, residual), opts)
+    fitted = fit_training(data, opts, KINDS[opts.kind].variational, residual, place.part)
+    split = _split(fitted, opts)
     if saved is not None and saved.history.get("data_sha256") != split.fingerprint:
         raise DataError(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
     x_train = split.part(split.train_rows)[0]
-    opts.latent_dim = _latent_dim(split.fitted, opts, x_train)
-    data_shape = _data_shape(split.fitted, x_train, opts)
+    opts.latent_dim = default_code_size(split.fitted, opts, x_train)
+    data_shape = _data_shape(split.fitted, x_train, opts, place)
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
     arch = assemble.architecture(opts, data_shape, opts.latent_dim, like)
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
     with torch_threads(threads):
-        net, pca = _network(arch, opts, x_train, source)
+        moments = getattr(split.fitted.stream, "moments", None)  # a streamed table's: all rows
+        net, pca = _network(arch, opts, x_train if moments is None else moments, source)
         objective = assemble.objective(opts, data_shape)
         trainer = _trainer(net, objective, split, opts, place)
         if saved is not None:
@@ -156,8 +165,8 @@ def _train(
             raise TrainingInterrupted(progress_path, trainer.epoch)
         model = snapshot()
         if not residual:  # a denoiser has no codes to sample from
-            if opts.ensemble > 1:  # each rank trains the members alike, in one process
-                model.extras["members"] = _members(net, objective, _rows(split), opts, pca)
+            if opts.ensemble > 1:  # trained once, under torchrun by every rank together
+                model.extras["members"] = _members(trainer, split, pca, place)
             _code_extras(model, split, opts)
     if hasattr(split.fitted.stream, "close"):
         split.fitted.stream.close()  # a table's cache of training rows, in a temporary folder
@@ -175,12 +184,6 @@ def _elapsed(before: float, started: float) -> dict[str, float]:
 
 
 train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    ')}\n"
-IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
-# a table's default code is at most half the model's input width and keeps at most the principal
-# components that explain this share of the training rows' variance: with a code nearly as wide
-# as the data an undercomplete model copies its input and anomaly scores lose their
-# reconstruction term (benchmarks/README.md, bench_score)
-EXPLAINED_SHARE = 0.95
 
 
 def _rows(split: Split) -> tuple[Any, torch.Tensor]:
@@ -194,11 +197,12 @@ def _trainer(
     net: torch.nn.Module, objective: Any, split: Split, opts: TrainOptions, place: Placement
 ) -> Trainer:
     """The training loop on this process's device, over its shard of the training and
-    validation rows under torchrun (a stream: each rank draws its own batches from it)."""
+    validation rows under torchrun (which a table's fit kept alone, or a stream draws from)."""
     if not place.launch.distributed:
         return Trainer(net, objective, *_rows(split), opts, place.feed(0, opts.batch_size))
     stream = split.fitted.stream
-    own = split.train_rows if stream is not None else place.shard(split.train_rows)
+    kept = stream is not None or split.fitted.share is not None
+    own = split.train_rows if kept else place.shard(split.train_rows)
     feed = place.feed(len(own), opts.batch_size)
     rows = stream if stream is not None else torch.from_numpy(split.xy[own])
     x_val = torch.from_numpy(split.xy[place.shard(split.val_rows)])
@@ -220,7 +224,7 @@ def _init_model(opts: TrainOptions) -> Model | None:
 
 
 def _network(
-    arch: Architecture, opts: TrainOptions, x_train: np.ndarray, source: Model | None
+    arch: Architecture, opts: TrainOptions, x_train: np.ndarray | Moments, source: Model | None
 ) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
     """The network to train (seeded), and the PCA baseline of the bottleneck kinds (which
     `--init pca` starts from); a denoiser starts from its --init model's weights, if any."""
@@ -250,17 +254,17 @@ def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     model.metrics["score"] = {"split": split_name, **figures}
 
 
-def _members(
-    net: torch.nn.Module, objective: Any, rows: tuple[Any, Any], opts: TrainOptions, pca: Any
-) -> dict[str, np.ndarray]:
-    """`--ensemble N`: the N - 1 further networks, started like the first."""
+def _members(trainer: Trainer, split: Split, pca: Any, place: Placement) -> dict[str, Any]:
+    """`--ensemble N`: the N - 1 further networks, started and trained like the first (on
+    its device; under torchrun each one by every rank together, on its shard of the rows)."""
     from aecli.ensemble import train_members
 
-    def start(member: Any, member_opts: TrainOptions) -> None:
+    def start(member: Any, member_opts: TrainOptions) -> Trainer:
         if member_opts.init == "pca":
             member.init_pca(torch.from_numpy(pca["axes"]), torch.from_numpy(pca["mean"]))
+        return _trainer(member, trainer.objective, split, member_opts, place)
 
-    return train_members(net, objective, rows, opts, start)
+    return train_members(trainer.net, trainer.options, start)
 
 
 def _denoiser_metrics(trainer: Trainer) -> dict[str, Any]:
@@ -296,6 +300,9 @@ def _resumable(path: str | os.PathLike[str], place: Placement) -> Loaded:
 def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     x, y = fitted.x, fitted.y
     xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y
+    if fitted.share is not None:  # one process's share under torchrun
+        share = fitted.share
+        return Split(fitted, share.train, share.val, xy, share.fingerprint)
     fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
     if fitted.stream is not None:  # training rows come fresh from the stream; x validates
         everything = np.arange(len(x))
@@ -306,33 +313,13 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     return Split(fitted, train_rows, val_rows, xy, fingerprint)
 
 
-def _latent_dim(fitted: Fitted, opts: TrainOptions, x_train: np.ndarray) -> int:
-    """--latent-dim, or the adapter's default: for a table also at most half the model's input
-    width (one-hot slots counted) and the fewest principal components that explain
-    EXPLAINED_SHARE of the training rows' variance, so the code is a real bottleneck (a table
-    model trained with masking, an imputer: a wider code); a warning when the code cannot
-    compress."""
-    d = fitted.adapter.n_features
-    k = opts.latent_dim or fitted.adapter.default_latent_dim(fitted.n_inputs)
-    table = fitted.adapter.type == "table"
-    if opts.latent_dim is None and is_masking(opts.noise) and table:
-        k = max(1, min(IMPUTATION_CODE, fitted.n_inputs - 1))  # masking is the regulariser
-    elif opts.latent_dim is None and table:
-        k = max(1, min(k, d // 2, components_for(x_train, EXPLAINED_SHARE)))
-    kind = KINDS[opts.kind]
-    if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
-        warnings.warn(
-            f"--latent-dim {k} is not smaller than the {d} input columns: an undercomplete model "
-            "can learn to copy; use a smaller --latent-dim or --kind sparse",
-            AecliWarning,
-            stacklevel=3,
-        )
-    return k
-
-
-def _data_shape(fitted: Fitted, x_train: np.ndarray, opts: TrainOptions) -> assemble.DataShape:
+def _data_shape(
+    fitted: Fitted, x_train: np.ndarray, opts: TrainOptions, place: Placement
+) -> assemble.DataShape:
+    """What the parts are built for; under torchrun from every process's rows alike."""
     adapter = fitted.adapter
-    low, high = adapter.value_range(x_train)
+    low, high = place.extent(*adapter.value_range(x_train))
+    missing = np.isnan(fitted.x).any() or getattr(fitted.stream, "has_missing", 0)
     likelihoods, widths = adapter.kinds_and_widths()
     return assemble.DataShape(
         n_features=adapter.n_features,
@@ -341,7 +328,7 @@ def _data_shape(fitted: Fitted, x_train: np.ndarray, opts: TrainOptions) -> asse
         widths=widths,
         body=adapter.body(opts),
         image_shape=adapter.image_shape,
-        has_missing=bool(np.isnan(fitted.x).any() or getattr(fitted.stream, "has_missing", 0)),
+        has_missing=place.agreed(bool(missing)),
         low=torch.from_numpy(np.asarray(low)),
         high=torch.from_numpy(np.asarray(high)),
         noise_unit=adapter.noise_unit,
@@ -360,7 +347,7 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
     model_val = mse(held_out)
     return TrainingMetrics(
         split="validation" if len(val[0]) else "training",
-        rows_train=len(split.fitted.stream or train[0]),
+        rows_train=split.train_total,
         rows_val=len(val[0]),
         train_mse=mse(train),
         val_mse=model_val,

@@ -1,7 +1,8 @@
 """Training under torchrun: one rank of a DistributedDataParallel job (gloo on CPU, NCCL on
-CUDA). Each rank trains on its own shard of the training rows with its share of the global
-batch; losses and validation are summed over the ranks so every rank takes the same decisions
-(early stopping, best epoch, cycles); only rank 0 writes. The loop is training.py's."""
+CUDA). Each rank keeps and trains on its own shard of the training rows (a table's fit keeps
+only that: `Placement.part`) with its share of the global batch; losses and validation are
+summed over the ranks so every rank takes the same decisions (early stopping, best epoch,
+cycles); only rank 0 writes. The loop is training.py's."""
 
 from __future__ import annotations
 
@@ -191,6 +192,33 @@ class Placement:
                 f"{len(rows)} training rows cannot be shared by {self.launch.world} processes"
             )
         return rows[self.launch.rank :: self.launch.world]
+
+    @property
+    def part(self) -> tuple[int, int] | None:
+        """(rank, world) when several processes train: which share of the rows to keep."""
+        return (self.launch.rank, self.launch.world) if self.launch.distributed else None
+
+    def extent(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each feature's lowest and highest value over every process's rows (NaN where no
+        process has one), from this process's."""
+        if not self.launch.distributed:
+            return low, high
+        both = np.concatenate([-np.asarray(low, np.float64), np.asarray(high, np.float64)])
+        most = self._all_max(np.where(np.isnan(both), -np.inf, both))
+        most[np.isneginf(most)] = np.nan
+        return (-most[: len(low)]).astype(low.dtype), most[len(low) :].astype(high.dtype)
+
+    def agreed(self, flag: bool) -> bool:
+        """True when any process says so."""
+        if not self.launch.distributed:
+            return flag
+        return bool(self._all_max(np.array([float(flag)]))[0])
+
+    def _all_max(self, values: np.ndarray) -> np.ndarray:
+        where = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+        t = torch.from_numpy(values).to(where)
+        _collective(dist.all_reduce, t, op=dist.ReduceOp.MAX)
+        return t.cpu().numpy()
 
     def feed(self, shard: int, batch_size: int) -> Feed:
         if not self.launch.distributed:

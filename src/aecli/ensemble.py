@@ -16,38 +16,35 @@ import torch
 from aecli.parts.networks import build_network
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from collections.abc import Callable
+
+    from aecli.codec import Codec
     from aecli.options import TrainOptions
     from aecli.parts.networks import AutoencoderNet
+    from aecli.training import Trainer
 
 MAX_MEMBERS = 32  # --ensemble's upper bound, also checked when loading
 
 
 def train_members(
-    net: AutoencoderNet,
-    objective: Any,
-    rows: tuple[torch.Tensor, torch.Tensor],
-    opts: TrainOptions,
-    start: Any,
+    net: AutoencoderNet, opts: TrainOptions, start: Callable[[Any, TrainOptions], Trainer]
 ) -> dict[str, np.ndarray]:
     """The extra members' best weights as named arrays ("I.parameter"), each trained like the
-    model's own network but for its seed; `start(net, opts)` starts a network (e.g. at PCA)."""
-    from aecli.training import Trainer
-
+    model's own network but for its seed: `start(net, opts)` starts a network (e.g. at PCA) and
+    gives the loop that trains it (on the model's device; under torchrun, one DDP loop of every
+    rank, so that each member is trained once)."""
     out: dict[str, np.ndarray] = {}
     for i in range(1, opts.ensemble):
         member_opts = dataclasses.replace(opts, seed=opts.seed + i)
         torch.manual_seed(member_opts.seed)
-        member = build_network(net.arch)
-        start(member, member_opts)
-        trainer = Trainer(member, objective, rows[0], rows[1], member_opts)
+        trainer = start(build_network(net.arch), member_opts)
         trainer.run()
         for name, tensor in trainer.best_net().state_dict().items():
             out[f"{i}.{name}"] = tensor.numpy().copy()
     return out
 
 
-def members(model: Model) -> list[AutoencoderNet]:
+def members(model: Codec) -> list[AutoencoderNet]:
     """The model's networks: its own, then the stored members in order (built once)."""
     cached = getattr(model, "_ensemble", None)
     if cached is not None and cached[0] is model.net:
@@ -67,7 +64,7 @@ def members(model: Model) -> list[AutoencoderNet]:
     return list(nets)
 
 
-def reconstruct(model: Model, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+def reconstruct(model: Codec, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
     """E[x | code], averaged over the model's networks (the model's own alone without members)."""
     nets = members(model)
     if len(nets) == 1:

@@ -18,8 +18,8 @@ import torch
 from aecli.results import EvaluationFigures, FeatureFigure
 
 if TYPE_CHECKING:
+    from aecli.codec import Codec
     from aecli.data.adapter import Rows
-    from aecli.model import Model
 
 BLOCK = 1024
 
@@ -40,7 +40,7 @@ def ppca_log_likelihood(x: np.ndarray, pca: dict[str, np.ndarray]) -> np.ndarray
 
 
 def evaluate_model(
-    model: Model, x: np.ndarray, y: np.ndarray | None, importance_samples: int, seed: int
+    model: Codec, x: np.ndarray, y: np.ndarray | None, importance_samples: int, seed: int
 ) -> EvaluationFigures:
     """The figures `aecli evaluate` prints for model-space rows `x` in memory (from
     schema.to_array) and `y`, the one-hot condition of a conditional model."""
@@ -52,7 +52,7 @@ def evaluate_model(
 
 
 def evaluate_blocks(
-    model: Model, blocks: Iterable[Rows], importance_samples: int, seed: int
+    model: Codec, blocks: Iterable[Rows], importance_samples: int, seed: int
 ) -> EvaluationFigures:
     """The figures `aecli evaluate` prints, summed block by block over an adapter's blocks."""
     tally = Tally(model, importance_samples, seed)
@@ -65,7 +65,7 @@ def evaluate_blocks(
 class Tally:
     """Running sums of every `evaluate` figure over the blocks added so far."""
 
-    def __init__(self, model: Model, importance_samples: int, seed: int) -> None:
+    def __init__(self, model: Codec, importance_samples: int, seed: int) -> None:
         self.model, self.samples = model, importance_samples
         self.pca = model.extras.get("pca")
         self.features = model.adapter.features()
@@ -166,7 +166,7 @@ class ScoreTally:
     """The rows' anomaly scores (default method, see scoring.py): a seeded sample for the
     quantiles, their sum for the mean, and how many lie above the model's own threshold."""
 
-    def __init__(self, model: Model, samples: int, seed: int) -> None:
+    def __init__(self, model: Codec, samples: int, seed: int) -> None:
         from aecli.reservoir import Reservoir
         from aecli.scoring import Scorer, settings_for
 
@@ -200,7 +200,7 @@ class ScoreTally:
 
 
 def score_distribution(
-    model: Model, x: np.ndarray, y: np.ndarray | None, samples: int, seed: int
+    model: Codec, x: np.ndarray, y: np.ndarray | None, samples: int, seed: int
 ) -> dict[str, Any]:
     """The anomaly-score figures of rows in memory (see `ScoreTally`)."""
     tally = ScoreTally(model, samples, seed)
@@ -208,7 +208,7 @@ def score_distribution(
     return tally.figures()
 
 
-def _like_with_like(model: Model, figures: EvaluationFigures) -> None:
+def _like_with_like(model: Codec, figures: EvaluationFigures) -> None:
     """PPCA is a Gaussian density over every slot; beside a model whose likelihood is not
     Gaussian everywhere (Bernoulli pixels, categories) the two numbers measure different
     things, so PCA's is withdrawn with a note saying why."""
@@ -227,7 +227,7 @@ def _like_with_like(model: Model, figures: EvaluationFigures) -> None:
 
 
 def variational_sums(
-    model: Model, x: np.ndarray, y: np.ndarray | None, samples: int, gen: torch.Generator
+    model: Codec, x: np.ndarray, y: np.ndarray | None, samples: int, gen: torch.Generator
 ) -> tuple[float, float]:
     """Summed ELBO and IWAE bound (K = `samples`) over the rows, in model-space nats."""
     from aecli.parts.variational import elbo_terms, iwae_bound

@@ -16,7 +16,7 @@ from aecli.errors import AecliWarning
 from aecli.parts.noise_spec import is_masking
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
 
 MAX_ROUNDS = 10  # of iterated reconstruction
 PROBE_ROWS = 20_000  # rows that choose the number of rounds
@@ -24,7 +24,7 @@ PROBE_SHARE = 0.1  # of present cells hidden to choose the number of rounds
 
 
 def repair_table(
-    model: Model, data: Any, *, all_cells: bool, iterations: int | None, seed: int
+    model: Codec, data: Any, *, all_cells: bool, iterations: int | None, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fill a table's missing cells (with `all_cells`: replace every cell by its reconstruction).
 
@@ -42,7 +42,7 @@ def repair_table(
 
 
 def repair_blocks(
-    model: Model, data: Any, *, all_cells: bool, iterations: int | None, seed: int
+    model: Codec, data: Any, *, all_cells: bool, iterations: int | None, seed: int
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """`repair_table` block by block as the input is read: (repaired rows, changed cells)."""
     blocks = model.adapter.blocks(data)
@@ -75,7 +75,7 @@ def repair_blocks(
         yield schema.write_back(frame, values, cells), mask  # type: ignore[attr-defined]
 
 
-def _warn_unmasked(model: Model) -> bool:
+def _warn_unmasked(model: Codec) -> bool:
     if not (is_masking(model.options.noise) or model.architecture.mask_inputs):
         warnings.warn(
             "this model never saw missing cells in training; fills are better from a model "
@@ -87,7 +87,7 @@ def _warn_unmasked(model: Model) -> bool:
 
 
 def impute(
-    model: Model, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, rounds: int
+    model: Codec, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, rounds: int
 ) -> np.ndarray:
     """`x` with its `missing` cells filled by `rounds` of iterated reconstruction."""
     filled = np.where(missing, start_values(model, x.shape[1]), x).astype(np.float32)
@@ -96,7 +96,7 @@ def impute(
     return filled
 
 
-def start_values(model: Model, width: int) -> np.ndarray:
+def start_values(model: Codec, width: int) -> np.ndarray:
     """Where a missing cell starts: at 0 under a model trained with masking, which is how it saw
     a hidden cell (a category: its one-hot block all 0); otherwise at the training mean."""
     if is_masking(model.options.noise):
@@ -105,7 +105,7 @@ def start_values(model: Model, width: int) -> np.ndarray:
 
 
 def choose_rounds(
-    model: Model, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, seed: int
+    model: Codec, x: np.ndarray, y: np.ndarray | None, missing: np.ndarray, seed: int
 ) -> int:
     """The number of rounds (1 to MAX_ROUNDS) that best restores a seeded probe of hidden
     present cells (whole columns of a row, as when a value is missing)."""
@@ -123,7 +123,7 @@ def choose_rounds(
     return int(np.argmin(errors)) + 1
 
 
-def denoise_image(model: Model, image: np.ndarray) -> np.ndarray:
+def denoise_image(model: Codec, image: np.ndarray) -> np.ndarray:
     """x_hat = g(f(x)) over an (H, W, C) float image in [0, 1] of any size: tiles of the
     training size, overlapping and blended. A grayscale model cleans each colour channel; a
     colour model sees a grayscale image as gray RGB and returns the mean of its channels."""
@@ -156,7 +156,7 @@ def denoise_image(model: Model, image: np.ndarray) -> np.ndarray:
     return np.clip(denoise_tiled(image, (height, width), rows), 0.0, 1.0)
 
 
-def denoise_residual(model: Model, image: np.ndarray, tile: int | None = 512) -> np.ndarray:
+def denoise_residual(model: Codec, image: np.ndarray, tile: int | None = 512) -> np.ndarray:
     """A residual denoiser over an (H, W, C) float image in [0, 1] of any size and channels: the
     network is fully convolutional, so tiles of `tile` pixels with its receptive field as margin
     give the whole-image result exactly, in bounded memory."""

@@ -299,8 +299,16 @@ class TrainOptions:
     )
     self_supervised: bool = opt(
         False,
-        "Denoiser: learn from the noisy images alone, with no clean targets (blind-spot "
-        "training, Noise2Void / Noise2Self); --noise is then not used.",
+        "Denoiser: learn from the noisy images alone, with no clean targets (see "
+        "--self-supervised-method); --noise is then not used.",
+        panel="Images",
+    )
+    self_supervised_method: str | None = opt(
+        None,
+        "Denoiser, --self-supervised: neighbor2neighbor (one random half-size sub-sample of "
+        "each crop predicts another, every pixel a target) or blind-spot (hidden pixels, "
+        "Noise2Void / Noise2Self). Default: neighbor2neighbor.",
+        choices=("neighbor2neighbor", "blind-spot"),
         panel="Images",
     )
     threads: int | None = opt(
@@ -344,7 +352,7 @@ class TrainOptions:
         if self.channels == 2:
             raise UserError("--channels must be 1 (grayscale) or 3 (RGB), not 2")
         if self.image_size is not None:
-            from aecli.data.images import parse_size
+            from aecli.data.image_size import parse_size
 
             parse_size(self.image_size)
         if (self.sep, self.decimal, self.thousands, self.encoding) != (None,) * 4:

@@ -2,8 +2,9 @@
 
 After training, candidate ways of drawing rows are scored by how close their rows come to the
 validation rows, which the model never trained on: the energy distance (Szekely & Rizzo 2013)
-between 1,000 generated rows and the validation rows, in model space (standardised numbers,
-one-hot categories), with the same random draws for every candidate. Candidates:
+between 1,000 generated rows and the validation rows (a seeded sample of at most 2,000 of
+them, so that memory and time do not grow with the data), in model space (standardised
+numbers, one-hot categories), with the same random draws for every candidate. Candidates:
 
 - the code density: the BIC-chosen Gaussian mixture and the variance-corrected kernel density
   (only the one asked for when `--code-density kde` or `--components` was given), and for a VAE
@@ -28,22 +29,36 @@ from aecli.parts.density import fit_code_density, sample_mixture
 from aecli.sampling import draw_discrete
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
 
 TEMPERATURES = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 DRAWS = 1000
 MIN_VALIDATION_ROWS = 20
 MAX_IMAGES = 2000  # validation images an image VAE's source is chosen on
+MAX_ROWS = 2000  # validation rows the energy distance compares with (a seeded sample beyond)
 
 
-def energy_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """The (V-statistic) energy distance 2 E|A - B| - E|A - A'| - E|B - B'|."""
+def energy_distance(a: np.ndarray, b: np.ndarray, bb: float | None = None) -> float:
+    """The (V-statistic) energy distance 2 E|A - B| - E|A - A'| - E|B - B'|; `bb`: E|B - B'|
+    when already known (it is the same for every candidate)."""
     ta, tb = torch.from_numpy(a).double(), torch.from_numpy(b).double()
     ab = torch.cdist(ta, tb).mean()
-    return float(2 * ab - torch.cdist(ta, ta).mean() - torch.cdist(tb, tb).mean())
+    within = float(torch.cdist(tb, tb).mean()) if bb is None else bb
+    return float(2 * ab - torch.cdist(ta, ta).mean()) - within
 
 
-def residual_sd(model: Model, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+def _validation_sample(
+    x: np.ndarray, y: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """At most MAX_ROWS of the validation rows (seeded, in order): the pairwise distances grow
+    with the square of their number."""
+    if len(x) <= MAX_ROWS:
+        return x, y
+    keep = np.sort(np.random.default_rng([seed, 5]).choice(len(x), MAX_ROWS, replace=False))
+    return x[keep], None if y is None else y[keep]
+
+
+def residual_sd(model: Codec, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
     """Per slot: the SD of the training reconstruction residuals of Gaussian columns, else 0."""
     recon = model.reconstruct_array(x, y)
     sd = np.sqrt(np.nanmean((recon - x) ** 2, axis=0))
@@ -59,7 +74,7 @@ def add_noise(x: np.ndarray, sd: np.ndarray, seed: int) -> np.ndarray:
     return (x + sd * rng.standard_normal(x.shape)).astype(np.float32)
 
 
-def _densities(model: Model, codes: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
+def _densities(model: Codec, codes: np.ndarray, seed: int) -> dict[str, dict[str, np.ndarray]]:
     opts = model.options
     out = {"codes": model.extras["density"]}
     if opts.code_density == "gmm" and opts.components is None and len(codes) > codes.shape[1] + 1:
@@ -68,7 +83,7 @@ def _densities(model: Model, codes: np.ndarray, seed: int) -> dict[str, dict[str
 
 
 def choose_sampling(
-    model: Model,
+    model: Codec,
     codes: np.ndarray,
     train: tuple[np.ndarray, np.ndarray | None],
     val: tuple[np.ndarray, np.ndarray | None],
@@ -85,7 +100,11 @@ def choose_sampling(
             choose_image_source(model, x_val[:MAX_IMAGES], seed)
         return
     sd = residual_sd(model, *train)
-    y_gen = None if y_val is None else y_val[present][np.arange(DRAWS) % len(x_val)]
+    x_val, y_val = _validation_sample(x_val, None if y_val is None else y_val[present], seed)
+    y_gen = None if y_val is None else y_val[np.arange(DRAWS) % len(x_val)]
+    t_val = torch.from_numpy(x_val).double()
+    within = float(torch.cdist(t_val, t_val).mean())
+    del t_val
     densities = _densities(model, codes, seed)
     scores: dict[str, float] = {}
     best: tuple[float, dict[str, Any]] | None = None
@@ -101,7 +120,7 @@ def choose_sampling(
             x = model.apply(model._decode_mean, z.numpy(), width=model.n_features, y=y_gen)
             for noise in (False, True):
                 rows = draw_discrete(model, add_noise(x, sd, seed) if noise else x, seed)
-                score = energy_distance(rows, x_val)
+                score = energy_distance(rows, x_val, within)
                 scores[f"{source} T={t:g}{' +noise' if noise else ''}"] = round(score, 5)
                 if best is None or score < best[0]:
                     best = (score, {"source": source, "temperature": t, "noise": noise})
@@ -122,7 +141,7 @@ def choose_sampling(
     }
 
 
-def choose_image_source(model: Model, x_val: np.ndarray, seed: int) -> None:
+def choose_image_source(model: Codec, x_val: np.ndarray, seed: int) -> None:
     """An image VAE: its prior or the density of its training codes, whichever draws images
     closer to the validation images (energy distance, T = 1). After a short training the prior
     often decodes to blurred blends while the codes' density gives clear images."""

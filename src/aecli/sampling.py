@@ -12,13 +12,13 @@ from aecli.errors import UserError
 from aecli.parts.density import sample_mixture
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
 
 SOURCES = ("prior", "codes")
 
 
 def draw_codes(
-    model: Model,
+    model: Codec,
     n: int,
     seed: int,
     temperature: float,
@@ -47,7 +47,7 @@ def draw_codes(
 
 
 def _labels(
-    model: Model, n: int, condition: str | None, gen: torch.Generator
+    model: Codec, n: int, condition: str | None, gen: torch.Generator
 ) -> tuple[list[str] | None, np.ndarray | None]:
     cond = model.adapter.condition
     if cond is None:
@@ -63,7 +63,7 @@ def _labels(
     return labels, cond.encode_labels(labels)
 
 
-def draw_discrete(model: Model, x: np.ndarray, seed: int) -> np.ndarray:
+def draw_discrete(model: Codec, x: np.ndarray, seed: int) -> np.ndarray:
     """Decoded means with every category drawn from the decoder's probabilities (one-hot), so
     a category appears about as often as the model gives it probability, rare ones included;
     and, for a table, Bernoulli columns of whole numbers (0/1 flags) drawn as 0 or 1. (Taking

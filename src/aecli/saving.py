@@ -33,7 +33,7 @@ from aecli.store.checkpoint import MODEL_FORMAT, RecordReader, open_record, writ
 from aecli.vocabulary import MAX_COMPONENTS
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
 
 MAX_PARAMETERS = 200_000_000  # 800 MB of float32: refuse anything claiming more
 FORMAT2_OPTIONS = ("sep", "decimal", "thousands", "encoding")
@@ -64,7 +64,7 @@ class Loaded:
 
 
 def save_model(
-    model: Model,
+    model: Codec,
     path: str | os.PathLike[str],
     force: bool = False,
     resume: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None,

@@ -23,7 +23,7 @@ from aecli.scoring import (
 )
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
 
 
 def check_threshold(contamination: float | None, threshold: float | None) -> None:
@@ -36,7 +36,7 @@ def check_threshold(contamination: float | None, threshold: float | None) -> Non
         raise UserError(f"--threshold {threshold}: give a finite score")
 
 
-def score_table(model: Model, data: Any, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
+def score_table(model: Codec, data: Any, keep: Sequence[str] = (), **how: Any) -> pd.DataFrame:
     """The `aecli score` table: `keep` columns (images: `path`), then `score` (higher = more
     anomalous), `percentile` (0-100 among the validation rows' scores; absent when the
     checkpoint holds none for this method), `outlier` (1 above the threshold), and with
@@ -50,7 +50,7 @@ def score_table(model: Model, data: Any, keep: Sequence[str] = (), **how: Any) -
 
 
 def score_blocks(
-    model: Model,
+    model: Codec,
     data: Any,
     keep: Sequence[str] = (),
     *,
@@ -95,7 +95,7 @@ class ScoredBlocks:
 
     def __init__(
         self,
-        model: Model,
+        model: Codec,
         source: Iterator[Any],
         settings: ScoreSettings,
         validation: np.ndarray | None,
@@ -185,7 +185,7 @@ def _threshold(
 
 
 def write_heatmaps(
-    model: Model,
+    model: Codec,
     data: Any,
     out_dir: str | os.PathLike[str],
     *,

@@ -1,5 +1,5 @@
 """Anomaly scores: how surprising each row (or image) is to a trained model, higher = more
-anomalous, in one pass of `Model.apply` over blocks of rows.
+anomalous, in one pass of `Codec.apply` over blocks of rows.
 
 Two methods (`METHODS`):
 
@@ -34,7 +34,7 @@ import torch
 from aecli.errors import UserError
 
 if TYPE_CHECKING:
-    from aecli.model import Model
+    from aecli.codec import Codec
 
 METHODS = ("reconstruction", "likelihood")
 DEFAULT_SAMPLES = 100  # importance samples of a VAE's likelihood score
@@ -78,7 +78,7 @@ class ScoreSettings:
         return f"{self.method}-elbo" if self.fast else self.method
 
 
-def default_method(model: Model) -> str:
+def default_method(model: Codec) -> str:
     """The method of the checkpoint's stored validation scores, when it holds them; else
     likelihood for every VAE and for the deterministic kinds' tables, and reconstruction for
     their images (per-pixel residual scales from a few validation images ranked MNIST anomalies
@@ -95,7 +95,7 @@ def default_method(model: Model) -> str:
 
 
 def settings_for(
-    model: Model, method: str | None, samples: int, fast: bool, seed: int
+    model: Codec, method: str | None, samples: int, fast: bool, seed: int
 ) -> ScoreSettings:
     """The checked settings (one line naming the problem and the fix when they do not fit)."""
     if method is not None and method not in METHODS:
@@ -116,7 +116,7 @@ def settings_for(
     return settings
 
 
-def _residuals(model: Model) -> str:
+def _residuals(model: Codec) -> str:
     """The residual model the checkpoint's scores were calibrated with (before this version:
     Gaussian on training-row variances)."""
     figures = model.metrics.get("score")
@@ -124,18 +124,18 @@ def _residuals(model: Model) -> str:
     return RESIDUALS if found == RESIDUALS else "gaussian"
 
 
-def _stored(model: Model, name: str) -> np.ndarray | None:
+def _stored(model: Codec, name: str) -> np.ndarray | None:
     return model.extras.get("score", {}).get(name)
 
 
-def _has_density(model: Model) -> bool:
+def _has_density(model: Codec) -> bool:
     return "density" in model.extras
 
 
 class Scorer:
     """The per-block score function of one model and settings (torch tensors prepared once)."""
 
-    def __init__(self, model: Model, settings: ScoreSettings, explain: int = 0) -> None:
+    def __init__(self, model: Codec, settings: ScoreSettings, explain: int = 0) -> None:
         self.model, self.s, self.explain = model, settings, explain
         lik = model.likelihood
         self.gen = torch.Generator().manual_seed(settings.seed)
@@ -218,7 +218,7 @@ class Scorer:
 
 
 def score_array(
-    model: Model, x: Any, y: np.ndarray | None, settings: ScoreSettings, explain: int = 0
+    model: Codec, x: Any, y: np.ndarray | None, settings: ScoreSettings, explain: int = 0
 ) -> np.ndarray:
     """(rows, 1 + 2N) for model-space rows: the score, then with `explain` N the indices and
     shares of the N columns contributing most to the reconstruction loss."""
@@ -228,7 +228,7 @@ def score_array(
 
 
 def fit_score_extras(
-    model: Model,
+    model: Codec,
     train: tuple[np.ndarray, np.ndarray | None],
     held_out: tuple[np.ndarray, np.ndarray | None],
     seed: int,
@@ -256,7 +256,7 @@ def fit_score_extras(
     return extras, score_figures(settings, scores)
 
 
-def residual_variances(model: Model, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+def residual_variances(model: Codec, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
     """Each model-space slot's mean squared residual on rows `x` (missing cells left out),
     floored at VARIANCE_FLOOR of their mean so that a column fitted exactly stays finite."""
     if not len(x):
@@ -284,7 +284,7 @@ def score_figures(settings: ScoreSettings, scores: np.ndarray) -> dict[str, Any]
     }
 
 
-def stored_validation(model: Model, settings: ScoreSettings) -> np.ndarray | None:
+def stored_validation(model: Codec, settings: ScoreSettings) -> np.ndarray | None:
     """The checkpoint's sorted validation scores when they measure what `settings` do."""
     figures = model.metrics.get("score")
     scores = _stored(model, "validation")

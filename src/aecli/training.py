@@ -5,11 +5,8 @@ state that can be saved after any batch and resumed to the same result."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,9 +18,11 @@ from aecli.options import TrainOptions
 from aecli.parts.networks import AutoencoderNet
 from aecli.parts.objective import Objective
 from aecli.progress import listening_now, tick
+from aecli.threads import CHOSEN_THREADS as CHOSEN_THREADS  # re-exported: callers' old names
+from aecli.threads import auto_threads as auto_threads
+from aecli.threads import torch_threads as torch_threads
 
 EVAL_BATCH = 8192
-CHOSEN_THREADS: ContextVar[int | None] = ContextVar("aecli_threads", default=None)
 EpochCallback = Callable[[dict[str, Any], int], None]
 CYCLE_STEPS = 4000  # the default budget's first cycle, and each further one
 MAX_CYCLES = 10  # at most 40,000 optimiser steps by default
@@ -48,30 +47,6 @@ def planned_steps(options: TrainOptions, n_rows: int) -> int:
     whole = planned_epochs(options, n_rows) * per_epoch
     explicit = options.epochs is None and options.steps is not None
     return min(whole, options.steps) if explicit and options.steps is not None else whole
-
-
-def auto_threads(n_params: int, batch_size: int) -> int:
-    """One thread for small work (thread hand-offs cost more than they save), more for large."""
-    if n_params * batch_size < 20_000_000:
-        return 1
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Use n threads in torch and in numpy's / scipy's BLAS (PCA, code density) alike: a BLAS
-    pool left at the core count spins against torch and other processes on a busy machine."""
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    token = CHOSEN_THREADS.set(n)  # what a forward pass inside uses (streams.inference_threads)
-    try:
-        with threadpool_limits(n):
-            yield
-    finally:
-        CHOSEN_THREADS.reset(token)
-        torch.set_num_threads(before)
 
 
 def evaluate(

@@ -45,8 +45,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def torchrun(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def torchrun(cwd: Path, *args: str, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **env_vars}
     command = [TORCHRUN, "--nproc-per-node", "2", "--master-port", str(free_port()), *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
@@ -103,6 +103,36 @@ def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
     )  # fmt: skip
     assert alone.returncode == 2
     assert "saved by 2 process(es)" in alone.stderr and "--nproc-per-node 2" in alone.stderr
+
+
+ENSEMBLE = """
+import os, sys, numpy as np, aecli, aecli.distributed as d
+loops = []  # the DDP training loops this rank takes part in
+joined = d.ShardFeed.__init__
+d.ShardFeed.__init__ = lambda self, *a: loops.append(1) or joined(self, *a)
+model = aecli.train(sys.argv[1], latent_dim=2, hidden=(16,), steps=40, batch_size=32, seed=3,
+                    ensemble=2)
+np.savez(f"rank{os.environ['RANK']}.npz", val_mse=model.metrics["val_mse"], loops=len(loops),
+         rows=model.metrics["rows_train"], **model.extras["members"])
+"""
+
+
+def test_a_streamed_table_and_its_ensemble_member_train_once_under_torchrun(tmp_path, monkeypatch):
+    """From the stream (each rank caching its half of the rows) with --ensemble 2: the member is
+    one DDP run of both ranks (the same weights in each), not one run per rank."""
+    data = table(tmp_path / "t.csv")
+    (tmp_path / "ensemble.py").write_text(ENSEMBLE)
+    run = torchrun(tmp_path, "ensemble.py", "t.csv", AECLI_TRAIN_MEMORY="0")
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in (0, 1)]
+    assert [int(r.pop("loops")) for r in ranks] == [2, 2]  # the model's network, the member
+    assert ranks[0].keys() == ranks[1].keys() and "1.enc_skip.weight" in ranks[0]
+    for name in ranks[0]:
+        np.testing.assert_array_equal(ranks[0][name], ranks[1][name], err_msg=name)
+    monkeypatch.setenv("AECLI_TRAIN_MEMORY", "0")
+    one = aecli.train(data, latent_dim=2, hidden=(16,), steps=40, batch_size=32, seed=3)
+    assert int(ranks[0]["rows"]) == one.metrics["rows_train"]  # every rank's rows, counted
+    assert float(ranks[0]["val_mse"]) == pytest.approx(one.metrics["val_mse"], rel=0.05)
 
 
 FAIL_ON_RANK_1 = """

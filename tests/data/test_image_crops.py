@@ -77,3 +77,20 @@ def test_fixed_crops_are_as_many_as_asked_whatever_the_number_of_images(banded):
     padded = fixed_crops(banded[3:4], channels=1, patch=PATCH, count=2, seed=0)  # 5 x 6 image
     assert padded.shape == (2, PATCH * PATCH) and 60 / 255 <= padded.min() < 80 / 255
     np.testing.assert_array_equal(fixed_crops(banded, 3, PATCH, 5, 0), crops)
+
+
+@pytest.mark.parametrize("codes", [True, False])
+def test_patch_training_draws_fresh_crops_beside_a_fixed_sample_for_a_kind_with_codes(
+    banded, codes
+):
+    from aecli.data import fit_training
+    from aecli.options import TrainOptions
+
+    options = TrainOptions.from_dict({"patch": PATCH, "steps": 2, "batch_size": 10}).resolved()
+    fitted = fit_training(str(banded[0].parent), options, False, stream=not codes)
+    stream = fitted.stream
+    assert isinstance(stream, CropStream) and len(stream) == 20  # crops an epoch draws
+    assert stream.sample_rows == (20 if codes else 0)  # the PCA start's crops, kept in x
+    assert len(fitted.x) == stream.sample_rows + 16  # then the validation crops
+    drawn = np.concatenate([stream.batch(20, seed=s, step=s) for s in range(5)])
+    assert len(np.unique(drawn, axis=0)) > 20  # more crops than any fixed set of 20 holds

@@ -104,7 +104,42 @@ def test_validation_rows_are_a_capped_seeded_sample_and_the_cache_is_removed(
     table_file, monkeypatch, tmp_path
 ):
     monkeypatch.setattr("aecli.data.table_training.MAX_VAL_ROWS", 30)
+    monkeypatch.setattr("aecli.sample_choice.MAX_ROWS", 20)  # the sampling choice's rows, too
     model = aecli.train(table_file, epochs=1, seed=0, id_col=["id"])
     assert 10 <= model.metrics["rows_val"] <= 60
+    assert "to 20 validation rows" in model.history["sampling"]["criterion"]
     assert model.metrics["rows_train"] + model.metrics["rows_val"] == N
     assert not list(tmp_path.glob("aecli-train-*"))
+
+
+def test_streamed_statistics_and_pca_start_are_those_of_every_row(table_file, monkeypatch):
+    monkeypatch.setattr("aecli.data.table_training.SAMPLE_ROWS", 100)  # the schema's sample
+    options = {"epochs": 1, "seed": 0, "id_col": ["id"], "val_fraction": 0.0, "latent_dim": 2}
+    streamed = aecli.train(table_file, **options)
+    monkeypatch.setenv("AECLI_TRAIN_MEMORY", str(1 << 30))
+    memory = aecli.train(table_file, **options)
+    for a, b in zip(streamed.schema.columns, memory.schema.columns, strict=True):
+        assert (a.name, a.dtype, a.categories, a.whole) == (b.name, b.dtype, b.categories, b.whole)
+        got = [a.mean, a.scale, a.min, a.max, a.at_min, a.at_max]
+        np.testing.assert_allclose(got, [b.mean, b.scale, b.min, b.max, b.at_min, b.at_max])
+    for key, value in memory.extras["pca"].items():
+        np.testing.assert_allclose(streamed.extras["pca"][key], value, rtol=1e-6, atol=1e-6)
+
+
+def test_a_rare_category_and_an_extreme_value_beyond_the_sample_are_kept(tmp_path, monkeypatch):
+    from aecli.data.csv_dialect import dialect_of
+    from aecli.data.table_training import _sample_rows
+    from aecli.options import TrainOptions
+
+    frame = mixed_table(N, seed=6)
+    frame.loc[N - 1, ["c", "n"]] = ["rare", 50]
+    path = str(tmp_path / "rare.csv")
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr("aecli.data.table_training.SAMPLE_ROWS", 50)
+    dialect = dialect_of(TrainOptions.from_dict({}).resolved())
+    assert "rare" not in set(_sample_rows(path, dialect, 0)[1]["c"])  # the sample misses it
+    model = aecli.train(path, epochs=1, seed=0, id_col=["id"], val_fraction=0.0)
+    columns = {c.name: c for c in model.schema.columns}
+    assert columns["c"].categories == ["rare", "x", "y", "z"]
+    assert columns["n"].max == 50 and columns["n"].dtype == "int"
+    assert model.encode(path).notna().all().all()

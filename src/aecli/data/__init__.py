@@ -32,15 +32,20 @@ def adapter_for(source: Any) -> type[Adapter]:
 
 
 def fit_training(
-    source: Any, options: TrainOptions, variational: bool, stream: bool = False
+    source: Any,
+    options: TrainOptions,
+    variational: bool,
+    stream: bool = False,
+    part: tuple[int, int] | None = None,
 ) -> Fitted:
     """Fit the adapter `source` calls for on it; its model-space rows for training (with
     `stream`, where the adapter can: fresh rows for every batch, see `Fitted.stream`). A NumPy
-    array is a table with columns x0, x1, ..."""
+    array is a table with columns x0, x1, ... With `part` (rank, world), one process of a
+    torchrun job: a table keeps only this process's share of the training rows."""
     from aecli.data.table_sources import array_table
 
     source = array_table(source)
-    return adapter_for(source).fit_training(source, options, variational, stream)
+    return adapter_for(source).fit_training(source, options, variational, stream, part)
 
 
 def adapter_from_dict(data: Any) -> Adapter:

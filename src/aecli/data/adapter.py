@@ -78,6 +78,20 @@ class Fitted:
     # fresh training rows for every batch (`batch(count, seed, step)`, `len` = rows an epoch
     # draws, `fingerprint`), or None; with a stream, `x` holds only the validation rows
     stream: Any = None
+    # one process's share of the rows under torchrun (see `Share`), or None: x holds them all
+    share: Share | None = None
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one of `world` processes keeps of the rows (`fit_training(..., part=(rank,
+    world))`): its training rows, every world-th of the training split from its rank on, then
+    every validation row; the figures of all the rows that every process agrees on."""
+
+    train: np.ndarray  # positions in `Fitted.x` of this process's training rows
+    val: np.ndarray  # positions in `Fitted.x` of the validation rows (all of them)
+    train_total: int  # training rows of every process
+    fingerprint: str  # sha256 of every row's model-space values, the same in every process
 
 
 class Adapter(ABC):
@@ -99,10 +113,17 @@ class Adapter(ABC):
     @classmethod
     @abstractmethod
     def fit_training(
-        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+        cls,
+        source: Any,
+        options: TrainOptions,
+        variational: bool,
+        stream: bool = False,
+        part: tuple[int, int] | None = None,
     ) -> Fitted:
         """Fit on training data; the statistics come from the training split only. `stream`
-        asks for fresh training rows every batch where the adapter can draw them (crops)."""
+        asks for fresh training rows every batch where the adapter can draw them (crops).
+        `part` (rank, world): one process of a torchrun job, which keeps only its share of the
+        training rows where the adapter can (`Fitted.share`, or a stream of its rows)."""
 
     @classmethod
     @abstractmethod

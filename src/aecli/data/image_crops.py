@@ -96,6 +96,7 @@ class CropStream:
         )
         self.weights = np.array([_positions(s, patch) for s in sizes], np.float64)
         self.fits = int(self.values.sum()) <= POOL_VALUES
+        self.sample_rows = 0  # fixed training crops the fit keeps beside the stream (see images)
         self.pool: dict[int, np.ndarray] = {}
         self.generation = -1
         digest = hashlib.sha256(f"{channels} {patch}".encode())

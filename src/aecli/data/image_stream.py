@@ -4,7 +4,10 @@ memory holds a few batches whatever the number of images; the validation images 
 sample, at most `MAX_VAL_IMAGES`) and a seeded sample of training images (for the PCA start,
 the code density and the score figures) are decoded once and kept. A batch is a function of
 the seed and the optimiser step, so the number of workers does not change the result and a
-resumed run draws what the uninterrupted one would have."""
+resumed run draws what the uninterrupted one would have.
+
+Under torchrun (`part` = (rank, world)) each process keeps or draws only its share of the
+training images, every world-th from its rank on, and its share of each global batch."""
 
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from aecli.data.adapter import Fitted, Share, split_rows
 from aecli.data.image_files import header, open_image, pixels
-from aecli.errors import AecliWarning
+from aecli.errors import AecliWarning, DataError
 
 MEMORY_ENV = "AECLI_TRAIN_MEMORY"  # decoded bytes beyond which training streams (tests: 0)
 MEMORY_BYTES = 512 << 20
@@ -47,7 +51,7 @@ class Decoded:
         self.adapter, self.files = adapter, list(files)
 
     def __len__(self) -> int:
-        return len(self.files)
+        return self.total  # the images an epoch draws, over every process
 
     def __getitem__(self, i: int) -> np.ndarray:
         from PIL import Image
@@ -59,11 +63,36 @@ class Decoded:
         return pixels(image, a.channels).transpose(2, 0, 1).reshape(-1)
 
 
+def share_of_images(
+    adapter: Any, files: Sequence[Path], options: Any, part: tuple[int, int]
+) -> Fitted:
+    """One process's share of an image folder held in memory: its training images (every
+    world-th of the split, from its rank on) and the validation images, decoded; the
+    fingerprint of them all (names, sizes and times), the same in every process."""
+    rank, world = part
+    train, val = split_rows(len(files), options.val_fraction, options.seed)
+    _check_share(len(train), world)
+    own = train[rank::world]
+    keep = np.sort(np.concatenate([own, val]))
+    x = adapter.load([files[i] for i in keep])
+    where = np.searchsorted(keep, own), np.searchsorted(keep, val)
+    return Fitted(adapter, x, None, 1, share=Share(*where, len(train), _fingerprint(files)))
+
+
+def _check_share(rows: int, world: int) -> None:
+    if rows < world:
+        raise DataError(f"{rows} training images cannot be shared by {world} processes")
+
+
 class ImageStream:
     """Training images decoded per batch (`batch(count, seed, step)`, as the training loop
-    asks); `x` holds the sampled training images then the validation images."""
+    asks); `x` holds the sampled training images then the validation images. With `part`,
+    the batches are this process's share of the global batch, from its share of the images."""
 
-    def __init__(self, adapter: Any, files: Sequence[Path], options: Any) -> None:
+    def __init__(
+        self, adapter: Any, files: Sequence[Path], options: Any, part: tuple[int, int] = (0, 1)
+    ) -> None:
+        rank, world = part
         n = len(files)
         rng = np.random.default_rng([options.seed, 5])
         order = rng.permutation(n)
@@ -71,11 +100,16 @@ class ImageStream:
         val = np.sort(order[:n_val])
         train = np.sort(order[n_val:])
         sample = np.sort(rng.choice(train, min(SAMPLE_IMAGES, len(train)), replace=False))
-        self.files = [files[i] for i in train]
+        _check_share(len(train), world)
+        self.total = len(train)  # every process's training images
+        self.files = [files[i] for i in train[rank::world]]
         self.seed, self.has_missing = options.seed, False
         self.workers = default_workers() if options.workers is None else options.workers
-        self.batch_size = min(options.batch_size, len(self.files))
-        self.per_epoch = math.ceil(len(self.files) / self.batch_size)
+        batch = min(options.batch_size, self.total)  # the global batch; this process's share:
+        self.batch_size = batch // world + (rank < batch % world)
+        self.per_epoch = math.ceil(self.total / batch)
+        # an epoch's draws: its images, round to the first where its share of batches needs more
+        self.drawn = len(self.files) if world == 1 else self.per_epoch * self.batch_size
         _warn_resized(adapter, files)
         decoded = Decoded(adapter, files)
         self.x = np.stack([decoded[int(i)] for i in np.concatenate([sample, val])])
@@ -86,7 +120,7 @@ class ImageStream:
         self._next = -1
 
     def __len__(self) -> int:
-        return len(self.files)
+        return self.total  # the images an epoch draws, over every process
 
     def batch(self, count: int, seed: int, step: int) -> np.ndarray:
         """The images of optimiser step `step`: the next batch of the epoch's permutation."""
@@ -104,6 +138,7 @@ class ImageStream:
 
         epoch, k = divmod(step, self.per_epoch)
         order = np.random.default_rng([self.seed, 6, epoch]).permutation(len(self.files))
+        order = np.resize(order, max(self.drawn, len(order)))
         loader = torch.utils.data.DataLoader(
             self.dataset,
             batch_size=self.batch_size,

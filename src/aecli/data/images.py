@@ -34,6 +34,7 @@ from aecli.data.image_files import (
     pixels,
     write_images,
 )
+from aecli.data.image_size import MAX_SIDE, parse_size
 from aecli.errors import AecliWarning, CheckpointError, DataError, UserError
 from aecli.progress import tick
 from aecli.vocabulary import LIKELIHOODS
@@ -41,22 +42,9 @@ from aecli.vocabulary import LIKELIHOODS
 if TYPE_CHECKING:
     from aecli.options import TrainOptions
 
-MAX_SIDE = 2048  # of the training size: a dense bottleneck over more pixels is not useful
 CROPS = 4000  # random crops for --patch training, or drawn per epoch (fewer if --steps uses fewer)
 MIN_VAL_CROPS = 16  # fixed validation crops of a denoiser trained on fresh crops
 LARGE_IMAGE = 96  # pixels a side beyond which a whole-image denoiser gets a --patch hint
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'28x28' -> (height, width)."""
-    parts = text.lower().replace("×", "x").split("x")
-    try:
-        height, width = (int(p) for p in parts)
-    except ValueError:
-        raise UserError(f"--image-size {text!r}: write it as HEIGHTxWIDTH, e.g. 28x28") from None
-    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
-        raise UserError(f"--image-size {text!r}: each side must be between 1 and {MAX_SIDE}")
-    return height, width
 
 
 @dataclass
@@ -131,10 +119,18 @@ class ImageAdapter(Adapter):
 
     @classmethod
     def fit_training(
-        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+        cls,
+        source: Any,
+        options: TrainOptions,
+        variational: bool,
+        stream: bool = False,
+        part: tuple[int, int] | None = None,
     ) -> Fitted:
-        """Whole images, or with --patch random crops at the images' own size: a fixed set, or
-        with `stream` fresh crops for every batch (then `x` holds the validation crops)."""
+        """Whole images, or with --patch random crops at the images' own size, fresh for every
+        batch from a bounded pool of decoded images (`CropStream`); `x` holds the validation
+        crops, after a fixed sample of training crops (the PCA start, code density and score
+        figures of a kind with codes) unless `stream` says the kind has no codes (a denoiser).
+        One process of a torchrun job (`part`) keeps or draws only its share of whole images."""
         if options.condition is not None:
             raise UserError("--condition is for tables; images have no condition column")
         files = find_images(source, options.recursive)
@@ -154,20 +150,26 @@ class ImageAdapter(Adapter):
                 stacklevel=4,
             )
         if options.patch is None:
-            from aecli.data.image_stream import ImageStream, streams_images
+            from aecli.data.image_stream import ImageStream, share_of_images, streams_images
 
             if not streams_images(len(files), adapter.n_features):
+                if part is not None:
+                    return share_of_images(adapter, files, options, part)
                 return Fitted(adapter, adapter.load(files), None, n_inputs=1)
-            images = ImageStream(adapter, files, options)  # decoded per batch by --workers
+            # decoded per batch by --workers
+            images = ImageStream(adapter, files, options, part or (0, 1))
             return Fitted(adapter, images.x, None, n_inputs=1, stream=images)
-        # crops per epoch: no more than --steps batches use
+        # crops per epoch (fresh for every batch): no more than --steps batches use
         wanted = min(CROPS, (options.steps or CROPS) * (options.batch_size or 128))
-        if not stream:
-            return Fitted(adapter, adapter.crops(files, options.seed, wanted), None, n_inputs=1)
         crops = CropStream(files, adapter.channels, options.patch, wanted, options.seed)
         held_out = max(MIN_VAL_CROPS, round(wanted * options.val_fraction))
-        x_val = fixed_crops(files, adapter.channels, options.patch, held_out, options.seed + 1)
-        return Fitted(adapter, x_val, None, n_inputs=1, stream=crops)
+        x = fixed_crops(files, adapter.channels, options.patch, held_out, options.seed + 1)
+        if not stream:  # a kind with codes: a fixed sample of training crops in front of the
+            # validation ones, for the PCA start, the code density and the score figures
+            sample = adapter.crops(files, options.seed, wanted)
+            crops.sample_rows = len(sample)
+            x = np.concatenate([sample, x])
+        return Fitted(adapter, x, None, n_inputs=1, stream=crops)
 
     def blocks(
         self, source: Any, keep: Sequence[str] = (), recursive: bool = False

@@ -170,7 +170,7 @@ class TableSink:
         elif columns != self.columns:
             raise DataError("the blocks of a table disagree on its columns")
         if self._parquet_path is not None:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
             self._write_parquet(table)
         else:
             _write_csv(_text_table(frame), self._handle, self._delimiter or ",", self.rows == 0)

@@ -25,6 +25,8 @@ import pandas as pd
 
 from aecli.data.adapter import Fitted
 from aecli.data.csv_dialect import Dialect, dialect_of
+from aecli.data.moments import Moments
+from aecli.data.table_statistics import fit_exact_statistics, row_draws
 from aecli.errors import DataError
 
 if TYPE_CHECKING:
@@ -54,8 +56,15 @@ def streams_training(source: Any) -> bool:
     return total > limit
 
 
-def fit_streamed(cls: Any, source: Any, options: TrainOptions, variational: bool) -> Fitted:
-    """The adapter fitted on a seeded sample of the rows, and the stream of training rows."""
+def fit_streamed(
+    cls: Any,
+    source: Any,
+    options: TrainOptions,
+    variational: bool,
+    part: tuple[int, int] | None = None,
+) -> Fitted:
+    """The adapter fitted on a seeded sample of the rows, and the stream of training rows (with
+    `part` (rank, world), of this process's share of them)."""
     dialect = dialect_of(options)
     n, sample = _sample_rows(source, dialect, options.seed)
     if n < 2:
@@ -67,10 +76,17 @@ def fit_streamed(cls: Any, source: Any, options: TrainOptions, variational: bool
         categorical=options.categorical,
         id_cols=options.id_col,
     )
-    adapter.choose_likelihoods(options.likelihood, variational)
     adapter.use_options(options)
-    stream = TableRowStream(adapter, source, n, options)
+    fit_exact_statistics(adapter, source, options.seed, validation_share(n, options))
+    adapter.choose_likelihoods(options.likelihood, variational)
+    stream = TableRowStream(adapter, source, n, options, part or (0, 1))
     return Fitted(adapter, stream.x, stream.y, len(adapter.columns), stream=stream)
+
+
+def validation_share(n: int, options: TrainOptions) -> float:
+    """The share of rows held out for validation: --val-fraction, capped at MAX_VAL_ROWS rows."""
+    share = options.val_fraction if n >= 10 else 0.0
+    return min(share, MAX_VAL_ROWS / n)
 
 
 def _sample_rows(source: Any, dialect: Dialect, seed: int) -> tuple[int, pd.DataFrame]:
@@ -125,49 +141,67 @@ def _retype(frame: pd.DataFrame, dialect: Dialect) -> pd.DataFrame:
 class TableRowStream:
     """The training rows of a table in a float32 cache file, served as block-shuffled batches
     (`batch(count, seed, step)`, as the training loop asks); `x` / `y` hold the sampled
-    training rows followed by the validation rows, `sample_rows` how many are training rows."""
+    training rows followed by the validation rows, `sample_rows` how many are training rows.
 
-    def __init__(self, adapter: Any, source: Any, n: int, options: TrainOptions) -> None:
+    `part` (rank, world): one process of a torchrun job, whose cache holds only its share of
+    the training rows (every world-th, from its rank on) and whose batches are its share of the
+    global batch; the sample, the validation rows and the fingerprint are every process's."""
+
+    def __init__(
+        self,
+        adapter: Any,
+        source: Any,
+        n: int,
+        options: TrainOptions,
+        part: tuple[int, int] = (0, 1),
+    ) -> None:
         self.seed = options.seed
+        rank, world = part
         self._folder = tempfile.TemporaryDirectory(prefix="aecli-train-")
         self.path = Path(self._folder.name) / "rows.f32"
         self.width = adapter.n_features + adapter.n_condition
-        share = options.val_fraction if n >= 10 else 0.0
-        self.val_share = min(share, MAX_VAL_ROWS / n)
+        self.val_share = validation_share(n, options)
         self.keep_share = min(1.0, SAMPLE_ROWS / max(1.0, n * (1 - self.val_share)))
         self.has_missing = False
-        self.n = 0
+        self.n = self.total = 0  # the rows in this process's cache; in every process's
         digest = hashlib.sha256()
+        self.moments = Moments(adapter.n_features)  # of the training rows: the PCA start
         sample, val = [], []
         cut = self.keep_share * (1 - self.val_share)  # of u: a training row is kept in memory
         with open(self.path, "wb") as cache:
             for rows in adapter.blocks(source):
                 xy = _joined(rows.x, rows.y)
-                u = np.random.default_rng([self.seed, 2, rows.start]).random(len(xy))
+                u = row_draws(self.seed, rows.start, len(xy))
                 held = u < self.val_share  # the rest of u is uniform above val_share
                 train = xy[~held]
+                self.moments.add(train[:, : adapter.n_features])  # every process: every row
                 sample.append(train[u[~held] < self.val_share + cut])
                 val.append(xy[held])
-                cache.write(train.tobytes())
+                mine = train[(self.total + np.arange(len(train))) % world == rank]
+                cache.write(mine.tobytes())
                 digest.update(train.tobytes())
                 self.has_missing = self.has_missing or bool(np.isnan(train).any())
-                self.n += len(train)
-        if self.n == 0:
+                self.n += len(mine)
+                self.total += len(train)
+        if self.total == 0:
             raise DataError("training needs at least 2 rows")
+        if self.total < world:
+            raise DataError(f"{self.total} training rows cannot be shared by {world} processes")
         self.fingerprint = digest.hexdigest()
         kept = np.concatenate(sample + val)
         self.sample_rows = sum(len(s) for s in sample)
         d = adapter.n_features
         self.x = np.ascontiguousarray(kept[:, :d])
         self.y = np.ascontiguousarray(kept[:, d:]) if self.width > d else None
-        self.batch_size = min(options.batch_size, self.n)
-        self.per_epoch = -(-self.n // self.batch_size)
+        batch = min(options.batch_size, self.total)  # the global batch; this process's share:
+        self.batch_size = batch // world + (rank < batch % world)
+        self.per_epoch = -(-self.total // batch)
         self.chunks = -(-self.n // CHUNK_ROWS)
         self._epoch: tuple[int, np.ndarray, np.ndarray] | None = None
         self._window: tuple[tuple[int, int], np.ndarray] | None = None
 
     def __len__(self) -> int:
-        return self.n
+        return self.total  # the rows an epoch draws, over every process
 
     def close(self) -> None:
         """Remove the cache (also done when the stream is collected, or at exit)."""
@@ -176,12 +210,14 @@ class TableRowStream:
 
     def batch(self, count: int, seed: int, step: int) -> np.ndarray:
         """The rows of optimiser step `step` (the loop's `seed` is not needed: the order is a
-        function of the stream's seed and the epoch)."""
+        function of the stream's seed and the epoch). One of several processes draws its
+        share of the global batch from its own rows, round to the first where they run out."""
         epoch, k = divmod(step, self.per_epoch)
         start = k * self.batch_size
         order, offsets = self._order(epoch)
         parts = []
         while count > 0:
+            start %= self.n
             w = int(np.searchsorted(offsets, start, "right") - 1)
             rows = self._rows(epoch, w, order)
             begin = start - offsets[w]

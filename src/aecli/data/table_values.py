@@ -43,10 +43,11 @@ def one_hot(series: pd.Series, col: Any, warned: set[str] | None = None) -> np.n
 
 def check_numeric(frame: pd.DataFrame, columns: Sequence[str], first_row: int = 0) -> None:
     """Refuse columns of the model's numbers that hold text, naming the first bad row."""
+    types = dict(zip(frame.columns, frame.dtypes, strict=True))  # one look, not one per column
     bad = [
         c
         for c in columns
-        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+        if not (pd.api.types.is_numeric_dtype(types[c]) or pd.api.types.is_bool_dtype(types[c]))
     ]
     if not bad:
         return
@@ -76,7 +77,9 @@ def check_numeric(frame: pd.DataFrame, columns: Sequence[str], first_row: int = 
 
 def as_float(frame: pd.DataFrame, columns: Sequence[str], first_row: int = 0) -> np.ndarray:
     """The columns as float64 (NaN where missing); an infinite value is refused by row."""
-    values = frame[list(columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+    whole = list(frame.columns) == list(columns)  # every column: no selection to copy
+    picked = frame if whole else frame[list(columns)]
+    values = picked.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isinf(values).any():
         row, col = np.argwhere(np.isinf(values))[0]
         raise DataError(

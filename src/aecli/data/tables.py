@@ -4,6 +4,7 @@ the schema itself and table_files.py for reading and writing files)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from aecli.data.adapter import Adapter, Feature, Fitted, Rows, Targets, Written, split_rows
+from aecli.data.adapter import (
+    Adapter,
+    Feature,
+    Fitted,
+    Rows,
+    Share,
+    Targets,
+    Written,
+    block_rows,
+    split_rows,
+)
 from aecli.data.csv_dialect import Dialect, dialect_of
 from aecli.data.table_files import read_table
 from aecli.data.table_schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
@@ -49,18 +60,23 @@ class TableAdapter(TableSchema, Adapter):
 
     @classmethod
     def fit_training(
-        cls, source: Any, options: TrainOptions, variational: bool, stream: bool = False
+        cls,
+        source: Any,
+        options: TrainOptions,
+        variational: bool,
+        stream: bool = False,
+        part: tuple[int, int] | None = None,
     ) -> Fitted:
         from aecli.data.table_training import fit_streamed, streams_training
 
         if options.patch is not None or options.image_size is not None:
             raise UserError("--patch and --image-size are for images; this data is a table")
         if streams_training(source):  # larger than AECLI_TRAIN_MEMORY: from the stream
-            return fit_streamed(cls, source, options, variational)
+            return fit_streamed(cls, source, options, variational, part)
         frame = read_table(source, dialect_of(options))
         if len(frame) < 2:
             raise DataError("training needs at least 2 rows")
-        train_rows, _ = split_rows(len(frame), options.val_fraction, options.seed)
+        train_rows, val_rows = split_rows(len(frame), options.val_fraction, options.seed)
         adapter = cls.fit(
             frame,
             options.drop,
@@ -70,10 +86,44 @@ class TableAdapter(TableSchema, Adapter):
             id_cols=options.id_col,
         )
         adapter.choose_likelihoods(options.likelihood, variational)
+        adapter.use_options(options)
+        if part is not None:
+            return adapter.share_of(frame, train_rows, val_rows, part)
         x = adapter.to_array(frame)
         y = adapter.condition.one_hot(frame) if adapter.condition is not None else None
-        adapter.use_options(options)
         return Fitted(adapter, x, y, n_inputs=len(adapter.columns))
+
+    def share_of(
+        self, frame: pd.DataFrame, train: np.ndarray, val: np.ndarray, part: tuple[int, int]
+    ) -> Fitted:
+        """One process's share of the frame (rank, world): every row converted and checked block
+        by block, as `to_array` of the whole frame would (the same errors and fingerprint in
+        every process), but only its training rows (every world-th, from its rank on) and the
+        validation rows kept."""
+        rank, world = part
+        if len(train) < world:
+            raise DataError(f"{len(train)} training rows cannot be shared by {world} processes")
+        keep = np.sort(np.concatenate([train[rank::world], val]))
+        digest = hashlib.sha256()
+        xs, ys, warned = [], [], set()
+        step = block_rows(self.width + self.n_condition)
+        for first in range(0, len(frame), step):
+            block = frame.iloc[first : first + step]
+            x = self.to_array(block, first, warned)
+            y = self.condition.one_hot(block) if self.condition is not None else None
+            digest.update((x if y is None else np.concatenate([x, y], axis=1)).tobytes())
+            mine = keep[(keep >= first) & (keep < first + step)] - first
+            xs.append(x[mine])
+            ys.append(None if y is None else y[mine])
+        x = np.concatenate(xs)
+        y = None if self.condition is None else np.concatenate(ys)  # type: ignore[arg-type]
+        where = Share(
+            np.searchsorted(keep, train[rank::world]),
+            np.searchsorted(keep, val),
+            len(train),
+            digest.hexdigest(),
+        )
+        return Fitted(self, x, y, n_inputs=len(self.columns), share=where)
 
     @property
     def n_features(self) -> int:
@@ -231,6 +281,8 @@ def kept_columns(frame: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
     missing = [c for c in keep if c not in frame.columns]
     if missing:
         raise DataError(f"--keep names columns that are not in the data: {', '.join(missing)}")
+    if not keep:
+        return pd.DataFrame(index=range(len(frame)))
     return frame[list(keep)].reset_index(drop=True)
 
 

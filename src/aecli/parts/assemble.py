@@ -127,6 +127,6 @@ def objective(options: TrainOptions, data: DataShape) -> Objective | DenoiserObj
     if options.noise:
         corrupt = Corruption(options.noise, data.low, data.high, data.noise_unit, data.widths)
     if KINDS[options.kind].residual:
-        return DenoiserObjective(corrupt, blind_spot=options.self_supervised)
+        return DenoiserObjective(corrupt, options.self_supervised_method)
     likelihood = Likelihood(data.likelihoods, data.widths)
     return Objective(likelihood, corrupt, penalties(options))

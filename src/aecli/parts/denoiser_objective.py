@@ -3,9 +3,11 @@
 Each batch of crops gets one of the 8 flips and rotations (drawn per batch), so a few thousand
 crops show the network many more. With clean targets, noise is drawn fresh for every crop from
 --noise and a quarter of the noisy crops are clipped to [0, 1] and quantised to 8 bits, like a
-noisy image file; the loss is the squared error against the clean crop. With `blind_spot` (the
-crops are noisy already and there is no clean target), pixels are hidden and the loss scored
-only there, against their noisy values (see blindspot.py)."""
+noisy image file; the loss is the squared error against the clean crop. Self-supervised (the
+crops are noisy already and there is no clean target): with "neighbor2neighbor", the network
+turns one half-size sub-sample of each crop into another (see neighbor2neighbor.py); with
+"blind-spot", pixels are hidden and the loss scored only there, against their noisy values (see
+blindspot.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import torch
 
 from aecli.parts.blindspot import hidden_loss, hide_pixels
 from aecli.parts.corruption import Corruption
+from aecli.parts.neighbor2neighbor import REGULARISER, pair_cells, pair_loss, sub_sample
 from aecli.parts.objective import Terms
 
 if TYPE_CHECKING:
@@ -35,15 +38,17 @@ class DenoiserObjective:
 
     needs_input_grad = False
 
-    def __init__(self, corrupt: Corruption | None, blind_spot: bool = False) -> None:
+    def __init__(self, corrupt: Corruption | None, self_supervised: str | None = None) -> None:
         self.corrupt = corrupt
-        self.blind_spot = blind_spot
+        self.self_supervised = self_supervised  # None, "neighbor2neighbor" or "blind-spot"
         self.epoch = 1  # set by the training loop (unused: no warm-up here)
         self.may_have_missing = False  # set by the training loop; images have no missing cells
 
     def __call__(self, net: DenoiserNet, batch: torch.Tensor, gen: torch.Generator) -> Terms:
         clean = flip_rotate(net.images(batch), gen)
-        if self.blind_spot:
+        if self.self_supervised == "neighbor2neighbor":
+            return self._pairs(net, clean, gen)
+        if self.self_supervised == "blind-spot":
             masked, hidden = hide_pixels(clean, gen)
             out = net.clean(masked)
             loss = hidden_loss(out, clean, hidden)
@@ -58,4 +63,22 @@ class DenoiserObjective:
             noisy = torch.where(quantise, torch.round(noisy.clamp(0, 1) * 255) / 255, noisy)
         out = net.clean(noisy)
         loss = torch.mean((out - clean) ** 2)
+        return Terms(loss, loss, out)
+
+    def _pairs(self, net: DenoiserNet, noisy: torch.Tensor, gen: torch.Generator) -> Terms:
+        """Neighbor2Neighbor on noisy crops (trimmed to a multiple of 4 pixels a side, so the
+        half-size sub-samples fit the network's 2 x 2 blocks)."""
+        side = noisy.shape[-1] - noisy.shape[-1] % 4
+        noisy = noisy[..., :side, :side]
+        first, second = pair_cells(noisy, gen)
+        with torch.no_grad():
+            full = net.clean(noisy)
+        out = net.clean(sub_sample(noisy, first))
+        loss = pair_loss(
+            out,
+            sub_sample(noisy, second),
+            sub_sample(full, first),
+            sub_sample(full, second),
+            REGULARISER,
+        )
         return Terms(loss, loss, out)

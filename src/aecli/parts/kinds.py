@@ -8,12 +8,20 @@ so adding a kind is one line here (plus, for a new part, one small module). No t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aecli.errors import UserError
 
-if TYPE_CHECKING:
-    from aecli.options import TrainOptions
+
+class KindChoices(Protocol):
+    """What the registry reads of the training options (`aecli.options.TrainOptions` is one):
+    the kind, the options its preset may fill (read by name) and those only some kinds take."""
+
+    kind: str
+    init: str | None
+    lr: float | None
+    noise: Any
+    self_supervised: bool
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,11 @@ _KINDS = [
 ]
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
+SELF_SUPERVISED_METHOD = "neighbor2neighbor"  # measured above blind-spot (benchmarks/README.md)
 FINE_TUNE_LR = 3e-4  # a trained network takes smaller steps (1e-3 undid the photo model at first)
 
 
-def preset_for(options: TrainOptions) -> dict[str, Any]:
+def preset_for(options: KindChoices) -> dict[str, Any]:
     """The kind's preset for every option left at None (and those the kind fixes); a denoiser
     learning from noisy images draws no noise, and one fine-tuning a model takes smaller steps."""
     kind = KINDS[options.kind]
@@ -94,18 +103,20 @@ def preset_for(options: TrainOptions) -> dict[str, Any]:
     }
     if options.self_supervised:  # the images bring their own noise
         filled.pop("noise", None)
+        if options.self_supervised_method is None:
+            filled["self_supervised_method"] = SELF_SUPERVISED_METHOD
     if kind.residual and options.init not in (None, "random") and options.lr is None:
         filled["lr"] = FINE_TUNE_LR
     return filled
 
 
-def check_kind_options(options: TrainOptions) -> None:
+def check_kind_options(options: KindChoices) -> None:
     """The options only a denoiser takes, and the --init values each kind accepts."""
     kind = options.kind
     if not KINDS[kind].residual:
         given = [
             "--" + name.replace("_", "-")
-            for name in ("width", "depth", "colour", "self_supervised")
+            for name in ("width", "depth", "colour", "self_supervised", "self_supervised_method")
             if getattr(options, name)
         ]
         if given:
@@ -124,3 +135,5 @@ def check_kind_options(options: TrainOptions) -> None:
         raise UserError(
             "--self-supervised learns from the noise already in the images; leave out --noise"
         )
+    elif options.self_supervised_method is not None and not options.self_supervised:
+        raise UserError("--self-supervised-method is for --self-supervised training")
