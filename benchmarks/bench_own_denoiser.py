@@ -323,9 +323,10 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32, help="of the own and self models")
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument(
-        "--arms", default="old,own,self,tuned", help="the models to train (default: all)"
+        "--arms", default="old,own,self,tuned", help="the models to train, comma-separated"
     )
     args = parser.parse_args()
+    args.arms = args.arms.split(",")  # a list: "self" must not match "selfinit"
     torch.set_num_threads(1)
     common = dict(seed=0, threads=1)
     commit = subprocess.run(

@@ -205,7 +205,7 @@ def _trainer(
     own = split.train_rows if kept else place.shard(split.train_rows)
     feed = place.feed(len(own), opts.batch_size)
     rows = stream if stream is not None else torch.from_numpy(split.xy[own])
-    x_val = torch.from_numpy(split.xy[place.shard(split.val_rows)])
+    x_val = torch.from_numpy(split.xy[place.shard(split.val_rows, at_least=0)])
     return Trainer(net, objective, rows, x_val, opts, feed)
 
 
@@ -245,11 +245,15 @@ def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     the sampling defaults chosen on the validation rows, and the anomaly-score figures."""
     x_train, y_train = split.part(split.train_rows)
     codes = model.apply(model.net.encode, x_train, y=y_train)
-    model.extras["density"] = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
+    density = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
+    model.extras["density"] = density
     val = split.part(split.val_rows)
     choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
     held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
-    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+    # the likelihood score keeps the mixture BIC chose (a likelihood criterion) when the sample
+    # choice replaced it with a density that generates more realistic rows
+    own = density if model.extras["density"] is not density else None
+    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed, own)
     split_name = "validation" if len(split.val_rows) else "training"
     model.metrics["score"] = {"split": split_name, **figures}
 

@@ -270,8 +270,9 @@ class TrainOptions:
     )
     patch: int | None = opt(
         None,
-        "Images: train on random P x P crops of the images at their own size (a denoiser of "
-        "photos: `denoise` then cleans any size tile by tile). Default: whole images.",
+        "Images: train on random P x P crops of the images at their own size, drawn fresh for "
+        "every batch (a denoiser of photos: `denoise` then cleans any size tile by tile). "
+        "Default: whole images.",
         low=4,
         high=512,
         panel="Images",

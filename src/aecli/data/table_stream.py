@@ -27,20 +27,17 @@ from aecli.data.shards import Shard
 from aecli.errors import DataError
 from aecli.store.atomic import STDIO
 
-BLOCK_BYTES = 1 << 20  # bytes of CSV text (or of Parquet values) per block
+BLOCK_BYTES = 4 << 20  # bytes of CSV text (or of Parquet values) per block: the per-block cost
+# (to pandas, the checks, the writer) is most of what a block costs; at 1 MiB, encode took 1.34x
+# (CSV) and 1.5x (Parquet) the CPU time of the bare pyarrow pipeline of bench_scale
 BLOCK_ENV = "AECLI_BLOCK_BYTES"  # tests force tiny blocks so that every path crosses blocks
 ARROW = {"float": "float64", "int": "float64", "bool": "bool_", "str": "string"}
 FAILED = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'")
 WHAT = {"float64": "numbers", "bool_": "true/false values"}
 
 
-PARQUET_BLOCKS = 4  # Parquet is read in blocks of this many times block_bytes() of float64:
-# the per-block cost (to pandas, the checks, the writer) is most of what a block of decoded
-# columns costs; at 1 MiB it made encode 1.5x the bare pyarrow pipeline's CPU time, at 4 MiB 1.03x
-
-
 def block_bytes() -> int:
-    """Bytes per block: AECLI_BLOCK_BYTES when set (at least 64), else 1 MiB."""
+    """Bytes per block: AECLI_BLOCK_BYTES when set (at least 64), else 4 MiB."""
     value = os.environ.get(BLOCK_ENV, "")
     return max(64, int(value)) if value.isdigit() else BLOCK_BYTES
 
@@ -370,7 +367,7 @@ def _parquet_blocks(one: Any, meter: Meter) -> Iterator[pd.DataFrame]:
     try:
         reader = pq.ParquetFile(one.path, pre_buffer=False)  # pre-buffering grows with the file
         width = max(1, len(reader.schema_arrow))
-        rows = max(1, PARQUET_BLOCKS * block_bytes() // (8 * width))
+        rows = max(1, block_bytes() // (8 * width))
         size, total, done = meter.sizes[meter.index] or 0, max(1, reader.metadata.num_rows), 0
         meter.position = lambda: size * done // total
         for batch in reader.iter_batches(batch_size=rows):
