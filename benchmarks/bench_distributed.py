@@ -78,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--processes", default="1,2", help="which runs: 1, 2 or 1,2")
     parser.add_argument("--worker", metavar="PATH")
     args = parser.parse_args()
     if args.worker:
@@ -89,10 +90,11 @@ def main() -> None:
         make_table(data, args.rows)
         me = [__file__, "--worker", str(data), "--batch-size", str(args.batch_size)]
         torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or "torchrun"
-        results = [
-            run([sys.executable, *me]),
-            run([torchrun, "--nproc-per-node", "2", "--master-port", "29561", *me]),
-        ]
+        both = {
+            1: [sys.executable, *me],
+            2: [torchrun, "--nproc-per-node", "2", "--master-port", "29561", *me],
+        }
+        results = [run(both[int(p)]) for p in args.processes.split(",")]
     finally:
         shutil.rmtree(folder)
     print(f"one epoch, {args.rows:,} rows x 16, global batch {args.batch_size}, 1 thread each\n")

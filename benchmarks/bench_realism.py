@@ -20,6 +20,9 @@ Measures, each the mean over sample seeds 0, 1, 2:
   maximum, beside the held-out rows' share;
 - rare: for each category level under 5% of the training rows, its share in the generated rows
   over its training share (mean over such levels; 1 = right; 0 = never generated);
+- copy: the median distance from a generated row to its nearest training row over the same
+  for the held-out rows (standardised numbers, one-hot categories; about 1: no closer to the
+  training rows than new real rows are; well under 1: near-copies of training rows);
 - quality: sdmetrics' QualityReport score against the held-out rows (0-1, higher = closer;
   needs sdmetrics, which is not a dependency: `pip install sdmetrics`).
 
@@ -122,7 +125,16 @@ def measures(fake: pd.DataFrame, train: pd.DataFrame, held: pd.DataFrame, enc: E
         drawn = fake[c].astype(str).value_counts(normalize=True)
         ratios += [drawn.get(level, 0.0) / p for level, p in share.items() if p < RARE]
     rare = float(np.mean(ratios)) if ratios else float("nan")
-    return auc, spread, at_ends(fake, enc), rare, quality(held, fake, enc)
+    copied = copy(fake, train, held, enc)
+    return auc, spread, at_ends(fake, enc), rare, quality(held, fake, enc), copied
+
+
+def copy(fake: pd.DataFrame, train: pd.DataFrame, held: pd.DataFrame, enc: Encoding) -> float:
+    from sklearn.neighbors import NearestNeighbors
+
+    nearest = NearestNeighbors(n_neighbors=1).fit(enc.encode(train.dropna()))
+    to_train = np.median(nearest.kneighbors(enc.encode(fake))[0])
+    return float(to_train / np.median(nearest.kneighbors(enc.encode(held))[0]))
 
 
 def quality(held: pd.DataFrame, fake: pd.DataFrame, enc: Encoding) -> float:
@@ -147,7 +159,7 @@ def aecli_sampler(train: pd.DataFrame, kind: str) -> tuple[Sampler, str]:
         model = aecli.train(train, kind=kind, seed=0, threads=1)
     chosen = model.history.get("sampling", {})
     note = ", ".join(
-        f"{k} {v}" for k, v in chosen.items() if k in ("source", "temperature", "noise")
+        f"{k} {v}" for k, v in chosen.items() if k in ("source", "density", "temperature", "noise")
     )
     columns = list(train.columns)
     return (lambda n, seed: model.sample(n, seed=seed)[columns]), note
@@ -198,7 +210,7 @@ def run_table(name: str, peers: bool, epochs: int) -> list[list[str]]:
     if peers:
         for peer in ("TVAE", "CTGAN"):
             samplers[f"ctgan {peer}"] = lambda p=peer: ctgan_sampler(train, categorical, p, epochs)
-    out = [["held-out rows", "", "", "", f"{at_ends(held, enc):.4f}", "", "", ""]]
+    out = [["held-out rows", "", "", "", f"{at_ends(held, enc):.4f}", "", "", "", ""]]
     for label, make in samplers.items():
         started = time.perf_counter()
         sampler, note = make()
@@ -206,7 +218,7 @@ def run_table(name: str, peers: bool, epochs: int) -> list[list[str]]:
         for seed in SEEDS:
             fake = sampler(len(held_scored), seed).dropna().reset_index(drop=True)
             got.append(measures(fake, train, held_scored, enc, seed))
-        auc, spread, ends, rare, score = np.mean(got, axis=0)
+        auc, spread, ends, rare, score, copied = np.mean(got, axis=0)
         sd = np.std([g[0] for g in got])
         seconds = time.perf_counter() - started
         print(f"  [{name}] {label}: AUC {auc:.3f}, {seconds:.0f} s", file=sys.stderr, flush=True)
@@ -220,6 +232,7 @@ def run_table(name: str, peers: bool, epochs: int) -> list[list[str]]:
                 f"{ends:.4f}",
                 rare_text,
                 f"{score:.3f}",
+                f"{copied:.2f}",
                 f"{seconds:.0f}",
             ]
         )
@@ -236,7 +249,7 @@ def main() -> int:
         f"# aecli sampling realism ({time.strftime('%Y-%m-%d')}; python "
         f"{platform.python_version()}, torch {torch.__version__}, 1 thread)\n"
     )
-    header = ["sampler", "defaults chosen", "AUC", "spread", "ends", "rare", "quality", "s"]
+    header = ["sampler", "defaults chosen", "AUC", "spread", "ends", "rare", "quality", "copy", "s"]
     for name in args.tables.split(","):
         with threadpool_limits(1):
             rows = run_table(name, args.peers, args.epochs)

@@ -185,9 +185,11 @@ class Placement:
     def writes(self) -> bool:
         return self.launch.rank == 0
 
-    def shard(self, rows: np.ndarray) -> np.ndarray:
-        """This rank's training rows: every WORLD-th, from its rank on."""
-        if self.launch.distributed and len(rows) < self.launch.world:
+    def shard(self, rows: np.ndarray, at_least: int | None = None) -> np.ndarray:
+        """This rank's rows: every WORLD-th, from its rank on; training rows (`at_least` not
+        given) at least one for every rank."""
+        least = self.launch.world if at_least is None else at_least
+        if self.launch.distributed and len(rows) < least:
             raise UserError(
                 f"{len(rows)} training rows cannot be shared by {self.launch.world} processes"
             )

@@ -173,7 +173,7 @@ class Model(Codec):
         )
         x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
         if chosen.get("noise") and "sampling" in self.extras:
-            x = add_noise(x, self.extras["sampling"]["residual_sd"], seed)
+            x = add_noise(x, self.extras["sampling"], seed, chosen["noise"])
         x = draw_discrete(self, x, seed)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 

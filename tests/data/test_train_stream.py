@@ -107,7 +107,7 @@ def test_validation_rows_are_a_capped_seeded_sample_and_the_cache_is_removed(
     monkeypatch.setattr("aecli.sample_choice.MAX_ROWS", 20)  # the sampling choice's rows, too
     model = aecli.train(table_file, epochs=1, seed=0, id_col=["id"])
     assert 10 <= model.metrics["rows_val"] <= 60
-    assert "to 20 validation rows" in model.history["sampling"]["criterion"]
+    assert ", 20 validation rows)" in model.history["sampling"]["criterion"]
     assert model.metrics["rows_train"] + model.metrics["rows_val"] == N
     assert not list(tmp_path.glob("aecli-train-*"))
 

@@ -96,18 +96,42 @@ def test_sample_defaults_are_chosen_on_validation_rows_stored_and_shown(
 
     _, model = trained
     chosen = model.history["sampling"]
-    assert chosen["source"] == "codes"
-    assert chosen["temperature"] in (0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
-    assert "validation rows" in chosen["criterion"]
-    assert chosen["score"] <= chosen["scores"]["codes T=1"]  # the old default is a candidate
+    assert chosen["source"] == "codes" and chosen["temperature"] == 1.0
+    assert chosen["noise"] == "residuals"
+    assert "two-sample AUC" in chosen["criterion"] and "validation rows" in chosen["criterion"]
+    scores = chosen["scores"]
+    assert {"gmm", "kde"} <= set(scores)  # BIC's mixture (the old default) is a candidate
+    assert chosen["score"] == min(scores.values())
+    best = min(scores, key=scores.get)
+    fitted = len(model.extras["density"]["weights"])
+    mixture = f"gmm, {fitted} component{'s' if fitted > 1 else ''}"
+    assert chosen["density"] == ("kde" if best == "kde" else mixture)
+    kept = model.extras["sampling"]["residuals"]
+    assert kept.shape[1] == model.n_features and 20 <= len(kept) <= 1000
     path = model.save(tmp_path / "m.safetensors")
     loaded = aecli.load(path)
     pd.testing.assert_frame_equal(loaded.sample(50, seed=3), model.sample(50, seed=3))
     shown = json.loads(invoke(runner, "inspect", path, "--json").stdout)
-    assert shown["history"]["sampling"]["temperature"] == chosen["temperature"]
-    assert "sample defaults" in invoke(runner, "inspect", path).stdout
+    assert shown["history"]["sampling"]["density"] == chosen["density"]
+    words = " ".join(invoke(runner, "inspect", path).stdout.replace("│", " ").split())
+    assert "training residual vectors added" in words and "two-sample AUC" in words
     hotter = model.sample(2000, seed=3, temperature=3.0)  # an explicit temperature wins
     assert hotter["a"].std() > model.sample(2000, seed=3)["a"].std()
+
+
+def test_a_fixed_code_density_is_kept_and_old_noise_flags_still_sample() -> None:
+    from aecli.sample_choice import add_noise
+
+    model = aecli.train(_table(200), latent_dim=2, hidden=(16,), steps=200, components=3)
+    chosen = model.history["sampling"]
+    assert chosen["density"] == "gmm, 3 components" and "scores" not in chosen
+    assert len(model.extras["density"]["weights"]) == 3
+    x = np.zeros((4000, 2), dtype=np.float32)
+    extras = {"residual_sd": np.array([1.0, 0.0], np.float32), "residuals": np.ones((5, 2))}
+    old = add_noise(x, extras, 0, True)  # a checkpoint from before the "residuals" choice
+    assert abs(old[:, 0].std() - 1.0) < 0.05 and (old[:, 1] == 0).all()
+    assert (add_noise(x, extras, 0, "residuals") == 1.0).all()
+    assert (add_noise(x, extras, 0, "none") == x).all()
 
 
 def test_an_image_vae_chooses_between_prior_and_codes_on_held_out_images(tmp_path):

@@ -253,10 +253,19 @@ def _sample_defaults(chosen: dict) -> str:
     """The sample defaults chosen at training time, in words."""
     return (
         f"--from {chosen['source']} --temperature {chosen['temperature']:g}"
-        + (f" ({chosen['density']} density)" if "density" in chosen else "")
-        + (", residual noise added" if chosen["noise"] else "")
+        + (f" (density: {chosen['density']})" if "density" in chosen else "")
+        + _noise_words(chosen["noise"])
         + f"; chosen by {chosen['criterion']}"
     )
+
+
+def _noise_words(noise: str | bool) -> str:
+    """The observation noise chosen ("none", "independent", "residuals"; older files: a bool)."""
+    if noise in (True, "independent"):
+        return ", independent residual noise added"
+    if noise == "residuals":
+        return ", training residual vectors added"
+    return ""
 
 
 def _history_rows(overview: Any, history: dict) -> None:
