@@ -23,12 +23,16 @@ one-hot). Also: the time to score 100,000 table rows on one thread.
     nice -n 10 python benchmarks/bench_score.py --quick    # one seed, for a smoke test
     --only 'breast,digits'   only the data sets whose names contain one of these words
     --no-speed               leave out the speed check; --speed-only: nothing else
+    --seeds 1,2              only these seeds (default 0,1,2)
+    --save FILE.json         also write every (data set, detector, seed) figure to FILE
+    --merge A.json B.json    print the report of saved runs together (e.g. one process per seed)
     (run the speed check under `taskset -c 0` to hold it to one core)
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import sys
 import tempfile
 import time
@@ -192,7 +196,11 @@ def main() -> None:
     torch.set_num_threads(1)
     if "--speed-only" in sys.argv:
         return speed()
+    if "--merge" in sys.argv:
+        return merge(sys.argv[sys.argv.index("--merge") + 1 :])
     seeds = SEEDS[:1] if "--quick" in sys.argv else SEEDS
+    if "--seeds" in sys.argv:
+        seeds = tuple(int(s) for s in sys.argv[sys.argv.index("--seeds") + 1].split(","))
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     started = time.perf_counter()
@@ -209,10 +217,29 @@ def main() -> None:
                     results.setdefault((name, method), []).append(figures)
                 took = time.perf_counter() - tick
                 print(f"seed {seed} {name}: {took:.1f} s", file=sys.stderr, flush=True)
+    if "--save" in sys.argv:
+        rows = [
+            [name, method, seed, *figures]
+            for (name, method), per_seed in results.items()
+            for seed, figures in zip(seeds, per_seed, strict=True)
+        ]
+        Path(sys.argv[sys.argv.index("--save") + 1]).write_text(json.dumps(rows))
     report(results, len(seeds))
     if "--no-speed" not in sys.argv:
         speed()
     print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def merge(files: list[str]) -> None:
+    """The report of runs saved with --save (rows: data set, detector, seed, AUC, AP)."""
+    rows = [row for f in files for row in json.loads(Path(f).read_text())]
+    order: dict[str, int] = {}
+    for row in rows:  # the detectors in the order a run lists them
+        order.setdefault(row[1], len(order))
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for name, method, _seed, auc, ap in sorted(rows, key=lambda r: (order[r[1]], r[2])):
+        results.setdefault((name, method), []).append((auc, ap))
+    report(results, len({row[2] for row in rows}))
 
 
 def speed() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from aecli.code_size import default_code_size
 from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
 from aecli.data.moments import Moments
 from aecli.errors import (
-    AecliWarning,
     CheckpointError,
     DataError,
     TrainingInterrupted,
@@ -32,7 +31,6 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import build_network
-from aecli.parts.noise_spec import is_masking
 from aecli.pca import pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.sample_choice import choose_sampling
@@ -132,8 +130,8 @@ def _train(
         raise DataError(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
-    opts.latent_dim = _latent_dim(split.fitted, opts)
     x_train = split.part(split.train_rows)[0]
+    opts.latent_dim = default_code_size(split.fitted, opts, x_train)
     data_shape = _data_shape(split.fitted, x_train, opts, place)
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
@@ -187,7 +185,6 @@ def _elapsed(before: float, started: float) -> dict[str, float]:
 
 
 train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    ')}\n"
-IMPUTATION_CODE = 16  # the default code size of a table model trained with --noise mask:P
 
 
 def _rows(split: Split) -> tuple[Any, torch.Tensor]:
@@ -249,11 +246,15 @@ def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     the sampling defaults chosen on the validation rows, and the anomaly-score figures."""
     x_train, y_train = split.part(split.train_rows)
     codes = model.apply(model.net.encode, x_train, y=y_train)
-    model.extras["density"] = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
+    density = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
+    model.extras["density"] = density
     val = split.part(split.val_rows)
     choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
     held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
-    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed)
+    # the likelihood score keeps the mixture BIC chose (a likelihood criterion) when the sample
+    # choice replaced it with a density that generates more realistic rows
+    own = density if model.extras["density"] is not density else None
+    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed, own)
     split_name = "validation" if len(split.val_rows) else "training"
     model.metrics["score"] = {"split": split_name, **figures}
 
@@ -315,24 +316,6 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
         return Split(fitted, everything[:sampled], everything[sampled:], xy, both)
     train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
     return Split(fitted, train_rows, val_rows, xy, fingerprint)
-
-
-def _latent_dim(fitted: Fitted, opts: TrainOptions) -> int:
-    """--latent-dim, or the adapter's default (a table model trained with masking, an imputer:
-    a wider code); a warning when the code cannot compress."""
-    d = fitted.adapter.n_features
-    k = opts.latent_dim or fitted.adapter.default_latent_dim(fitted.n_inputs)
-    if opts.latent_dim is None and is_masking(opts.noise) and fitted.adapter.type == "table":
-        k = max(1, min(IMPUTATION_CODE, fitted.n_inputs - 1))  # masking is the regulariser
-    kind = KINDS[opts.kind]
-    if k >= d and not kind.overcomplete_ok and opts.sparsity is None:
-        warnings.warn(
-            f"--latent-dim {k} is not smaller than the {d} input columns: an undercomplete model "
-            "can learn to copy; use a smaller --latent-dim or --kind sparse",
-            AecliWarning,
-            stacklevel=3,
-        )
-    return k
 
 
 def _data_shape(

@@ -76,7 +76,9 @@ class TrainOptions:
     kind: str = opt("undercomplete", "Model kind (see `aecli kinds`).")
     latent_dim: int | None = opt(
         None,
-        "Code size K. Default: min(8 (16 with --noise mask:P), columns - 1); a category counts 1.",
+        "Code size K. Default for tables: min(8, columns - 1, half the one-hot-encoded width, "
+        "the principal components that explain 95% of the training rows' variance), with "
+        "--noise mask:P min(16, columns - 1); a category counts 1. Images: 16.",
         short="-k",
         low=1,
         high=100_000,

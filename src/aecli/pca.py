@@ -34,6 +34,19 @@ def _signed(axes: np.ndarray) -> np.ndarray:
     return axes * np.where(signs == 0, 1, signs)
 
 
+def components_for(x: np.ndarray, share: float) -> int:
+    """The fewest principal components of `x` (rows in model space, NaN read as the column mean)
+    whose variances add up to `share` of the total; the column count when the rows do not vary."""
+    if len(x) < 2:
+        return x.shape[1]
+    _, variances = principal_axes(x, 0)
+    total = float(variances.sum())
+    if not total > 0:
+        return x.shape[1]
+    explained = np.cumsum(variances) / total
+    return int(np.searchsorted(explained, share - 1e-9) + 1)
+
+
 def pca_reconstruction_error(axes: np.ndarray, mean: np.ndarray, test: np.ndarray) -> float:
     """Mean squared error per present cell of the PCA with `axes` (d x k) around `mean`, applied
     to `test` (missing cells are read as the mean and left out of the error)."""

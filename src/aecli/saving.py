@@ -191,6 +191,11 @@ def _extras(
         "density.means": lambda s: len(s) == 2 and s[1] == k and s[0] <= MAX_KERNELS,
         "density.covariances": lambda s: len(s) == 3 and s[1:] == (k, k) and s[0] <= MAX_COMPONENTS,
         "score.variance": lambda s: s == (d,),
+        "score.code_weights": lambda s: len(s) == 1 and 1 <= s[0] <= MAX_KERNELS,
+        "score.code_means": lambda s: len(s) == 2 and s[1] == k and s[0] <= MAX_KERNELS,
+        "score.code_covariances": lambda s: (
+            len(s) == 3 and s[1:] == (k, k) and s[0] <= MAX_COMPONENTS
+        ),
         "score.validation": lambda s: len(s) == 1 and s[0] <= MAX_VALIDATION,
         "sampling.residual_sd": lambda s: s == (d,),
         "sampling.residuals": lambda s: len(s) == 2 and s[1] == d and s[0] <= MAX_RESIDUALS,
@@ -220,13 +225,15 @@ def _extras(
     variance = out.get("score", {}).get("variance")
     if variance is not None and not (np.isfinite(variance).all() and (variance > 0).all()):
         raise CheckpointError(f"{record.target}: its score variances are not positive numbers")
-    density = out.get("density")
-    if density is not None and (
-        set(density) != {"weights", "means", "covariances"}
-        or len(density["weights"]) != len(density["means"])
-        or len(density["covariances"]) not in (1, len(density["weights"]))
-    ):
-        raise CheckpointError(f"{record.target}: its code density is incomplete")
+    score = out.get("score", {})
+    own = {k[5:]: v for k, v in score.items() if k.startswith("code_")}  # the score's density
+    for density in (out.get("density"), own or None):
+        if density is not None and (
+            set(density) != {"weights", "means", "covariances"}
+            or len(density["weights"]) != len(density["means"])
+            or len(density["covariances"]) not in (1, len(density["weights"]))
+        ):
+            raise CheckpointError(f"{record.target}: its code density is incomplete")
     return out
 
 

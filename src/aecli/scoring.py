@@ -44,6 +44,7 @@ QUANTILES = (0.5, 0.9, 0.95, 0.99)
 VARIANCE_FLOOR = 1e-2  # of the mean residual variance: a column fitted perfectly stays finite
 RESIDUAL_DOF = 10.0  # degrees of freedom of the Student-t residuals of the likelihood score
 MIN_HELD_OUT = 10  # fewer held-out rows than this: residual scales from all rows
+CODE = "code_"  # the score extras' own code density: code_weights, code_means, code_covariances
 RESIDUALS = f"student-t{RESIDUAL_DOF:g}"  # what a checkpoint records; older ones: "gaussian"
 
 
@@ -132,6 +133,14 @@ def _has_density(model: Codec) -> bool:
     return "density" in model.extras
 
 
+def score_density(model: Codec) -> dict[str, np.ndarray] | None:
+    """The code density of the likelihood score: the score's own (the mixture BIC chose, kept
+    where `sample` draws from another) or else the model's `density`."""
+    stored = model.extras.get("score", {})
+    own = {k[len(CODE) :]: v for k, v in stored.items() if k.startswith(CODE)}
+    return own or model.extras.get("density")
+
+
 class Scorer:
     """The per-block score function of one model and settings (torch tensors prepared once)."""
 
@@ -150,7 +159,7 @@ class Scorer:
         columns = torch.from_numpy(slots)[lik.starts]  # one variance per column, for explain
         scalar = torch.tensor([k == "gaussian" for k in lik.kinds])
         self.column_var = torch.where(scalar, columns, torch.ones_like(columns))
-        density = model.extras.get("density")
+        density = score_density(model)
         self.density = (
             None if density is None else {k: torch.from_numpy(v) for k, v in density.items()}
         )
@@ -232,11 +241,14 @@ def fit_score_extras(
     train: tuple[np.ndarray, np.ndarray | None],
     held_out: tuple[np.ndarray, np.ndarray | None],
     seed: int,
+    density: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """What training stores for scoring: each column's residual scale (the mean squared
     residual on the held-out rows, or on all rows when fewer than MIN_HELD_OUT were held out),
-    and the sorted scores (default method) of the held-out rows (at most MAX_VALIDATION); with
-    the figures the summary shows (quantiles, default threshold)."""
+    the code density of the likelihood score when it is not the `density` extras (`density`:
+    stored as code_weights, code_means, code_covariances), and the sorted scores (default
+    method) of the held-out rows (at most MAX_VALIDATION); with the figures the summary shows
+    (quantiles, default threshold)."""
     rows, cond = held_out
     if len(rows) < MIN_HELD_OUT:
         both = [a for a in (train, held_out) if len(a[0])]
@@ -245,6 +257,8 @@ def fit_score_extras(
     else:
         x, y = held_out
     extras: dict[str, np.ndarray] = {"variance": residual_variances(model, x, y)}
+    if density is not None:
+        extras.update({f"{CODE}{name}": value for name, value in density.items()})
     model.extras["score"] = extras
     method = default_method(model)
     settings = ScoreSettings(method, seed=seed, variational=model.variational)

@@ -50,7 +50,8 @@ def test_evaluate_json_has_accuracy_for_categories_and_mse_for_numbers(runner, p
 def test_the_default_code_size_counts_the_users_columns_not_one_hot_slots(runner, penguin_model):
     info = json.loads(invoke(runner, "inspect", penguin_model, "--json").stdout)
     assert info["architecture"]["n_features"] == 13  # 5 numbers + 3 + 2 + 3 one-hot slots
-    assert info["architecture"]["latent_dim"] == 7  # 8 user columns -> 7 codes
+    # 8 user columns allow 7 codes; 6 principal components explain 95% of the variance
+    assert info["architecture"]["latent_dim"] == 6
 
 
 def test_train_summary_speaks_in_the_users_columns(tmp_path, runner):
@@ -58,24 +59,27 @@ def test_train_summary_speaks_in_the_users_columns(tmp_path, runner):
     options = ["--steps", "40", "--hidden", "16"]
     result = invoke(runner, "train", PENGUINS, "-o", out, *options)
     assert result.exit_code == 0, result.stderr
-    assert "8 columns (13 model inputs with categories one-hot) -> 7 codes" in result.stderr
+    assert "8 columns (13 model inputs with categories one-hot) -> 6 codes" in result.stderr
     summary = json.loads(
         invoke(runner, "train", PENGUINS, "-o", out, "-f", "--json", "-q", *options).stdout
     )
-    assert (summary["columns"], summary["model_width"], summary["latent_dim"]) == (8, 13, 7)
+    assert (summary["columns"], summary["model_width"], summary["latent_dim"]) == (8, 13, 6)
 
 
 def test_tiny_data_is_warned_about_and_gets_no_ratio_against_a_zero_baseline(tmp_path, runner):
     data = tmp_path / "tiny.csv"
     pd.read_csv(PENGUINS).head(12).to_csv(data, index=False)
     out = tmp_path / "t.safetensors"
-    result = invoke(runner, "train", data, "-o", out, "--steps", "30", "--hidden", "8")
+    wide = ["-k", "7"]  # 7 codes for 11 rows: PCA reconstructs them exactly
+    result = invoke(runner, "train", data, "-o", out, "--steps", "30", "--hidden", "8", *wide)
     assert result.exit_code == 0, result.stderr
     assert "only 11 training rows" in result.stderr
     assert "% higher" not in result.stderr and "% lower" not in result.stderr
     assert "no comparison with PCA" in result.stderr
     summary = json.loads(
-        invoke(runner, "train", data, "-o", out, "-f", "--json", "-q", "--steps", "30").stdout
+        invoke(
+            runner, "train", data, "-o", out, "-f", "--json", "-q", "--steps", "30", *wide
+        ).stdout
     )
     assert summary["ratio_to_pca"] is None
     assert any("only 11 training rows" in n for n in summary["notes"])

@@ -19,8 +19,8 @@ from threadpoolctl import threadpool_limits
 from torch.func import functional_call
 
 import aecli
-from aecli.api import AecliWarning, split_rows
-from aecli.errors import UserError
+from aecli.api import split_rows
+from aecli.errors import AecliWarning, UserError
 from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.corruption import Corruption

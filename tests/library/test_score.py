@@ -225,3 +225,33 @@ def test_the_training_summary_reports_score_quantiles(tmp_path: Path, runner: Cl
     scores = json.loads(result.stdout)["scores"]
     assert scores["split"] == "validation" and scores["rows"] == 18
     assert scores["threshold"] == pytest.approx(scores["quantiles"]["q99"])
+
+
+def test_the_likelihood_keeps_its_own_code_density_through_a_checkpoint(cancer, tmp_path: Path):
+    """Where the sample choice replaced the code density, the score keeps BIC's mixture."""
+    from aecli.parts.density import fit_code_density
+    from aecli.scoring import fit_score_extras, score_density
+
+    model, frame = cancer
+    x = model.adapter.read(frame).x
+    train_rows, val_rows = split_rows(len(x), 0.2, 0)
+    own = model.extras["density"]
+    model.extras["density"] = fit_code_density(model.encode(frame).to_numpy(), 0, "kde")
+    try:
+        fit_score_extras(model, (x[train_rows], None), (x[val_rows], None), 0, own)
+        assert score_density(model) is not model.extras["density"]
+        np.testing.assert_array_equal(score_density(model)["means"], own["means"])
+        loaded = aecli.load(model.save(tmp_path / "m.safetensors"))
+        np.testing.assert_array_equal(score_density(loaded)["covariances"], own["covariances"])
+        again = loaded.score_table(frame)["score"].to_numpy()
+        np.testing.assert_allclose(again, model.score_table(frame)["score"].to_numpy(), rtol=1e-5)
+        kde = model.extras["density"]
+        model.extras["density"] = own  # the same scores as with BIC's mixture as the density
+        for name in ("code_weights", "code_means", "code_covariances"):
+            del model.extras["score"][name]
+        np.testing.assert_allclose(again, model.score_table(frame)["score"].to_numpy(), rtol=1e-5)
+        model.extras["density"] = kde
+        assert not np.allclose(again, model.score_table(frame)["score"].to_numpy())
+    finally:
+        model.extras["density"] = own
+        fit_score_extras(model, (x[train_rows], None), (x[val_rows], None), 0)
