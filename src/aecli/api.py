@@ -36,7 +36,8 @@ from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.sample_choice import choose_sampling
 from aecli.saving import Loaded, read_model
 from aecli.scoring import fit_score_extras
-from aecli.training import EpochCallback, Trainer, auto_threads, torch_threads
+from aecli.threads import auto_threads, torch_threads
+from aecli.training import EpochCallback, Trainer
 
 if TYPE_CHECKING:
     from aecli.distributed import Placement

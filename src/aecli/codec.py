@@ -22,7 +22,7 @@ from aecli.parts.likelihoods import Likelihood
 from aecli.parts.networks import AutoencoderNet
 from aecli.progress import tick
 from aecli.streams import inference_threads
-from aecli.training import torch_threads
+from aecli.threads import torch_threads
 
 
 class Codec:

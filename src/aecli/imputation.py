@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from aecli.data.shards import Shard
 from aecli.ensemble import reconstruct
 from aecli.errors import AecliWarning
 from aecli.parts.noise_spec import is_masking
@@ -44,8 +45,11 @@ def repair_table(
 def repair_blocks(
     model: Codec, data: Any, *, all_cells: bool, iterations: int | None, seed: int
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """`repair_table` block by block as the input is read: (repaired rows, changed cells)."""
-    blocks = model.adapter.blocks(data)
+    """`repair_table` block by block as the input is read: (repaired rows, changed cells).
+    The first PROBE_ROWS rows of the whole input choose the rounds, also for a `--shard`, so
+    that the shards' outputs concatenate to the whole input's."""
+    whole = data.source if isinstance(data, Shard) else data
+    blocks = model.adapter.blocks(whole)
     first: list[Any] = []
     if iterations is None:  # the first PROBE_ROWS rows choose the rounds
         for rows in blocks:
@@ -57,6 +61,8 @@ def repair_blocks(
         more = len(x) == PROBE_ROWS  # the input may go on: choose even if these are complete
         missing = np.isnan(x)
         iterations = choose_rounds(model, x, y, missing, seed) if missing.any() or more else 1
+    if whole is not data:  # the probe was the whole input's; the rows are the shard's
+        first, blocks = [], model.adapter.blocks(data)
     schema = model.adapter
     names = schema.names  # type: ignore[attr-defined]
     warned = False

@@ -26,6 +26,18 @@ if TYPE_CHECKING:
     from aecli.codec import Codec
 
 
+# Scores are float32 sums, whose last digits depend on how many rows a block held (a shard's
+# blocks are not the whole input's). Within this relative distance two scores are the same
+# score, so a validation row scored again gets its own percentile and flag, in any block.
+SAME_SCORE = 1e-5
+
+
+def settled(scores: np.ndarray, side: int = 1) -> np.ndarray:
+    """Scores moved by the float32 noise they carry (up: side 1, down: -1), to compare with
+    stored scores: a percentile counts the scores at or below, a flag needs one clearly above."""
+    return scores + side * SAME_SCORE * np.maximum(1.0, np.abs(scores))
+
+
 def check_threshold(contamination: float | None, threshold: float | None) -> None:
     """--contamination P and --threshold X: one of them, each in its range."""
     if contamination is not None and threshold is not None:
@@ -120,7 +132,7 @@ class ScoredBlocks:
         for frame in frames:
             assert self.cut is not None
             where = frame.columns.get_loc("score") + 1 + int(self.validation is not None)
-            flags = (frame["score"].to_numpy() > self.cut).astype(np.int64)
+            flags = (settled(frame["score"].to_numpy(), -1) > self.cut).astype(np.int64)
             frame.insert(where, "outlier", flags)
             self.attrs["outliers"] += int(flags.sum())
             yield frame
@@ -134,7 +146,7 @@ class ScoredBlocks:
             scores = values[:, 0].astype(np.float64)
             frame = pd.DataFrame({"score": scores})
             if self.validation is not None:
-                ranks = np.searchsorted(self.validation, scores, "right")
+                ranks = np.searchsorted(self.validation, settled(scores), "right")
                 frame["percentile"] = 100.0 * ranks / len(self.validation)
             n = (values.shape[1] - 1) // 2
             for i in range(n):

@@ -74,7 +74,7 @@ def inference_threads(n_params: int, rows: int) -> int:
     """Torch threads for a forward pass over blocks of `rows` rows: by the size of the work (as
     training chooses), and one while the machine is already busy, where a second thread only
     spins (measured: encode of 100k rows took 2x the CPU time on two threads under load)."""
-    from aecli.training import CHOSEN_THREADS, auto_threads
+    from aecli.threads import CHOSEN_THREADS, auto_threads
 
     if CHOSEN_THREADS.get() is not None:  # inside training: its choice, so results match
         return int(CHOSEN_THREADS.get() or 1)

@@ -18,9 +18,6 @@ from aecli.options import TrainOptions
 from aecli.parts.networks import AutoencoderNet
 from aecli.parts.objective import Objective
 from aecli.progress import listening_now, tick
-from aecli.threads import CHOSEN_THREADS as CHOSEN_THREADS  # re-exported: callers' old names
-from aecli.threads import auto_threads as auto_threads
-from aecli.threads import torch_threads as torch_threads
 
 EVAL_BATCH = 8192
 EpochCallback = Callable[[dict[str, Any], int], None]
