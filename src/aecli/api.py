@@ -308,7 +308,7 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     if fitted.share is not None:  # one process's share under torchrun
         share = fitted.share
         return Split(fitted, share.train, share.val, xy, share.fingerprint)
-    fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
+    fingerprint = hashlib.sha256(np.ascontiguousarray(xy).data).hexdigest()  # no copy
     if fitted.stream is not None:  # training rows come fresh from the stream; x validates
         everything = np.arange(len(x))
         both = hashlib.sha256((fitted.stream.fingerprint + fingerprint).encode()).hexdigest()
@@ -347,7 +347,8 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
     pca_val = pca_reconstruction_error(pca["axes"], pca["mean"], held_out[0])
 
     def mse(rows: tuple[np.ndarray, np.ndarray | None]) -> float:
-        return float(np.nanmean((model.reconstruct_array(*rows) - rows[0]) ** 2))
+        total, count = model.residual_sums(*rows)  # block by block: memory bounded
+        return float(total.sum() / count.sum()) if count.sum() else float("nan")
 
     model_val = mse(held_out)
     return TrainingMetrics(

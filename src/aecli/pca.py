@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aecli.data.adapter import block_rows
 from aecli.data.moments import Moments
 
 WIDE = 1024  # wider rows (images): the SVD of the rows, not a d x d scatter matrix
@@ -50,9 +51,15 @@ def components_for(x: np.ndarray, share: float) -> int:
 def pca_reconstruction_error(axes: np.ndarray, mean: np.ndarray, test: np.ndarray) -> float:
     """Mean squared error per present cell of the PCA with `axes` (d x k) around `mean`, applied
     to `test` (missing cells are read as the mean and left out of the error)."""
-    centred = test.astype(np.float64) - mean
-    recon = np.nan_to_num(centred) @ axes @ axes.T
-    return float(np.nanmean((centred - recon) ** 2))
+    total, count = 0.0, 0
+    step = block_rows(test.shape[1])  # block by block: memory bounded, not growing with rows
+    for start in range(0, len(test), step):
+        centred = test[start : start + step].astype(np.float64) - mean
+        squared = (centred - np.nan_to_num(centred) @ axes @ axes.T) ** 2
+        present = ~np.isnan(squared)
+        total += float(np.where(present, squared, 0).sum())
+        count += int(present.sum())
+    return total / count if count else float("nan")
 
 
 def pca_summary(train: np.ndarray | Moments, k: int) -> dict[str, np.ndarray]:
