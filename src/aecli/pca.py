@@ -35,15 +35,17 @@ def _signed(axes: np.ndarray) -> np.ndarray:
     return axes * np.where(signs == 0, 1, signs)
 
 
-def components_for(x: np.ndarray, share: float) -> int:
-    """The fewest principal components of `x` (rows in model space, NaN read as the column mean)
-    whose variances add up to `share` of the total; the column count when the rows do not vary."""
-    if len(x) < 2:
-        return x.shape[1]
+def components_for(x: np.ndarray | Moments, share: float) -> int:
+    """The fewest principal components of `x` (rows in model space, NaN read as the column mean,
+    or their `Moments`) whose variances add up to `share` of the total; the column count when
+    the rows do not vary."""
+    rows, width = (x.n, len(x.count)) if isinstance(x, Moments) else x.shape
+    if rows < 2:
+        return width
     _, variances = principal_axes(x, 0)
     total = float(variances.sum())
     if not total > 0:
-        return x.shape[1]
+        return width
     explained = np.cumsum(variances) / total
     return int(np.searchsorted(explained, share - 1e-9) + 1)
 
