@@ -52,10 +52,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from aecli import sampling
 from aecli.parts.density import fit_code_density, normals, sample_mixture
 from aecli.parts.marginals import apply_quantile_map, fit_quantile_map
-from aecli.sampling import draw_discrete, uniforms
+from aecli.sampling import STRATIFY, draw_discrete, uniforms
 
 if TYPE_CHECKING:
     from aecli.codec import Codec
@@ -168,12 +167,11 @@ def _draw(
     """n decoded model-space rows plus observation noise, codes from `density` (None: the
     VAE's prior) at T = 1."""
     gen = torch.Generator().manual_seed(seed)
-    stratified = sampling.STRATIFY
     if density is None:
-        z = normals(n, model.latent_dim, gen, stratified)
+        z = normals(n, model.latent_dim, gen, STRATIFY)
     else:
         density_t = {k: torch.from_numpy(v) for k, v in density.items()}
-        z = sample_mixture(density_t, n, gen, 1.0, stratified)
+        z = sample_mixture(density_t, n, gen, 1.0, STRATIFY)
     x = model.apply(model._decode_mean, z.numpy(), width=model.n_features, y=y)
     return add_noise(x, extras, seed, noise)
 
