@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-REGULARISER = 2.0  # gamma at the end of training (the paper's choice for Gaussian noise)
+REGULARISER = 2.0  # gamma, throughout training (the paper ramps it up to 2 for Gaussian noise)
 
 # the 8 ordered pairs of horizontally or vertically adjacent cells of a 2 x 2 block, cells
 # numbered 0 (top left), 1 (top right), 2 (bottom left), 3 (bottom right)
