@@ -289,10 +289,9 @@ def residual_variances(model: Codec, x: np.ndarray, y: np.ndarray | None) -> np.
     floored at VARIANCE_FLOOR of their mean so that a column fitted exactly stays finite."""
     if not len(x):
         return np.ones(model.n_features, np.float32)
-    recon = model.reconstruct_array(x, y)
-    with np.errstate(invalid="ignore"):
-        residual = np.nanmean((recon - x) ** 2, axis=0)
-    residual = np.nan_to_num(residual, nan=1.0).astype(np.float64)
+    total, count = model.residual_sums(x, y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = np.nan_to_num(total / count, nan=1.0)  # a column with no present cell: 1
     floor = max(VARIANCE_FLOOR * float(residual.mean()), 1e-8)
     return np.maximum(residual, floor).astype(np.float32)
 
