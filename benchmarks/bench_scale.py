@@ -162,16 +162,22 @@ def encode_rows(folder: Path, sizes: tuple[int, int], data: dict[int, tuple[Path
 
 
 def train_runs(
-    folder: Path, label: str, sources: dict[int, Path], extra: list[str], streams: set[int]
+    folder: Path,
+    label: str,
+    sources: dict[int, Path],
+    extra: list[str],
+    streams: set[int],
+    budget: tuple[str, ...] = ("--epochs", "1"),
 ) -> None:
-    """(c) and (d): train --epochs 1 at both sizes, as the defaults choose and streamed; a size
-    in `streams` streams by default too, so its streamed run is measured once and shown twice."""
+    """(c) and (d): train --epochs 1 (or `budget`) at both sizes, as the defaults choose and
+    streamed; a size in `streams` streams by default too, so its streamed run is measured once
+    and shown twice."""
     done: dict[int, tuple[float, float, float]] = {}
     for how, env in (("streamed", {"AECLI_TRAIN_MEMORY": "0"}), ("default", {})):
         peaks = []
         for n, source in sources.items():
             out = folder / f"t{n}.safetensors"
-            argv = [*AECLI, "train", str(source), "-o", str(out), "--epochs", "1", "-q", "-f"]
+            argv = [*AECLI, "train", str(source), "-o", str(out), *budget, "-q", "-f"]
             same = how == "default" and n in streams and n in done
             run = done[n] if same else measure([*argv, *extra], env)
             done.setdefault(n, run)
@@ -192,6 +198,12 @@ def main() -> None:
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--skip-images", action="store_true")
     parser.add_argument("--data", type=Path, help="keep (and reuse) the generated tables here")
+    parser.add_argument(
+        "--image-steps",
+        type=int,
+        help="optimiser steps of each image run (default: one epoch; the same number at both "
+        "sizes compares like with like)",
+    )
     args = parser.parse_args()
     sizes = (args.rows, 4 * args.rows)
     with tempfile.TemporaryDirectory(prefix="bench_scale.") as tmp:
@@ -211,8 +223,9 @@ def main() -> None:
             counts = (args.images, 4 * args.images)
             folders = {m: make_images(folder, m) for m in counts}
             options = ["--latent-dim", "16", "--workers", "1"]
+            budget = ("--steps", str(args.image_steps)) if args.image_steps else ("--epochs", "1")
             large = {m for m in counts if m * 64 * 64 * 3 * 4 > MEMORY_BYTES}
-            train_runs(folder, "64x64 PNG folder", folders, options, large)
+            train_runs(folder, "64x64 PNG folder", folders, options, large, budget)
 
 
 if __name__ == "__main__":

@@ -131,15 +131,16 @@ def _train(
             f"{data} is not the data the interrupted run was training on; resume with the same file"
         )
     x_train = split.part(split.train_rows)[0]
-    opts.latent_dim = default_code_size(split.fitted, opts, x_train)
+    moments = getattr(split.fitted.stream, "moments", None)  # a streamed table's: all rows
+    basis = x_train if moments is None else moments  # of the code size and the PCA start
+    opts.latent_dim = default_code_size(split.fitted, opts, basis)
     data_shape = _data_shape(split.fitted, x_train, opts, place)
     source = _init_model(opts) if residual else None
     like = source.architecture if source is not None else None
     arch = assemble.architecture(opts, data_shape, opts.latent_dim, like)
     threads = opts.threads or auto_threads(arch.parameter_count(), opts.batch_size)
     with torch_threads(threads):
-        moments = getattr(split.fitted.stream, "moments", None)  # a streamed table's: all rows
-        net, pca = _network(arch, opts, x_train if moments is None else moments, source)
+        net, pca = _network(arch, opts, basis, source)
         objective = assemble.objective(opts, data_shape)
         trainer = _trainer(net, objective, split, opts, place)
         if saved is not None:
@@ -251,10 +252,9 @@ def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     val = split.part(split.val_rows)
     choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
     held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
-    # the likelihood score keeps the mixture BIC chose (a likelihood criterion) when the sample
-    # choice replaced it with a density that generates more realistic rows
-    own = density if model.extras["density"] is not density else None
-    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed, own)
+    # the likelihood score keeps the mixture BIC chose (a likelihood criterion), made spherical,
+    # also where the sample choice replaced it with a density that generates more realistic rows
+    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed, density)
     split_name = "validation" if len(split.val_rows) else "training"
     model.metrics["score"] = {"split": split_name, **figures}
 
@@ -308,7 +308,7 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     if fitted.share is not None:  # one process's share under torchrun
         share = fitted.share
         return Split(fitted, share.train, share.val, xy, share.fingerprint)
-    fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
+    fingerprint = hashlib.sha256(np.ascontiguousarray(xy).data).hexdigest()  # no copy
     if fitted.stream is not None:  # training rows come fresh from the stream; x validates
         everything = np.arange(len(x))
         both = hashlib.sha256((fitted.stream.fingerprint + fingerprint).encode()).hexdigest()
@@ -347,7 +347,8 @@ def _metrics(model: Model, split: Split, pca: dict[str, np.ndarray]) -> dict[str
     pca_val = pca_reconstruction_error(pca["axes"], pca["mean"], held_out[0])
 
     def mse(rows: tuple[np.ndarray, np.ndarray | None]) -> float:
-        return float(np.nanmean((model.reconstruct_array(*rows) - rows[0]) ** 2))
+        total, count = model.residual_sums(*rows)  # block by block: memory bounded
+        return float(total.sum() / count.sum()) if count.sum() else float("nan")
 
     model_val = mse(held_out)
     return TrainingMetrics(

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from aecli.data.adapter import Fitted
+from aecli.data.moments import Moments
 from aecli.errors import AecliWarning
 from aecli.options import TrainOptions
 from aecli.parts.kinds import KINDS
@@ -21,12 +22,13 @@ IMPUTATION_CODE = 16  # the default code size of a table model trained with --no
 EXPLAINED_SHARE = 0.95
 
 
-def default_code_size(fitted: Fitted, opts: TrainOptions, x_train: np.ndarray) -> int:
+def default_code_size(fitted: Fitted, opts: TrainOptions, x_train: np.ndarray | Moments) -> int:
     """--latent-dim, or the adapter's default: for a table also at most half the model's input
     width (one-hot slots counted) and the fewest principal components that explain
-    EXPLAINED_SHARE of the training rows' variance, so the code is a real bottleneck (a table
-    model trained with masking, an imputer: a wider code); a warning when the code cannot
-    compress."""
+    EXPLAINED_SHARE of the training rows' variance (`x_train`, or on a stream the `Moments` of
+    every training row, which the PCA start uses too), so the code is a real bottleneck (a
+    table model trained with masking, an imputer: a wider code); a warning when the code
+    cannot compress."""
     d = fitted.adapter.n_features
     k = opts.latent_dim or fitted.adapter.default_latent_dim(fitted.n_inputs)
     table = fitted.adapter.type == "table"

@@ -118,6 +118,21 @@ class Codec:
 
         return self.apply(through, x, width=self.n_features, y=y)
 
+    def residual_sums(self, x: Any, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per model-space slot, the sum of squared reconstruction residuals over rows `x` and
+        the count of present cells, block by block (memory bounded by a block, not by rows)."""
+        total = np.zeros(self.n_features)
+        count = np.zeros(self.n_features, np.int64)
+        step = block_rows(self.n_features)
+        for start in range(0, len(x), step):
+            rows = np.asarray(x[start : start + step], dtype=np.float32)
+            cond = None if y is None else y[start : start + step]
+            squared = (self.reconstruct_array(rows, cond) - rows) ** 2
+            present = ~np.isnan(squared)
+            total += np.where(present, squared, 0).sum(axis=0, dtype=np.float64)
+            count += present.sum(axis=0)
+        return total, count
+
     def apply(
         self,
         fn: Callable[..., torch.Tensor],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aecli.data.adapter import block_rows
 from aecli.data.moments import Moments
 
 WIDE = 1024  # wider rows (images): the SVD of the rows, not a d x d scatter matrix
@@ -34,15 +35,17 @@ def _signed(axes: np.ndarray) -> np.ndarray:
     return axes * np.where(signs == 0, 1, signs)
 
 
-def components_for(x: np.ndarray, share: float) -> int:
-    """The fewest principal components of `x` (rows in model space, NaN read as the column mean)
-    whose variances add up to `share` of the total; the column count when the rows do not vary."""
-    if len(x) < 2:
-        return x.shape[1]
+def components_for(x: np.ndarray | Moments, share: float) -> int:
+    """The fewest principal components of `x` (rows in model space, NaN read as the column mean,
+    or their `Moments`) whose variances add up to `share` of the total; the column count when
+    the rows do not vary."""
+    rows, width = (x.n, len(x.count)) if isinstance(x, Moments) else x.shape
+    if rows < 2:
+        return width
     _, variances = principal_axes(x, 0)
     total = float(variances.sum())
     if not total > 0:
-        return x.shape[1]
+        return width
     explained = np.cumsum(variances) / total
     return int(np.searchsorted(explained, share - 1e-9) + 1)
 
@@ -50,9 +53,15 @@ def components_for(x: np.ndarray, share: float) -> int:
 def pca_reconstruction_error(axes: np.ndarray, mean: np.ndarray, test: np.ndarray) -> float:
     """Mean squared error per present cell of the PCA with `axes` (d x k) around `mean`, applied
     to `test` (missing cells are read as the mean and left out of the error)."""
-    centred = test.astype(np.float64) - mean
-    recon = np.nan_to_num(centred) @ axes @ axes.T
-    return float(np.nanmean((centred - recon) ** 2))
+    total, count = 0.0, 0
+    step = block_rows(test.shape[1])  # block by block: memory bounded, not growing with rows
+    for start in range(0, len(test), step):
+        centred = test[start : start + step].astype(np.float64) - mean
+        squared = (centred - np.nan_to_num(centred) @ axes @ axes.T) ** 2
+        present = ~np.isnan(squared)
+        total += float(np.where(present, squared, 0).sum())
+        count += int(present.sum())
+    return total / count if count else float("nan")
 
 
 def pca_summary(train: np.ndarray | Moments, k: int) -> dict[str, np.ndarray]:

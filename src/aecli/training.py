@@ -20,6 +20,7 @@ from aecli.parts.objective import Objective
 from aecli.progress import listening_now, tick
 
 EVAL_BATCH = 8192
+EVAL_VALUES = 1 << 20  # model-space values per evaluation chunk: wide rows (images) come fewer
 EpochCallback = Callable[[dict[str, Any], int], None]
 CYCLE_STEPS = 4000  # the default budget's first cycle, and each further one
 MAX_CYCLES = 10  # at most 40,000 optimiser steps by default
@@ -46,6 +47,12 @@ def planned_steps(options: TrainOptions, n_rows: int) -> int:
     return min(whole, options.steps) if explicit and options.steps is not None else whole
 
 
+def eval_rows(width: int) -> int:
+    """Rows per evaluation chunk: `EVAL_BATCH`, fewer for rows wider than 128 values, so that
+    the activations of a chunk stay bounded whatever the number of validation rows."""
+    return max(1, min(EVAL_BATCH, EVAL_VALUES // max(1, width)))
+
+
 def evaluate(
     net: AutoencoderNet, objective: Objective, x: torch.Tensor, seed: int, feed: Feed | None = None
 ) -> float:
@@ -64,9 +71,10 @@ def evaluate_terms(
     net.eval()
     sums: dict[str, float] = {}
     grad = torch.enable_grad() if objective.needs_input_grad else torch.no_grad()
+    step = eval_rows(x.shape[1:].numel())
     with grad, autocast(feed.device, feed.precision):
-        for start in range(0, len(x), EVAL_BATCH):
-            batch = x[start : start + EVAL_BATCH].to(feed.device)
+        for start in range(0, len(x), step):
+            batch = x[start : start + step].to(feed.device)
             terms = objective(net, batch, gen)
             parts = {"loss": terms.loss}
             if terms.kl is not None:
@@ -93,8 +101,9 @@ def latent_usage(net: AutoencoderNet, x: torch.Tensor) -> dict[str, list[float]]
     net.eval()
     d = net.arch.n_features
     kl, means = [], []
-    for start in range(0, len(x), EVAL_BATCH):
-        batch = x[start : start + EVAL_BATCH]
+    step = eval_rows(x.shape[1:].numel())
+    for start in range(0, len(x), step):
+        batch = x[start : start + step]
         rows, y = (batch[:, :d], batch[:, d:]) if net.arch.n_condition else (batch, None)
         mu, logvar = net.encode_dist(rows, y)
         kl.append(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar))

@@ -5,6 +5,7 @@ without worker processes, a seeded validation sample, and resume reproducing the
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -80,3 +81,53 @@ def test_resume_reproduces_the_streamed_image_run(folder, tmp_path):
     with pytest.raises(TrainingInterrupted):
         aecli.train(folder, workers=0, should_stop=stop, progress_path=progress, **options)
     assert same(whole, aecli.train(folder, resume=progress))
+
+
+def test_steps_after_training_hold_a_block_not_every_validation_image(folder, monkeypatch):
+    """Evaluation, the residual scales and the PCA baseline go block by block: their memory is
+    bounded by a block, not by the number of (validation) images, and the figures are those of
+    the whole array at once."""
+    import tracemalloc
+
+    from aecli import training
+    from aecli.data import adapter
+    from aecli.pca import pca_reconstruction_error
+
+    model = aecli.train(folder, steps=3, batch_size=8, latent_dim=3, conv=[4], workers=0)
+    x = np.tile(np.asarray(model.adapter.read(folder).x[:COUNT], np.float32), (8, 1))
+    x[3, 5] = np.nan  # a missing cell is left out
+    axes, mean = model.extras["pca"]["axes"], model.extras["pca"]["mean"]
+    whole_residual = np.nanmean((model.reconstruct_array(x) - x) ** 2)
+    centred = x.astype(np.float64) - mean
+    whole_pca = np.nanmean((centred - np.nan_to_num(centred) @ axes @ axes.T) ** 2)
+    seen: list[int] = []
+
+    class Coded:  # an objective: the mean squared code, recording the rows it is given
+        needs_input_grad = False
+
+        def __call__(self, net, rows, gen):
+            seen.append(len(rows))
+            return SimpleNamespace(loss=net.encode(rows).pow(2).mean(), kl=None)
+
+    rows = torch.from_numpy(np.nan_to_num(x))
+    whole = training.evaluate(model.net, Coded(), rows, 0)
+    assert seen == [len(x)]  # 384 rows of 144 values: one chunk by default
+
+    monkeypatch.setattr(adapter, "BLOCK_VALUES", 12 * x.shape[1])  # 12 rows a block
+    monkeypatch.setattr(training, "EVAL_VALUES", 12 * x.shape[1])
+    seen.clear()
+    assert training.evaluate(model.net, Coded(), rows, 0) == pytest.approx(whole, rel=1e-5)
+    assert max(seen) == 12 and sum(seen) == len(x)
+
+    def peak(rows: np.ndarray) -> tuple[int, float, float]:
+        tracemalloc.start()
+        total, count = model.residual_sums(rows)
+        error = pca_reconstruction_error(axes, mean, rows)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top, float(total.sum() / count.sum()), error
+
+    small, large = peak(x[: len(x) // 4]), peak(x)
+    assert large[1] == pytest.approx(whole_residual, rel=1e-5)
+    assert large[2] == pytest.approx(whole_pca, rel=1e-9)
+    assert large[0] < 1.5 * small[0] and large[0] < x.nbytes  # bounded by a block

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -143,3 +144,24 @@ def test_a_rare_category_and_an_extreme_value_beyond_the_sample_are_kept(tmp_pat
     assert columns["c"].categories == ["rare", "x", "y", "z"]
     assert columns["n"].max == 50 and columns["n"].dtype == "int"
     assert model.encode(path).notna().all().all()
+
+
+def test_the_default_code_size_counts_every_streamed_row_not_the_sample(tmp_path, monkeypatch):
+    """Two factors drive eight columns; two more columns vary in three rows each. Every row
+    needs four components for 95% of the variance; a 50-row sample misses the rare rows and
+    would find two. Streamed, the code size comes from the moments of every training row,
+    as the PCA start does, so it is the in-memory choice."""
+    rng = np.random.default_rng(7)
+    factors = rng.normal(size=(N, 2))
+    x = np.repeat(factors, 4, axis=1) + 0.05 * rng.normal(size=(N, 8))
+    spikes = 1e-3 * rng.normal(size=(N, 2))
+    spikes[[100, 300, 500], 0] = 100 + rng.normal(size=3)
+    spikes[[200, 400, 599], 1] = 100 + rng.normal(size=3)
+    path = tmp_path / "spikes.csv"
+    pd.DataFrame(np.hstack([x, spikes])).add_prefix("c").to_csv(path, index=False)
+    monkeypatch.setattr("aecli.data.table_training.SAMPLE_ROWS", 50)
+    options = {"steps": 2, "seed": 0, "val_fraction": 0.0, "hidden": (8,)}
+    streamed = aecli.train(path, **options)
+    assert streamed.latent_dim == 4
+    monkeypatch.setenv("AECLI_TRAIN_MEMORY", str(1 << 30))
+    assert aecli.train(path, **options).latent_dim == 4

@@ -79,6 +79,19 @@ def _fit_kde(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
+def spherical(density: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same mixture (weights, means) with each component's covariance made spherical: its
+    total variance (the trace) spread equally over the k directions, so a code far out along
+    the direction the codes vary most is as unlikely as one as far out along any other (a full
+    covariance whitens that direction away). float32, in the same (m, k, k) form."""
+    cov = np.asarray(density["covariances"], dtype=np.float64)
+    k = cov.shape[-1]
+    per_direction = np.trace(cov, axis1=-2, axis2=-1) / k
+    shaped = per_direction[:, None, None] * np.eye(k)[None]
+    copies = {name: np.array(value, dtype=np.float32) for name, value in density.items()}
+    return {**copies, "covariances": shaped.astype(np.float32)}  # no memory shared: safetensors
+
+
 def loo_bandwidth(codes: np.ndarray, cov: np.ndarray) -> float:
     """The h in `BANDWIDTHS` whose kernel density (kernel covariance h^2 * cov) gives the codes
     the highest leave-one-out log-likelihood."""
