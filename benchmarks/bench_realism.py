@@ -159,7 +159,9 @@ def aecli_sampler(train: pd.DataFrame, kind: str) -> tuple[Sampler, str]:
         model = aecli.train(train, kind=kind, seed=0, threads=1)
     chosen = model.history.get("sampling", {})
     note = ", ".join(
-        f"{k} {v}" for k, v in chosen.items() if k in ("source", "density", "temperature", "noise")
+        f"{k} {v}"
+        for k, v in chosen.items()
+        if k in ("source", "density", "temperature", "noise", "marginals")
     )
     columns = list(train.columns)
     return (lambda n, seed: model.sample(n, seed=seed)[columns]), note

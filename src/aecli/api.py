@@ -252,10 +252,9 @@ def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     val = split.part(split.val_rows)
     choose_sampling(model, codes, (x_train, y_train), val, opts.seed)
     held_out = split.part(split.val_rows if len(split.val_rows) else split.train_rows)
-    # the likelihood score keeps the mixture BIC chose (a likelihood criterion) when the sample
-    # choice replaced it with a density that generates more realistic rows
-    own = density if model.extras["density"] is not density else None
-    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed, own)
+    # the likelihood score keeps the mixture BIC chose (a likelihood criterion), made spherical,
+    # also where the sample choice replaced it with a density that generates more realistic rows
+    _, figures = fit_score_extras(model, (x_train, y_train), held_out, opts.seed, density)
     split_name = "validation" if len(split.val_rows) else "training"
     model.metrics["score"] = {"split": split_name, **figures}
 

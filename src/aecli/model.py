@@ -161,6 +161,7 @@ class Model(Codec):
         codes otherwise. A conditional model generates for `condition` (a value of its
         condition column), or for labels drawn with their training frequencies.
         """
+        from aecli.parts.marginals import apply_quantile_map
         from aecli.sample_choice import add_noise
         from aecli.sampling import draw_codes, draw_discrete
 
@@ -174,6 +175,12 @@ class Model(Codec):
         x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
         if chosen.get("noise") and "sampling" in self.extras:
             x = add_noise(x, self.extras["sampling"], seed, chosen["noise"])
+        as_chosen = temperature == chosen.get("temperature", 1.0) and source in (
+            None,
+            chosen.get("source"),
+        )
+        if chosen.get("marginals") == "calibrated" and as_chosen and condition is None:
+            x = apply_quantile_map(x, self.extras["sampling"])
         x = draw_discrete(self, x, seed)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 

@@ -1,5 +1,15 @@
 """Drawing codes to generate from: the VAE's prior, or the density fitted to the training codes,
-with the condition labels of a conditional model."""
+with the condition labels of a conditional model.
+
+The draws of one call are stratified (Latin hypercube sampling, McKay, Beckman & Conover 1979):
+the mixture components, each code dimension's normal, the residual vector added as noise and
+every category's and flag's uniform take one value in each 1/n slice of their range, in a
+random order. Each row is distributed exactly as an independent draw would be; the n rows
+together follow the model more evenly (categories and components in their proportions, no
+chance clusters), as independent draws do only on average. On bench_realism.py's penguins the
+sdmetrics quality of 100 generated rows rose from 0.827 to 0.848 and the two-sample AUC fell
+from 0.65 to 0.57 by it alone. The rows of a call are therefore not independent of each other:
+draw in one call, not row by row, for a representative sample."""
 
 from __future__ import annotations
 
@@ -9,12 +19,13 @@ import numpy as np
 import torch
 
 from aecli.errors import UserError
-from aecli.parts.density import sample_mixture
+from aecli.parts.density import normals, sample_mixture
 
 if TYPE_CHECKING:
     from aecli.codec import Codec
 
 SOURCES = ("prior", "codes")
+STRATIFY = True  # Latin hypercube draws within a call (each row's distribution unchanged)
 
 
 def draw_codes(
@@ -32,7 +43,7 @@ def draw_codes(
     if source == "prior":
         if not model.variational:
             raise UserError("--from prior needs a VAE; other kinds sample with --from codes")
-        z = temperature * torch.randn(n, model.latent_dim, generator=gen)
+        z = temperature * normals(n, model.latent_dim, gen, STRATIFY)
     elif source == "codes":
         if "density" not in model.extras:
             raise UserError(
@@ -40,7 +51,7 @@ def draw_codes(
                 "finish training with --resume first"
             )
         density = {k: torch.from_numpy(v) for k, v in model.extras["density"].items()}
-        z = sample_mixture(density, n, gen, temperature)
+        z = sample_mixture(density, n, gen, temperature, STRATIFY)
     else:
         raise UserError(f"--from {source!r} is not one of: {', '.join(SOURCES)}")
     return z.numpy(), labels, y
@@ -73,7 +84,7 @@ def draw_discrete(model: Codec, x: np.ndarray, seed: int) -> np.ndarray:
     for lo, hi in model.likelihood.groups:
         p = np.clip(out[:, lo:hi].astype(np.float64), 0, None)
         p /= p.sum(axis=1, keepdims=True)
-        drawn = (rng.random((len(p), 1)) > p.cumsum(axis=1)).sum(axis=1)
+        drawn = (uniforms(rng, len(p))[:, None] > p.cumsum(axis=1)).sum(axis=1)
         out[:, lo:hi] = 0.0
         out[np.arange(len(p)), lo + np.minimum(drawn, hi - lo - 1)] = 1.0
     columns = [] if model.is_image else getattr(model.adapter, "columns", [])
@@ -81,5 +92,13 @@ def draw_discrete(model: Codec, x: np.ndarray, seed: int) -> np.ndarray:
     for start, col in zip(starts, columns, strict=False):
         discrete = col.whole or col.dtype in ("int", "bool")
         if col.likelihood == "bernoulli" and discrete:
-            out[:, start] = rng.random(len(out)) < out[:, start]
+            out[:, start] = uniforms(rng, len(out)) < out[:, start]
     return out
+
+
+def uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n uniforms in [0, 1): stratified (one per slice of width 1 / n, in random order, see
+    `aecli.parts.density.stratified_uniforms`) unless STRATIFY is off."""
+    if not STRATIFY:
+        return rng.random(n)
+    return (rng.permutation(n) + rng.random(n)) / n

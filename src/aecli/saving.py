@@ -27,6 +27,7 @@ from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.density import MAX_KERNELS
 from aecli.parts.kinds import KINDS
+from aecli.parts.marginals import MAX_KNOTS
 from aecli.parts.networks import AutoencoderNet, build_network
 from aecli.sample_choice import MAX_RESIDUALS
 from aecli.scoring import MAX_VALIDATION
@@ -199,6 +200,8 @@ def _extras(
         "score.validation": lambda s: len(s) == 1 and s[0] <= MAX_VALIDATION,
         "sampling.residual_sd": lambda s: s == (d,),
         "sampling.residuals": lambda s: len(s) == 2 and s[1] == d and s[0] <= MAX_RESIDUALS,
+        "sampling.quantiles_from": lambda s: len(s) == 2 and s[1] == d and s[0] <= MAX_KNOTS,
+        "sampling.quantiles_to": lambda s: len(s) == 2 and s[1] == d and s[0] <= MAX_KNOTS,
     }
     out: dict[str, dict[str, np.ndarray]] = {}
     members = {

@@ -186,6 +186,42 @@ def test_neighbor2neighbor_pairs_adjacent_pixels_of_each_cell_in_every_channel()
     assert torch.isclose(pair_loss(a + 1, a, b, b, 2.0), torch.tensor(3.0))  # 1 + 2 x 1
 
 
+class _Fixed(torch.nn.Module):
+    """A stand-in network on 32 x 32 crops: `identity` changes nothing, else it returns grey."""
+
+    def __init__(self, identity: bool) -> None:
+        super().__init__()
+        self.identity = identity
+
+    def images(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows.reshape(-1, 1, 32, 32)
+
+    def clean(self, images: torch.Tensor) -> torch.Tensor:
+        return images if self.identity else torch.full_like(images, 0.5)
+
+
+def test_neighbor2neighbor_validation_loss_ranks_a_denoiser_above_the_noisy_input():
+    """Evaluated (validation, the kept epoch), the loss is the pair term alone: lower for the
+    perfect denoiser of a grey image than for the network that changes nothing (sigma^2 against
+    2 sigma^2). The training loss, with its regulariser, ranks them the other way round
+    (3 sigma^2 against 2 sigma^2): as the validation loss, it made a run keep its first epoch."""
+    from aecli.parts.denoiser_objective import DenoiserObjective
+
+    objective = DenoiserObjective(None, "neighbor2neighbor")
+    grey = torch.full((64, 32 * 32), 0.5)
+    rows = grey + SIGMA * torch.randn(grey.shape, generator=torch.Generator().manual_seed(0))
+    losses = {}
+    for identity in (True, False):
+        for training in (True, False):
+            net = _Fixed(identity).train(training)
+            loss = objective(net, rows, torch.Generator().manual_seed(1)).loss
+            losses[identity, training] = float(loss) / SIGMA**2
+    assert losses[False, False] == pytest.approx(1, rel=0.05)
+    assert losses[True, False] == pytest.approx(2, rel=0.05)
+    assert losses[False, True] == pytest.approx(3, rel=0.05)
+    assert losses[True, True] == pytest.approx(2, rel=0.05)
+
+
 def test_blind_spot_hides_pixels_behind_a_neighbour_in_every_channel():
     from aecli.parts.blindspot import hidden_loss, hide_pixels
 

@@ -228,8 +228,9 @@ def test_the_training_summary_reports_score_quantiles(tmp_path: Path, runner: Cl
 
 
 def test_the_likelihood_keeps_its_own_code_density_through_a_checkpoint(cancer, tmp_path: Path):
-    """Where the sample choice replaced the code density, the score keeps BIC's mixture."""
-    from aecli.parts.density import fit_code_density
+    """The score keeps BIC's mixture made spherical, also where the sample choice replaced the
+    code density; a checkpoint without the score's own density scores with `density`."""
+    from aecli.parts.density import fit_code_density, spherical
     from aecli.scoring import fit_score_extras, score_density
 
     model, frame = cancer
@@ -238,20 +239,56 @@ def test_the_likelihood_keeps_its_own_code_density_through_a_checkpoint(cancer, 
     own = model.extras["density"]
     model.extras["density"] = fit_code_density(model.encode(frame).to_numpy(), 0, "kde")
     try:
-        fit_score_extras(model, (x[train_rows], None), (x[val_rows], None), 0, own)
-        assert score_density(model) is not model.extras["density"]
+        _, figures = fit_score_extras(model, (x[train_rows], None), (x[val_rows], None), 0, own)
+        assert figures["code_density"] == "spherical"
         np.testing.assert_array_equal(score_density(model)["means"], own["means"])
         loaded = aecli.load(model.save(tmp_path / "m.safetensors"))
-        np.testing.assert_array_equal(score_density(loaded)["covariances"], own["covariances"])
+        shaped = score_density(loaded)["covariances"]
+        np.testing.assert_array_equal(shaped, spherical(own)["covariances"])
+        k = shaped.shape[-1]
+        np.testing.assert_allclose(  # the same total variance, spread evenly
+            shaped,
+            np.trace(own["covariances"], axis1=1, axis2=2)[:, None, None] / k * np.eye(k),
+            rtol=1e-6,
+        )
         again = loaded.score_table(frame)["score"].to_numpy()
         np.testing.assert_allclose(again, model.score_table(frame)["score"].to_numpy(), rtol=1e-5)
         kde = model.extras["density"]
-        model.extras["density"] = own  # the same scores as with BIC's mixture as the density
         for name in ("code_weights", "code_means", "code_covariances"):
-            del model.extras["score"][name]
+            del model.extras["score"][name]  # as written before the score kept its own density
+        model.extras["density"] = own
+        full = model.score_table(frame)["score"].to_numpy()
+        model.extras["density"] = {**own, "covariances": shaped}
         np.testing.assert_allclose(again, model.score_table(frame)["score"].to_numpy(), rtol=1e-5)
+        assert not np.allclose(again, full)
         model.extras["density"] = kde
         assert not np.allclose(again, model.score_table(frame)["score"].to_numpy())
     finally:
         model.extras["density"] = own
         fit_score_extras(model, (x[train_rows], None), (x[val_rows], None), 0)
+
+
+def test_a_row_larger_in_every_correlated_column_scores_top():
+    """Four columns measure one size; a row 3.5 SD out in all four outscores every normal row
+    and a row 4 SD out in one independent column. The full-covariance code mixture (kept by
+    checkpoints written before it was made spherical) whitens the size direction and ranks
+    the independent outlier above it."""
+    from aecli.scoring import CODE
+
+    rng = np.random.default_rng(0)
+    size, e, g = np.clip(rng.normal(size=(3, 400)), -2.5, 2.5)  # no natural extremes
+    frame = pd.DataFrame({c: size + 0.1 * rng.normal(size=400) for c in "abcd"})
+    frame["e"], frame["g"] = e, g
+    model = aecli.train(frame, steps=200, hidden=(16,), latent_dim=3, seed=0)
+    sd = frame.std()
+    planted = frame.copy()
+    planted.loc[7] = [3.5 * sd["a"]] * 4 + [0.0, 0.0]
+    planted.loc[8] = [0.0] * 4 + [4 * sd["e"], 0.0]
+    table = model.score_table(planted)
+    assert table["score"].idxmax() == 7
+    assert table.loc[7, "outlier"] == 1
+    assert table.loc[7, "score"] > table.loc[8, "score"]
+    kept = model.extras["score"]
+    model.extras["score"] = {k: v for k, v in kept.items() if not k.startswith(CODE)}
+    legacy = model.score_table(planted)["score"]  # the mixture with full covariances
+    assert legacy[8] > legacy[7]

@@ -251,11 +251,13 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 
 def _sample_defaults(chosen: dict) -> str:
     """The sample defaults chosen at training time, in words."""
+    calibrated = chosen.get("marginals") == "calibrated"
     return (
         f"--from {chosen['source']} --temperature {chosen['temperature']:g}"
         + (f" (density: {chosen['density']})" if "density" in chosen else "")
         + _noise_words(chosen["noise"])
-        + f"; chosen by {chosen['criterion']}"
+        + (", marginals calibrated to the training quantiles" if calibrated else "")
+        + (f"; chosen by {chosen['criterion']}" if "criterion" in chosen else "")
     )
 
 

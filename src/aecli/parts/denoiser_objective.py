@@ -67,13 +67,18 @@ class DenoiserObjective:
 
     def _pairs(self, net: DenoiserNet, noisy: torch.Tensor, gen: torch.Generator) -> Terms:
         """Neighbor2Neighbor on noisy crops (trimmed to a multiple of 4 pixels a side, so the
-        half-size sub-samples fit the network's 2 x 2 blocks)."""
+        half-size sub-samples fit the network's 2 x 2 blocks). Evaluated (validation, early
+        stopping, the kept epoch) it is the pair term alone, without the regulariser: see
+        `pair_loss`."""
         side = noisy.shape[-1] - noisy.shape[-1] % 4
         noisy = noisy[..., :side, :side]
         first, second = pair_cells(noisy, gen)
+        out = net.clean(sub_sample(noisy, first))
+        if not net.training:
+            loss = pair_loss(out, sub_sample(noisy, second))
+            return Terms(loss, loss, out)
         with torch.no_grad():
             full = net.clean(noisy)
-        out = net.clean(sub_sample(noisy, first))
         loss = pair_loss(
             out,
             sub_sample(noisy, second),

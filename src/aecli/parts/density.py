@@ -79,6 +79,19 @@ def _fit_kde(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
+def spherical(density: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same mixture (weights, means) with each component's covariance made spherical: its
+    total variance (the trace) spread equally over the k directions, so a code far out along
+    the direction the codes vary most is as unlikely as one as far out along any other (a full
+    covariance whitens that direction away). float32, in the same (m, k, k) form."""
+    cov = np.asarray(density["covariances"], dtype=np.float64)
+    k = cov.shape[-1]
+    per_direction = np.trace(cov, axis1=-2, axis2=-1) / k
+    shaped = per_direction[:, None, None] * np.eye(k)[None]
+    copies = {name: np.array(value, dtype=np.float32) for name, value in density.items()}
+    return {**copies, "covariances": shaped.astype(np.float32)}  # no memory shared: safetensors
+
+
 def loo_bandwidth(codes: np.ndarray, cov: np.ndarray) -> float:
     """The h in `BANDWIDTHS` whose kernel density (kernel covariance h^2 * cov) gives the codes
     the highest leave-one-out log-likelihood."""
@@ -98,13 +111,42 @@ def loo_bandwidth(codes: np.ndarray, cov: np.ndarray) -> float:
     return float(BANDWIDTHS[int(np.argmax(scores))])
 
 
+def stratified_uniforms(n: int, gen: torch.Generator, dims: int | None = None) -> torch.Tensor:
+    """n uniforms in [0, 1) (or (n, dims), a column each), one in each slice [i / n, (i + 1) / n)
+    in a random order (Latin hypercube sampling, McKay et al. 1979): each is uniform on its own,
+    and n of them cover the range evenly, as n independent draws do only on average."""
+    shape = (n,) if dims is None else (n, dims)
+    rank = torch.argsort(torch.rand(shape, generator=gen), dim=0)
+    return (rank + torch.rand(shape, generator=gen)) / n
+
+
+def normals(n: int, k: int, gen: torch.Generator, stratified: bool) -> torch.Tensor:
+    """(n, k) standard normals: independent draws, or stratified per column."""
+    if not stratified:
+        return torch.randn(n, k, generator=gen)
+    u = stratified_uniforms(n, gen, k).clamp(1e-7, 1 - 1e-7)
+    return torch.special.ndtri(u.double()).float()
+
+
 def sample_mixture(
-    density: dict[str, torch.Tensor], n: int, gen: torch.Generator, temperature: float
+    density: dict[str, torch.Tensor],
+    n: int,
+    gen: torch.Generator,
+    temperature: float,
+    stratified: bool = False,
 ) -> torch.Tensor:
-    """n codes from the mixture; `temperature` scales each component's spread."""
-    component = torch.multinomial(density["weights"].double(), n, replacement=True, generator=gen)
+    """n codes from the mixture; `temperature` scales each component's spread. `stratified`:
+    components and the normals are drawn by Latin hypercube (`stratified_uniforms`), so that n
+    codes follow the mixture more evenly (each code's distribution is the same)."""
+    weights = density["weights"].double()
+    if stratified:
+        cumulative = torch.cumsum(weights / weights.sum(), 0)
+        u = stratified_uniforms(n, gen).double()
+        component = torch.searchsorted(cumulative, u, right=True).clamp(max=len(weights) - 1)
+    else:
+        component = torch.multinomial(weights, n, replacement=True, generator=gen)
     chol = torch.linalg.cholesky(density["covariances"].double()).float()
-    eps = torch.randn(n, density["means"].shape[1], generator=gen)
+    eps = normals(n, density["means"].shape[1], gen, stratified)
     # a kernel density stores one covariance shared by all its components
     chols = chol.expand(n, -1, -1) if len(chol) == 1 else chol[component]
     spread = torch.einsum("nij,nj->ni", chols, eps)
