@@ -48,6 +48,11 @@ from aecli.parts.networks import AutoencoderNet
 from aecli.parts.objective import Objective
 
 try:
+    from aecli.parts.likelihoods import Likelihood
+except ImportError:  # versions before the likelihood / penalty split (Objective(opts, low, high))
+    Likelihood = None
+
+try:
     from aecli.data.table_schema import TableSchema
 except ImportError:  # versions before the schema / tabular split
     from aecli.data.table_files import TableSchema
@@ -170,12 +175,20 @@ def run_aecli(
     ).resolved()
     net = AutoencoderNet(Architecture(x_train.shape[1], case.latent_dim, case.hidden, "gelu"))
     net.load_state_dict(start)
-    low, high = x_train.min(dim=0).values, x_train.max(dim=0).values
-    objective = Objective(opts, low, high)
+    objective = make_objective(opts, x_train)
     t0 = time.process_time()
     history = fit_loop(net, objective, x_train, x_val, opts)
     seconds = time.process_time() - t0
     return seconds, history["records"][-1]["val_loss"]
+
+
+def make_objective(opts: TrainOptions, x_train: torch.Tensor) -> Objective:
+    """The objective `aecli.train` builds for this kind on numeric columns: every column Gaussian
+    (squared error), no corruption, no penalties."""
+    if Likelihood is None:
+        low, high = x_train.min(dim=0).values, x_train.max(dim=0).values
+        return Objective(opts, low, high)  # type: ignore[arg-type]
+    return Objective(Likelihood(["gaussian"] * x_train.shape[1]))
 
 
 def fit_loop(
