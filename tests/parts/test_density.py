@@ -98,3 +98,22 @@ def test_gmm_is_still_the_default_and_unchanged_for_one_component() -> None:
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(ValueError, match="not one of"):
         fit_code_density(_codes(), seed=0, method="flow")
+
+
+def test_covariances_stay_positive_definite_in_float32():
+    """Codes on very different scales (aecli train digits.csv -k 4 crashed in sampling): a
+    full covariance that is positive definite in float64 can lose its smallest variance to
+    float32 rounding; the stored copy gets the least diagonal floor that keeps a Cholesky factor,
+    and a well-conditioned one is stored as a plain cast."""
+    from aecli.parts.density import positive_float32
+
+    rotation, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((4, 4)))
+    bad = rotation @ np.diag([3e4, 2e4, 1e4, 1e-5]) @ rotation.T
+    good = np.diag([2.0, 1.0, 0.5, 0.25])
+    both = np.stack([bad, good])
+    assert torch.linalg.cholesky_ex(torch.from_numpy(bad.astype(np.float32)).double()).info > 0
+    fixed = positive_float32(both)
+    assert fixed.dtype == np.float32
+    assert (torch.linalg.cholesky_ex(torch.from_numpy(fixed).double()).info == 0).all()
+    np.testing.assert_array_equal(fixed[1], good.astype(np.float32))
+    np.testing.assert_allclose(fixed[0], bad, rtol=0, atol=1e-4 * 1e4)  # a small floor only

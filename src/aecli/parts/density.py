@@ -57,8 +57,22 @@ def _fit_gmm(codes: np.ndarray, seed: int, components: int | None) -> dict[str, 
     return {
         "weights": best.weights_.astype(np.float32),
         "means": best.means_.astype(np.float32),
-        "covariances": best.covariances_.astype(np.float32),
+        "covariances": positive_float32(best.covariances_),
     }
+
+
+def positive_float32(covariances: np.ndarray) -> np.ndarray:
+    """(m, k, k) covariances as float32 that stay positive definite: a component whose
+    float32 copy has no Cholesky factor (its smallest variance lost to rounding when the codes
+    vary on very different scales; reg_covar is absolute) gets a floor of 1e-5, 1e-4, ... times
+    its mean variance added to the diagonal, the least that works. Others are cast unchanged."""
+    out = covariances.astype(np.float32)
+    for j, cov in enumerate(covariances):
+        floor = 1e-5 * max(float(np.trace(cov)) / len(cov), 1e-30)
+        while torch.linalg.cholesky_ex(torch.from_numpy(out[j]).double()).info.item():
+            out[j] = (cov + floor * np.eye(len(cov))).astype(np.float32)
+            floor *= 10
+    return out
 
 
 def _fit_kde(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
