@@ -215,13 +215,17 @@ def _generate(
 
 
 def two_sample_auc(real: np.ndarray, fake: np.ndarray, seed: int) -> float:
-    """Out-of-bag ROC AUC of a random forest telling `fake` rows from `real` ones."""
+    """Out-of-bag ROC AUC of a random forest telling `fake` rows from `real` ones. The trees are
+    grown on the training's threads (torch's count: `--threads`); each tree's seed is drawn
+    before they are grown and the out-of-bag votes are summed in tree order, so the AUC is the
+    same on any number of threads."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import roc_auc_score
 
     x = np.vstack([real, fake])
     label = np.r_[np.zeros(len(real)), np.ones(len(fake))]
-    forest = RandomForestClassifier(TREES, oob_score=True, random_state=seed, n_jobs=1)
+    jobs = torch.get_num_threads()
+    forest = RandomForestClassifier(TREES, oob_score=True, random_state=seed, n_jobs=jobs)
     forest.fit(x, label)
     return float(roc_auc_score(label, forest.oob_decision_function_[:, 1]))
 

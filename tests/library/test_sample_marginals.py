@@ -116,3 +116,20 @@ def test_checkpoints_without_a_calibration_still_load_and_sample(calibrated, tmp
     assert len(rows) == 200 and rows.notna().all().all()
     fixture = Path(__file__).parents[1] / "fixtures" / "format1-penguins.safetensors"
     assert len(aecli.load(fixture).sample(20, seed=0)) == 20
+
+
+def test_the_two_sample_auc_is_the_same_on_any_number_of_threads():
+    """The forests of the sample-default choice grow on the training's threads; the choice (and
+    so the checkpoint) must not depend on how many there are."""
+    from aecli.sample_choice import two_sample_auc
+    from aecli.threads import torch_threads
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(300, 6)), rng.normal(0.2, size=(300, 6))
+    aucs = []
+    for threads in (1, 2, 3):
+        with torch_threads(threads):
+            assert torch.get_num_threads() == threads
+            aucs.append(two_sample_auc(real, fake, seed=4))
+    assert aucs[0] == aucs[1] == aucs[2]
+    assert 0.55 < aucs[0] < 0.95  # the forest does tell the shifted rows apart
