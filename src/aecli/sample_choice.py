@@ -52,9 +52,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from aecli.parts.density import fit_code_density, normals, sample_mixture
+from aecli.parts.density import fit_code_density
 from aecli.parts.marginals import apply_quantile_map, fit_quantile_map
-from aecli.sampling import STRATIFY, draw_discrete, uniforms
+from aecli.sampling import codes_from, draw_discrete, uniforms
 
 if TYPE_CHECKING:
     from aecli.codec import Codec
@@ -167,11 +167,7 @@ def _draw(
     """n decoded model-space rows plus observation noise, codes from `density` (None: the
     VAE's prior) at T = 1."""
     gen = torch.Generator().manual_seed(seed)
-    if density is None:
-        z = normals(n, model.latent_dim, gen, STRATIFY)
-    else:
-        density_t = {k: torch.from_numpy(v) for k, v in density.items()}
-        z = sample_mixture(density_t, n, gen, 1.0, STRATIFY)
+    z = codes_from(density, n, model.latent_dim, gen)
     x = model.apply(model._decode_mean, z.numpy(), width=model.n_features, y=y)
     return add_noise(x, extras, seed, noise)
 
@@ -377,11 +373,8 @@ def choose_image_source(model: Codec, x_val: np.ndarray, seed: int) -> None:
     scores: dict[str, float] = {}
     for source in ("prior", "codes"):
         gen = torch.Generator().manual_seed(seed)
-        if source == "prior":
-            z = torch.randn(DRAWS, model.latent_dim, generator=gen)
-        else:
-            density = {k: torch.from_numpy(v) for k, v in model.extras["density"].items()}
-            z = sample_mixture(density, DRAWS, gen, 1.0)
+        density = None if source == "prior" else model.extras["density"]
+        z = codes_from(density, DRAWS, model.latent_dim, gen, stratified=False)
         x = model.apply(model._decode_mean, z.numpy(), width=model.n_features)
         scores[source] = round(energy_distance(x, x_val), 5)
     best = min(scores, key=lambda name: scores[name])

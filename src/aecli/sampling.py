@@ -43,18 +43,34 @@ def draw_codes(
     if source == "prior":
         if not model.variational:
             raise UserError("--from prior needs a VAE; other kinds sample with --from codes")
-        z = temperature * normals(n, model.latent_dim, gen, STRATIFY)
+        z = codes_from(None, n, model.latent_dim, gen, temperature)
     elif source == "codes":
         if "density" not in model.extras:
             raise UserError(
                 "this checkpoint has no code density (an unfinished training run?); "
                 "finish training with --resume first"
             )
-        density = {k: torch.from_numpy(v) for k, v in model.extras["density"].items()}
-        z = sample_mixture(density, n, gen, temperature, STRATIFY)
+        z = codes_from(model.extras["density"], n, model.latent_dim, gen, temperature)
     else:
         raise UserError(f"--from {source!r} is not one of: {', '.join(SOURCES)}")
     return z.numpy(), labels, y
+
+
+def codes_from(
+    density: dict[str, np.ndarray] | None,
+    n: int,
+    k: int,
+    gen: torch.Generator,
+    temperature: float = 1.0,
+    stratified: bool | None = None,
+) -> torch.Tensor:
+    """n codes of k dimensions from a fitted code `density` (None: the VAE's N(0, I) prior), at
+    `temperature`, drawn stratified within the call (`stratified`, by default STRATIFY)."""
+    stratified = STRATIFY if stratified is None else stratified
+    if density is None:
+        return temperature * normals(n, k, gen, stratified)
+    tensors = {name: torch.from_numpy(value) for name, value in density.items()}
+    return sample_mixture(tensors, n, gen, temperature, stratified)
 
 
 def _labels(
