@@ -47,12 +47,13 @@ models keep the plain defaults."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
 
-from aecli.parts.density import fit_code_density
+from aecli.parts.density import fit_code_density, fit_mixtures
 from aecli.parts.marginals import apply_quantile_map, fit_quantile_map
 from aecli.sampling import codes_from, draw_discrete, uniforms
 
@@ -69,7 +70,9 @@ MIN_PART = 20  # training rows per part below which no density is chosen (BIC's 
 MAX_IMAGES = 2000  # validation images an image VAE's source is chosen on
 MAX_ROWS = 500  # validation rows the choice looks at (a seeded sample beyond)
 MAX_TRAINING_ROWS = 1500  # training rows it cross-fits on (a seeded sample beyond)
-TREES = 100
+TREES = 50
+FINALISTS = 2  # distinct densities scored on every fold, the best of the first fold's
+FOREST: dict[str, Any] = {"max_samples": 0.5}  # each tree grown on half the rows (bootstrap)
 CALIBRATE = True  # map each Gaussian column's generated values to the training quantiles
 CALIBRATION_DRAWS = 4000  # generated rows the calibration's quantiles are taken from
 MIN_CALIBRATION_ROWS = 50  # training values a column needs to be calibrated
@@ -145,14 +148,28 @@ def _candidates(model: Codec, n_codes: int) -> list[str]:
 
 def _fit(name: str, model: Codec, codes: np.ndarray, seed: int) -> dict[str, np.ndarray] | None:
     """A candidate density fitted on `codes` (None: the VAE's prior)."""
+    return _fit_all([name], model, codes, seed)[name]
+
+
+def _fit_all(
+    names: list[str], model: Codec, codes: np.ndarray, seed: int
+) -> dict[str, dict[str, np.ndarray] | None]:
+    """Each candidate density fitted on `codes` (None: the VAE's prior); the mixtures share
+    their fits (BIC's choice among 1, 2, 4, 8, 16 components is one of those it tried)."""
     opts = model.options
-    if name == "prior":
-        return None
-    if name == "codes":
-        return fit_code_density(codes, seed, opts.code_density, opts.components)
-    if name == "kde":
-        return fit_code_density(codes, seed, "kde")
-    return fit_code_density(codes, seed, "gmm", int(name[3:]) if len(name) > 3 else None)
+    fixed = tuple(int(name[3:]) for name in names if name.startswith("gmm") and len(name) > 3)
+    bic, mixtures = fit_mixtures(codes, seed, fixed, bic="gmm" in names)
+    out: dict[str, dict[str, np.ndarray] | None] = {}
+    for name in names:
+        if name == "prior":
+            out[name] = None
+        elif name == "codes":
+            out[name] = fit_code_density(codes, seed, opts.code_density, opts.components)
+        elif name == "kde":
+            out[name] = fit_code_density(codes, seed, "kde")
+        else:
+            out[name] = bic if name == "gmm" else mixtures[int(name[3:])]
+    return out
 
 
 def _draw(
@@ -221,9 +238,47 @@ def two_sample_auc(real: np.ndarray, fake: np.ndarray, seed: int) -> float:
     x = np.vstack([real, fake])
     label = np.r_[np.zeros(len(real)), np.ones(len(fake))]
     jobs = torch.get_num_threads()
-    forest = RandomForestClassifier(TREES, oob_score=True, random_state=seed, n_jobs=jobs)
+    forest = RandomForestClassifier(TREES, oob_score=True, random_state=seed, n_jobs=jobs, **FOREST)
     forest.fit(x, label)
     return float(roc_auc_score(label, forest.oob_decision_function_[:, 1]))
+
+
+class _Fold(NamedTuple):
+    """One of the cross-fitting folds: the training rows the candidates are fitted on, the rows
+    their draws are told from (the held-out part and the validation rows) and each candidate's
+    density (None: the prior), candidates of the same density sharing one name."""
+
+    fit: tuple[np.ndarray, np.ndarray | None]
+    real: tuple[np.ndarray, np.ndarray | None]
+    densities: dict[str, dict[str, np.ndarray] | None]
+    same: dict[str, str]  # candidate -> the first candidate of the same density
+
+
+def _fold(
+    model: Codec,
+    names: list[str],
+    train: tuple[np.ndarray, np.ndarray | None],
+    parts: list[np.ndarray],
+    fold: int,
+    val: tuple[np.ndarray, np.ndarray | None],
+    seed: int,
+) -> _Fold:
+    """Fold `fold` of the cross-fitting, with the densities of the candidates `names`."""
+    (x_train, y_train), (x_val, y_val) = train, val
+    fit_part = np.concatenate([p for i, p in enumerate(parts) if i != fold])
+    y_fit = None if y_train is None else y_train[fit_part]
+    own = model.apply(model.net.encode, x_train[fit_part], width=model.latent_dim, y=y_fit)
+    densities = _fit_all(names, model, own, seed)
+    same = {name: next(n for n in names if _equal(densities[n], densities[name])) for name in names}
+    real = np.vstack([x_train[parts[fold]], x_val])
+    y = None if y_train is None else np.vstack([y_train[parts[fold]], y_val])
+    return _Fold((x_train[fit_part], y_fit), (real, y), densities, same)
+
+
+def _equal(a: dict[str, np.ndarray] | None, b: dict[str, np.ndarray] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def choose_sampling(
@@ -258,16 +313,24 @@ def choose_sampling(
         return
     v = _kept_rows(len(x_val), MAX_ROWS, seed, 5)
     x_val, y_val = x_val[v], None if y_val is None else y_val[v]
-    args = (train, parts, (x_val, y_val), extras, noise, seed)
-    scores = {name: _score(model, name, *args) for name in names}
+    fold = partial(_fold, model, train=train, parts=parts, val=(x_val, y_val), seed=seed)
+    folds = [fold(names, fold=0)]
+    aucs: dict[tuple[int, str, bool], float] = {}
+    args = (extras, noise, seed, aucs)
+    screened = {name: _score(model, name, folds, *args) for name in names}
+    distinct = sorted(set(folds[0].same.values()), key=lambda name: screened[name])
+    finalists = [name for name in names if folds[0].same[name] in distinct[:FINALISTS]]
+    folds += [fold(finalists, fold=i) for i in range(1, FOLDS)]
+    scores = {name: _score(model, name, folds, *args) for name in finalists}
     best = min(scores, key=lambda name: scores[name])
     if calibrated:  # the winner once more, its drawn marginals mapped to the training ones
-        scores[f"{best} calibrated"] = _score(model, best, *args, calibrate=True)
+        scores[f"{best} calibrated"] = _score(model, best, folds, *args, calibrate=True)
         calibrated = scores[f"{best} calibrated"] < scores[best]
     if best == "prior":
         chosen["source"] = "prior"
     else:
-        if best != "gmm" and best != "codes":
+        fitted = len(model.extras["density"]["weights"])
+        if best != "gmm" and best != "codes" and best != f"gmm{fitted}":  # else BIC's fit
             model.extras["density"] = _fit(best, model, codes, seed)
         fitted = len(model.extras["density"]["weights"])
         chosen["density"] = _density_words(model, best, fitted)
@@ -280,6 +343,8 @@ def choose_sampling(
         "score": scores[f"{best} calibrated" if calibrated else best],
         "scores": scores,
     }
+    if len(finalists) < len(names):
+        chosen["screened"] = screened
     _calibrate(model, chosen, train, seed, calibrated)
 
 
@@ -301,34 +366,32 @@ def _noise(
 def _score(
     model: Codec,
     name: str,
-    train: tuple[np.ndarray, np.ndarray | None],
-    parts: list[np.ndarray],
-    val: tuple[np.ndarray, np.ndarray | None],
+    folds: list[_Fold],
     extras: dict[str, np.ndarray],
     noise: str,
     seed: int,
+    aucs: dict[tuple[int, str, bool], float],
     calibrate: bool = False,
 ) -> float:
     """A candidate density's two-sample AUC, averaged over the folds: fitted (and with
     `calibrate` its marginal calibration) on two parts of the training rows, tested against the
-    third and the validation rows."""
-    (x_train, y_train), (x_val, y_val) = train, val
-    aucs = []
-    for fold, held_part in enumerate(parts):
-        fit_part = np.concatenate([p for i, p in enumerate(parts) if i != fold])
-        y_fit = None if y_train is None else y_train[fit_part]
-        own = model.apply(model.net.encode, x_train[fit_part], width=model.latent_dim, y=y_fit)
-        density = _fit(name, model, own, seed)
+    third and the validation rows. `aucs` keeps each fold's AUC of each density (a candidate of
+    the same density as one scored before is not scored again)."""
+    for fold, part in enumerate(folds):
+        key = (fold, part.same[name], calibrate)
+        if key in aucs:
+            continue
+        density = part.densities[name]
         calibration = (
-            fit_calibration(model, density, (x_train[fit_part], y_fit), extras, noise, seed + fold)
+            fit_calibration(model, density, part.fit, extras, noise, seed + fold)
             if calibrate
             else None
         )
-        real = np.vstack([x_train[held_part], x_val])
-        y = None if y_train is None else np.vstack([y_train[held_part], y_val])
+        (real, y) = part.real
         fake = _generate(model, density, len(real), y, extras, noise, seed + fold, calibration)
-        aucs.append(two_sample_auc(real, fake, seed))
-    return round(float(np.mean(aucs)), 4)
+        aucs[key] = two_sample_auc(real, fake, seed)
+    got = [aucs[(fold, part.same[name], calibrate)] for fold, part in enumerate(folds)]
+    return round(float(np.mean(got)), 4)
 
 
 def _calibrates(model: Codec, x_train: np.ndarray) -> bool:
