@@ -13,8 +13,14 @@ it was not fitted on (a classifier two-sample test, Lopez-Paz & Oquab 2017). The
 (a seeded sample of at most 1,500) are split in 3 parts; each candidate density is fitted on
 the codes of two parts and draws as many rows as the third part and the validation rows (a
 seeded sample of at most 500) hold, through the table's output and back (kept in range, whole
-numbers whole); a random forest (100 trees) then tells those rows from the real ones, and its
-out-of-bag ROC AUC (0.5: indistinguishable) is the score, averaged over the 3 parts.
+numbers whole); a random forest (50 trees, each on a bootstrap sample of half the rows) then
+tells those rows from the real ones, and its out-of-bag ROC AUC (0.5: indistinguishable) is the
+score. Every candidate is scored on the first part ("screened"); the two best distinct
+densities there are scored on the other two parts too, and the lower AUC averaged over the 3
+parts wins ("scores"). (Before, every candidate was scored on all 3 parts with forests of 100
+trees on full bootstrap samples: 3-4 times the CPU, the same choice within the criterion's
+noise on bench_realism.py.) Candidates sharing a density (BIC's choice of 8 components and the
+8-component mixture) are fitted and scored once.
 Candidates: Gaussian mixtures with BIC's choice of components and with 4, 8, 16 and 32
 components (where the two parts hold at least 8 codes per component: BIC, a likelihood
 criterion, favours few components, but a decoder turns a coarse density into rows a classifier
@@ -37,10 +43,8 @@ The choice becomes what `sample` does by default (an explicit `--from` / `--temp
 wins, and draws as drawn: the calibration is for the chosen source at T = 1, and for labels
 drawn with their training frequencies, not a fixed `--condition`); it is stored in the
 checkpoint (history "sampling", extras "density" and "sampling.*") and shown by `inspect`. The
-cost: per candidate (and once more for the calibration) three density fits and three forests
-on at most 2 x 1,000 rows (7 CPU-seconds on breast cancer's 512 training rows before the
-calibration, where training itself took 3.4; 26 on a 20,000-row table of 31 columns, the row
-caps' worst case). An image VAE
+cost: every candidate's density fit and forest on the first part, the two finalists' on the
+other two, and three more forests for the calibration, each on at most 2 x 1,000 rows (COST). An image VAE
 chooses only between its prior and its codes' density, by the energy distance (Szekely & Rizzo
 2013) of 1,000 decoded images to the validation images, at T = 1 without noise; other image
 models keep the plain defaults."""
@@ -71,6 +75,7 @@ MAX_IMAGES = 2000  # validation images an image VAE's source is chosen on
 MAX_ROWS = 500  # validation rows the choice looks at (a seeded sample beyond)
 MAX_TRAINING_ROWS = 1500  # training rows it cross-fits on (a seeded sample beyond)
 TREES = 50
+SCREEN_TREES = 25  # the first fold's forests, grown to TREES for the finalists
 FINALISTS = 2  # distinct densities scored on every fold, the best of the first fold's
 FOREST: dict[str, Any] = {"max_samples": 0.5}  # each tree grown on half the rows (bootstrap)
 CALIBRATE = True  # map each Gaussian column's generated values to the training quantiles
@@ -228,19 +233,38 @@ def _generate(
 
 
 def two_sample_auc(real: np.ndarray, fake: np.ndarray, seed: int) -> float:
-    """Out-of-bag ROC AUC of a random forest telling `fake` rows from `real` ones. The trees are
-    grown on the training's threads (torch's count: `--threads`); each tree's seed is drawn
-    before they are grown and the out-of-bag votes are summed in tree order, so the AUC is the
-    same on any number of threads."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.metrics import roc_auc_score
+    """Out-of-bag ROC AUC of a random forest (TREES trees) telling `fake` rows from `real` ones.
+    The trees are grown on the training's threads (torch's count: `--threads`); each tree's seed
+    is drawn before they are grown and the out-of-bag votes are summed in tree order, so the AUC
+    is the same on any number of threads."""
+    return _Forest(real, fake, seed).auc(TREES)
 
-    x = np.vstack([real, fake])
-    label = np.r_[np.zeros(len(real)), np.ones(len(fake))]
-    jobs = torch.get_num_threads()
-    forest = RandomForestClassifier(TREES, oob_score=True, random_state=seed, n_jobs=jobs, **FOREST)
-    forest.fit(x, label)
-    return float(roc_auc_score(label, forest.oob_decision_function_[:, 1]))
+
+class _Forest:
+    """A two-sample random forest that can be grown: `auc(n)` adds trees up to n, and gives the
+    AUC a forest of n trees grown at once would (the same seeds, in the same order)."""
+
+    def __init__(self, real: np.ndarray, fake: np.ndarray, seed: int) -> None:
+        from sklearn.ensemble import RandomForestClassifier
+
+        self.x = np.vstack([real, fake])
+        self.label = np.r_[np.zeros(len(real)), np.ones(len(fake))]
+        jobs = torch.get_num_threads()
+        self.forest = RandomForestClassifier(
+            1, oob_score=True, random_state=seed, n_jobs=jobs, warm_start=True, **FOREST
+        )
+        self.aucs: dict[int, float] = {}
+
+    def auc(self, trees: int) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        if trees not in self.aucs:
+            assert trees > len(getattr(self.forest, "estimators_", []))
+            self.forest.set_params(n_estimators=trees)
+            self.forest.fit(self.x, self.label)
+            votes = self.forest.oob_decision_function_[:, 1]
+            self.aucs[trees] = float(roc_auc_score(self.label, votes))
+        return self.aucs[trees]
 
 
 class _Fold(NamedTuple):
@@ -315,9 +339,9 @@ def choose_sampling(
     x_val, y_val = x_val[v], None if y_val is None else y_val[v]
     fold = partial(_fold, model, train=train, parts=parts, val=(x_val, y_val), seed=seed)
     folds = [fold(names, fold=0)]
-    aucs: dict[tuple[int, str, bool], float] = {}
-    args = (extras, noise, seed, aucs)
-    screened = {name: _score(model, name, folds, *args) for name in names}
+    forests: dict[tuple[int, str, bool], _Forest] = {}
+    args = (extras, noise, seed, forests)
+    screened = {name: _score(model, name, folds, *args, trees=SCREEN_TREES) for name in names}
     distinct = sorted(set(folds[0].same.values()), key=lambda name: screened[name])
     finalists = [name for name in names if folds[0].same[name] in distinct[:FINALISTS]]
     folds += [fold(finalists, fold=i) for i in range(1, FOLDS)]
@@ -370,28 +394,30 @@ def _score(
     extras: dict[str, np.ndarray],
     noise: str,
     seed: int,
-    aucs: dict[tuple[int, str, bool], float],
+    forests: dict[tuple[int, str, bool], _Forest],
     calibrate: bool = False,
+    trees: int | None = None,
 ) -> float:
-    """A candidate density's two-sample AUC, averaged over the folds: fitted (and with
-    `calibrate` its marginal calibration) on two parts of the training rows, tested against the
-    third and the validation rows. `aucs` keeps each fold's AUC of each density (a candidate of
-    the same density as one scored before is not scored again)."""
+    """A candidate density's two-sample AUC (forests of `trees` trees, by default TREES),
+    averaged over the folds: fitted (and with `calibrate` its marginal calibration) on two parts
+    of the training rows, tested against the third and the validation rows. `forests` keeps each
+    fold's forest of each density, to be grown further (a candidate of the same density as one
+    scored before draws no rows of its own)."""
+    aucs = []
     for fold, part in enumerate(folds):
         key = (fold, part.same[name], calibrate)
-        if key in aucs:
-            continue
-        density = part.densities[name]
-        calibration = (
-            fit_calibration(model, density, part.fit, extras, noise, seed + fold)
-            if calibrate
-            else None
-        )
-        (real, y) = part.real
-        fake = _generate(model, density, len(real), y, extras, noise, seed + fold, calibration)
-        aucs[key] = two_sample_auc(real, fake, seed)
-    got = [aucs[(fold, part.same[name], calibrate)] for fold, part in enumerate(folds)]
-    return round(float(np.mean(got)), 4)
+        if key not in forests:
+            density = part.densities[name]
+            calibration = (
+                fit_calibration(model, density, part.fit, extras, noise, seed + fold)
+                if calibrate
+                else None
+            )
+            (real, y) = part.real
+            fake = _generate(model, density, len(real), y, extras, noise, seed + fold, calibration)
+            forests[key] = _Forest(real, fake, seed)
+        aucs.append(forests[key].auc(trees or TREES))
+    return round(float(np.mean(aucs)), 4)
 
 
 def _calibrates(model: Codec, x_train: np.ndarray) -> bool:
