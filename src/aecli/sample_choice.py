@@ -75,8 +75,9 @@ MAX_IMAGES = 2000  # validation images an image VAE's source is chosen on
 MAX_ROWS = 500  # validation rows the choice looks at (a seeded sample beyond)
 MAX_TRAINING_ROWS = 1500  # training rows it cross-fits on (a seeded sample beyond)
 TREES = 50
-SCREEN_TREES = 25  # the first fold's forests, grown to TREES for the finalists
-FINALISTS = 2  # distinct densities scored on every fold, the best of the first fold's
+KDE_CODES = 512  # codes a candidate kernel density is fitted on (a seeded sample beyond)
+SCREEN_TREES = 10  # per fold, for every candidate; the finalists' forests grow to TREES
+FINALISTS = 2  # the best distinct densities by the screening, scored with TREES
 FOREST: dict[str, Any] = {"max_samples": 0.5}  # each tree grown on half the rows (bootstrap)
 CALIBRATE = True  # map each Gaussian column's generated values to the training quantiles
 CALIBRATION_DRAWS = 4000  # generated rows the calibration's quantiles are taken from
@@ -170,8 +171,9 @@ def _fit_all(
             out[name] = None
         elif name == "codes":
             out[name] = fit_code_density(codes, seed, opts.code_density, opts.components)
-        elif name == "kde":
-            out[name] = fit_code_density(codes, seed, "kde")
+        elif name == "kde":  # on a seeded sample of the codes (its bandwidth search is n^2)
+            kept = codes[_kept_rows(len(codes), KDE_CODES, seed, 12)]
+            out[name] = fit_code_density(kept, seed, "kde")
         else:
             out[name] = bic if name == "gmm" else mixtures[int(name[3:])]
     return out
@@ -338,13 +340,13 @@ def choose_sampling(
     v = _kept_rows(len(x_val), MAX_ROWS, seed, 5)
     x_val, y_val = x_val[v], None if y_val is None else y_val[v]
     fold = partial(_fold, model, train=train, parts=parts, val=(x_val, y_val), seed=seed)
-    folds = [fold(names, fold=0)]
+    folds = [fold(names, fold=i) for i in range(FOLDS)]
     forests: dict[tuple[int, str, bool], _Forest] = {}
     args = (extras, noise, seed, forests)
     screened = {name: _score(model, name, folds, *args, trees=SCREEN_TREES) for name in names}
-    distinct = sorted(set(folds[0].same.values()), key=lambda name: screened[name])
-    finalists = [name for name in names if folds[0].same[name] in distinct[:FINALISTS]]
-    folds += [fold(finalists, fold=i) for i in range(1, FOLDS)]
+    same = {name: tuple(part.same[name] for part in folds) for name in names}
+    distinct = sorted(set(same.values()), key=lambda key: screened[key[0]])[:FINALISTS]
+    finalists = [name for name in names if same[name] in distinct]
     scores = {name: _score(model, name, folds, *args) for name in finalists}
     best = min(scores, key=lambda name: scores[name])
     if calibrated:  # the winner once more, its drawn marginals mapped to the training ones
