@@ -13,18 +13,20 @@ it was not fitted on (a classifier two-sample test, Lopez-Paz & Oquab 2017). The
 (a seeded sample of at most 1,500) are split in 3 parts; each candidate density is fitted on
 the codes of two parts and draws as many rows as the third part and the validation rows (a
 seeded sample of at most 500) hold, through the table's output and back (kept in range, whole
-numbers whole); a random forest (50 trees, each on a bootstrap sample of half the rows) then
-tells those rows from the real ones, and its out-of-bag ROC AUC (0.5: indistinguishable) is the
-score. Every candidate is scored on the first part ("screened"); the two best distinct
-densities there are scored on the other two parts too, and the lower AUC averaged over the 3
-parts wins ("scores"). (Before, every candidate was scored on all 3 parts with forests of 100
-trees on full bootstrap samples: 3-4 times the CPU, the same choice within the criterion's
-noise on bench_realism.py.) Candidates sharing a density (BIC's choice of 8 components and the
-8-component mixture) are fitted and scored once.
+numbers whole); a random forest then tells those rows from the real ones, and its out-of-bag
+ROC AUC (0.5: indistinguishable), averaged over the 3 parts, is the score. Every candidate is
+first screened with forests of 10 trees ("screened"); the forests of the two best distinct
+densities then grow to 50 trees (the same trees a 50-tree forest has), which decide ("scores").
+Each tree is grown on a bootstrap sample of half the rows (more out-of-bag votes per row for
+the time). Candidates of the same density (BIC's choice of 8 components and the 8-component
+mixture) are fitted and scored once, and the mixtures share their fits. (Before, every
+candidate was scored with forests of 100 trees on full bootstrap samples: 3-4 times the CPU,
+the same choices on bench_realism.py's tables but for the penguins VAE's calibration.)
 Candidates: Gaussian mixtures with BIC's choice of components and with 4, 8, 16 and 32
 components (where the two parts hold at least 8 codes per component: BIC, a likelihood
 criterion, favours few components, but a decoder turns a coarse density into rows a classifier
-tells apart), the variance-corrected kernel density, and for a VAE its prior.
+tells apart), the variance-corrected kernel density (on a seeded sample of at most 512 of the
+codes: its bandwidth search costs n^2), and for a VAE its prior.
 `--code-density kde` or `--components` fixes the density (a VAE still chooses between it and
 its prior). The winner is then fitted on all training codes, at T = 1 (the energy-distance
 choice of a temperature in 0.8-1.5 that this replaces made rows easier to tell apart on every
@@ -43,8 +45,9 @@ The choice becomes what `sample` does by default (an explicit `--from` / `--temp
 wins, and draws as drawn: the calibration is for the chosen source at T = 1, and for labels
 drawn with their training frequencies, not a fixed `--condition`); it is stored in the
 checkpoint (history "sampling", extras "density" and "sampling.*") and shown by `inspect`. The
-cost: every candidate's density fit and forest on the first part, the two finalists' on the
-other two, and three more forests for the calibration, each on at most 2 x 1,000 rows (COST). An image VAE
+cost: every candidate's density fits and small forests, the finalists' larger ones and three
+more for the calibration, each on at most 2 x 1,000 rows (3 CPU-seconds for digits' 1,347
+rows of 64 columns, where it took 11 with every candidate's forests at full size). An image VAE
 chooses only between its prior and its codes' density, by the energy distance (Szekely & Rizzo
 2013) of 1,000 decoded images to the validation images, at T = 1 without noise; other image
 models keep the plain defaults."""
@@ -345,8 +348,13 @@ def choose_sampling(
     args = (extras, noise, seed, forests)
     screened = {name: _score(model, name, folds, *args, trees=SCREEN_TREES) for name in names}
     same = {name: tuple(part.same[name] for part in folds) for name in names}
-    distinct = sorted(set(same.values()), key=lambda key: screened[key[0]])[:FINALISTS]
+    first = {same[name]: name for name in reversed(names)}  # each density's first candidate
+    ranked = sorted((name for name in names if first[same[name]] == name), key=screened.get)
+    distinct = {same[name] for name in ranked[:FINALISTS]}  # sorted: ties in candidate order
     finalists = [name for name in names if same[name] in distinct]
+    kept = {part.same[name] for part in folds for name in finalists}
+    forests = {key: forest for key, forest in forests.items() if key[1] in kept}  # memory
+    args = (extras, noise, seed, forests)
     scores = {name: _score(model, name, folds, *args) for name in finalists}
     best = min(scores, key=lambda name: scores[name])
     if calibrated:  # the winner once more, its drawn marginals mapped to the training ones
