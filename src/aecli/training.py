@@ -272,8 +272,7 @@ class Trainer:
         self.records.append(_record(self.epoch, train_loss, terms))
         if val_loss < self.best:
             self.best, self.best_epoch = val_loss, self.epoch
-            for name, value in self.live_state.items():  # copy into the kept buffers: no
-                self.best_state[name].copy_(value)  # state_dict() walk, no allocation
+            self._keep_best()
         if on_epoch is not None:
             on_epoch(self.records[-1], self.epochs)
         self._tick(train_loss=train_loss, val_loss=val_loss)
@@ -281,6 +280,12 @@ class Trainer:
         self.stopped_early = bool(patience) and self.epoch - self.best_epoch >= patience
         self.epoch += 1
         self.order = None
+
+    def _keep_best(self) -> None:
+        """Copy the live weights into the kept buffers: one multi-tensor copy, no state_dict()
+        walk, no allocation."""
+        best = self.best_state  # paired by name: a restored state may list them in another order
+        torch._foreach_copy_([best[k] for k in self.live_state], list(self.live_state.values()))
 
     def _tick(self, **losses: float) -> None:
         """Progress in optimiser steps, with the epoch and (at its end) the losses so far."""
