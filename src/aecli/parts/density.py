@@ -80,6 +80,13 @@ def fit_mixtures(
     return best, by_count
 
 
+def same_density(a: dict[str, np.ndarray] | None, b: dict[str, np.ndarray] | None) -> bool:
+    """Whether two fitted densities (None: a VAE's prior) are the same, array for array."""
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def positive_float32(covariances: np.ndarray) -> np.ndarray:
     """(m, k, k) covariances as float32 that stay positive definite: a component whose
     float32 copy has no Cholesky factor (its smallest variance lost to rounding when the codes
