@@ -162,8 +162,7 @@ class Model(Codec):
         condition column), or for labels drawn with their training frequencies.
         """
         from aecli.parts.marginals import apply_quantile_map
-        from aecli.sample_choice import add_noise
-        from aecli.sampling import draw_codes, draw_discrete
+        from aecli.sampling import add_noise, draw_codes, draw_discrete
 
         self.require_codes("sample")
 

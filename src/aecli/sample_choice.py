@@ -13,12 +13,16 @@ it was not fitted on (a classifier two-sample test, Lopez-Paz & Oquab 2017). The
 (a seeded sample of at most 1,500) are split in 3 parts; each candidate density is fitted on
 the codes of two parts and draws as many rows as the third part and the validation rows (a
 seeded sample of at most 500) hold, through the table's output and back (kept in range, whole
-numbers whole); a random forest (100 trees) then tells those rows from the real ones, and its
-out-of-bag ROC AUC (0.5: indistinguishable) is the score, averaged over the 3 parts.
+numbers whole); a random forest (`aecli.parts.two_sample`) tells those rows from the real
+ones, and its out-of-bag ROC AUC (0.5: indistinguishable), averaged over the 3 parts, is the
+score: every candidate's with 10-tree forests ("screened"), then that of the two best distinct
+densities with their forests grown to 50 trees ("scores", which decide). Candidates of the
+same density (BIC's 8 components and the 8-component mixture) are fitted and scored once.
 Candidates: Gaussian mixtures with BIC's choice of components and with 4, 8, 16 and 32
 components (where the two parts hold at least 8 codes per component: BIC, a likelihood
 criterion, favours few components, but a decoder turns a coarse density into rows a classifier
-tells apart), the variance-corrected kernel density, and for a VAE its prior.
+tells apart), the variance-corrected kernel density (on a seeded sample of at most 512 of the
+codes: its bandwidth search costs n^2), and for a VAE its prior.
 `--code-density kde` or `--components` fixes the density (a VAE still chooses between it and
 its prior). The winner is then fitted on all training codes, at T = 1 (the energy-distance
 choice of a temperature in 0.8-1.5 that this replaces made rows easier to tell apart on every
@@ -37,24 +41,30 @@ The choice becomes what `sample` does by default (an explicit `--from` / `--temp
 wins, and draws as drawn: the calibration is for the chosen source at T = 1, and for labels
 drawn with their training frequencies, not a fixed `--condition`); it is stored in the
 checkpoint (history "sampling", extras "density" and "sampling.*") and shown by `inspect`. The
-cost: per candidate (and once more for the calibration) three density fits and three forests
-on at most 2 x 1,000 rows (7 CPU-seconds on breast cancer's 512 training rows before the
-calibration, where training itself took 3.4; 26 on a 20,000-row table of 31 columns, the row
-caps' worst case). An image VAE
-chooses only between its prior and its codes' density, by the energy distance (Szekely & Rizzo
-2013) of 1,000 decoded images to the validation images, at T = 1 without noise; other image
-models keep the plain defaults."""
+cost: 3 CPU-seconds for digits' 1,347 rows of 64 columns (11 when every candidate's forests had
+100 trees). An image VAE chooses only between its prior and its codes' density, by the energy
+distance (Szekely & Rizzo 2013) of 1,000 decoded images to the validation images, at T = 1
+without noise; other image models keep the plain defaults."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
 
-from aecli.parts.density import fit_code_density
+from aecli.parts.density import fit_code_density, fit_mixtures, same_density
 from aecli.parts.marginals import apply_quantile_map, fit_quantile_map
-from aecli.sampling import codes_from, draw_discrete, uniforms
+from aecli.parts.two_sample import TREES, Forest, energy_distance
+from aecli.sampling import (
+    add_noise,
+    codes_from,
+    draw_discrete,
+    gaussian_slots,
+    residual_sd,
+    residuals,
+)
 
 if TYPE_CHECKING:
     from aecli.codec import Codec
@@ -69,60 +79,13 @@ MIN_PART = 20  # training rows per part below which no density is chosen (BIC's 
 MAX_IMAGES = 2000  # validation images an image VAE's source is chosen on
 MAX_ROWS = 500  # validation rows the choice looks at (a seeded sample beyond)
 MAX_TRAINING_ROWS = 1500  # training rows it cross-fits on (a seeded sample beyond)
-TREES = 100
+KDE_CODES = 512  # codes a candidate kernel density is fitted on (a seeded sample beyond)
+SCREEN_TREES = 10  # per fold, for every candidate; the finalists' forests grow to TREES
+FINALISTS = 2  # the best distinct densities by the screening, scored with TREES
 CALIBRATE = True  # map each Gaussian column's generated values to the training quantiles
 CALIBRATION_DRAWS = 4000  # generated rows the calibration's quantiles are taken from
 MIN_CALIBRATION_ROWS = 50  # training values a column needs to be calibrated
 MAX_CALIBRATION_ROWS = 20000  # training rows the calibration looks at (a seeded sample beyond)
-
-
-def energy_distance(a: np.ndarray, b: np.ndarray, bb: float | None = None) -> float:
-    """The (V-statistic) energy distance 2 E|A - B| - E|A - A'| - E|B - B'|; `bb`: E|B - B'|
-    when already known (it is the same for every candidate)."""
-    ta, tb = torch.from_numpy(a).double(), torch.from_numpy(b).double()
-    ab = torch.cdist(ta, tb).mean()
-    within = float(torch.cdist(tb, tb).mean()) if bb is None else bb
-    return float(2 * ab - torch.cdist(ta, ta).mean()) - within
-
-
-def residuals(model: Codec, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
-    """The training reconstruction residuals x - E[x | z(x)] of the Gaussian columns (0 in every
-    other slot: categories and flags are drawn from the decoder's probabilities instead)."""
-    resid = x - model.reconstruct_array(x, y)  # NaN where a cell is missing
-    return np.where(gaussian_slots(model), resid, 0.0).astype(np.float32)
-
-
-def gaussian_slots(model: Codec) -> np.ndarray:
-    """Per slot: whether it is a column of the Gaussian likelihood (a number)."""
-    gaussian = np.zeros(model.n_features, dtype=bool)
-    for start, kind in zip(model.likelihood.starts.tolist(), model.likelihood.kinds, strict=True):
-        gaussian[start] = kind == "gaussian"
-    return gaussian
-
-
-def residual_sd(resid: np.ndarray) -> np.ndarray:
-    """Per slot: the SD of the residuals over the cells present (0 where none is)."""
-    with np.errstate(invalid="ignore"):
-        sd = np.sqrt(np.nanmean(resid.astype(np.float64) ** 2, axis=0)) if len(resid) else None
-    if sd is None:
-        return np.zeros(resid.shape[1], dtype=np.float32)
-    return np.where(np.isfinite(sd), sd, 0.0).astype(np.float32)
-
-
-def add_noise(
-    x: np.ndarray, extras: dict[str, np.ndarray], seed: int, noise: str | bool = "independent"
-) -> np.ndarray:
-    """x plus observation noise (a seeded stream of its own): "independent" Gaussian noise of
-    the residual SD per slot (`True` in checkpoints before the "residuals" choice), or
-    "residuals", the residual vector of a random kept training row; "none" (`False`): x."""
-    rng = np.random.default_rng([seed, 2])
-    if noise == "residuals":
-        kept = extras["residuals"]
-        pick = (uniforms(rng, len(x)) * len(kept)).astype(np.int64)
-        return (x + kept[np.minimum(pick, len(kept) - 1)]).astype(np.float32)
-    if noise in ("independent", True):
-        return (x + extras["residual_sd"] * rng.standard_normal(x.shape)).astype(np.float32)
-    return x
 
 
 def _kept_rows(n: int, limit: int, seed: int, stream: int) -> np.ndarray:
@@ -143,16 +106,26 @@ def _candidates(model: Codec, n_codes: int) -> list[str]:
     return out + (["prior"] if model.variational else [])
 
 
-def _fit(name: str, model: Codec, codes: np.ndarray, seed: int) -> dict[str, np.ndarray] | None:
-    """A candidate density fitted on `codes` (None: the VAE's prior)."""
+def _fit_all(
+    names: list[str], model: Codec, codes: np.ndarray, seed: int
+) -> dict[str, dict[str, np.ndarray] | None]:
+    """Each candidate density fitted on `codes` (None: the VAE's prior); the mixtures share
+    their fits (BIC's choice among 1, 2, 4, 8, 16 components is one of those it tried)."""
     opts = model.options
-    if name == "prior":
-        return None
-    if name == "codes":
-        return fit_code_density(codes, seed, opts.code_density, opts.components)
-    if name == "kde":
-        return fit_code_density(codes, seed, "kde")
-    return fit_code_density(codes, seed, "gmm", int(name[3:]) if len(name) > 3 else None)
+    fixed = tuple(int(name[3:]) for name in names if name.startswith("gmm") and len(name) > 3)
+    bic, mixtures = fit_mixtures(codes, seed, fixed, bic="gmm" in names)
+    out: dict[str, dict[str, np.ndarray] | None] = {}
+    for name in names:
+        if name == "prior":
+            out[name] = None
+        elif name == "codes":
+            out[name] = fit_code_density(codes, seed, opts.code_density, opts.components)
+        elif name == "kde":  # on a seeded sample of the codes (its bandwidth search is n^2)
+            kept = codes[_kept_rows(len(codes), KDE_CODES, seed, 12)]
+            out[name] = fit_code_density(kept, seed, "kde")
+        else:
+            out[name] = bic if name == "gmm" else mixtures[int(name[3:])]
+    return out
 
 
 def _draw(
@@ -210,20 +183,37 @@ def _generate(
     return table.to_array(table.from_array(x, clip=True))  # type: ignore[attr-defined]
 
 
-def two_sample_auc(real: np.ndarray, fake: np.ndarray, seed: int) -> float:
-    """Out-of-bag ROC AUC of a random forest telling `fake` rows from `real` ones. The trees are
-    grown on the training's threads (torch's count: `--threads`); each tree's seed is drawn
-    before they are grown and the out-of-bag votes are summed in tree order, so the AUC is the
-    same on any number of threads."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.metrics import roc_auc_score
+class _Fold(NamedTuple):
+    """One of the cross-fitting folds: the training rows the candidates are fitted on, the rows
+    their draws are told from (the held-out part and the validation rows) and each candidate's
+    density (None: the prior), candidates of the same density sharing one name."""
 
-    x = np.vstack([real, fake])
-    label = np.r_[np.zeros(len(real)), np.ones(len(fake))]
-    jobs = torch.get_num_threads()
-    forest = RandomForestClassifier(TREES, oob_score=True, random_state=seed, n_jobs=jobs)
-    forest.fit(x, label)
-    return float(roc_auc_score(label, forest.oob_decision_function_[:, 1]))
+    fit: tuple[np.ndarray, np.ndarray | None]
+    real: tuple[np.ndarray, np.ndarray | None]
+    densities: dict[str, dict[str, np.ndarray] | None]
+    same: dict[str, str]  # candidate -> the first candidate of the same density
+
+
+def _fold(
+    model: Codec,
+    names: list[str],
+    train: tuple[np.ndarray, np.ndarray | None],
+    parts: list[np.ndarray],
+    fold: int,
+    val: tuple[np.ndarray, np.ndarray | None],
+    seed: int,
+) -> _Fold:
+    """Fold `fold` of the cross-fitting, with the densities of the candidates `names`."""
+    (x_train, y_train), (x_val, y_val) = train, val
+    fit_part = np.concatenate([p for i, p in enumerate(parts) if i != fold])
+    y_fit = None if y_train is None else y_train[fit_part]
+    own = model.apply(model.net.encode, x_train[fit_part], width=model.latent_dim, y=y_fit)
+    densities = _fit_all(names, model, own, seed)
+    like = densities.get
+    same = {name: next(n for n in names if same_density(like(n), like(name))) for name in names}
+    real = np.vstack([x_train[parts[fold]], x_val])
+    y = None if y_train is None else np.vstack([y_train[parts[fold]], y_val])
+    return _Fold((x_train[fit_part], y_fit), (real, y), densities, same)
 
 
 def choose_sampling(
@@ -258,17 +248,20 @@ def choose_sampling(
         return
     v = _kept_rows(len(x_val), MAX_ROWS, seed, 5)
     x_val, y_val = x_val[v], None if y_val is None else y_val[v]
-    args = (train, parts, (x_val, y_val), extras, noise, seed)
-    scores = {name: _score(model, name, *args) for name in names}
+    fold = partial(_fold, model, train=train, parts=parts, val=(x_val, y_val), seed=seed)
+    folds = [fold(names, fold=i) for i in range(FOLDS)]
+    args = (extras, noise, seed, {})
+    screened, scores = _rank(model, names, folds, args)
     best = min(scores, key=lambda name: scores[name])
     if calibrated:  # the winner once more, its drawn marginals mapped to the training ones
-        scores[f"{best} calibrated"] = _score(model, best, *args, calibrate=True)
+        scores[f"{best} calibrated"] = _score(model, best, folds, *args, calibrate=True)
         calibrated = scores[f"{best} calibrated"] < scores[best]
     if best == "prior":
         chosen["source"] = "prior"
     else:
-        if best != "gmm" and best != "codes":
-            model.extras["density"] = _fit(best, model, codes, seed)
+        fitted = len(model.extras["density"]["weights"])
+        if best != "gmm" and best != "codes" and best != f"gmm{fitted}":  # else BIC's fit
+            model.extras["density"] = _fit_all([best], model, codes, seed)[best]
         fitted = len(model.extras["density"]["weights"])
         chosen["density"] = _density_words(model, best, fitted)
     n_real = len(parts[-1]) + len(x_val)
@@ -280,7 +273,27 @@ def choose_sampling(
         "score": scores[f"{best} calibrated" if calibrated else best],
         "scores": scores,
     }
+    if len(scores) < len(names):
+        chosen["screened"] = screened
     _calibrate(model, chosen, train, seed, calibrated)
+
+
+def _rank(
+    model: Codec, names: list[str], folds: list[_Fold], args: tuple[Any, ...]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Every candidate's score with forests of SCREEN_TREES trees ("screened"), and that of
+    each candidate of the FINALISTS best distinct densities, their forests grown to TREES."""
+    forests = args[-1]
+    screened = {name: _score(model, name, folds, *args, trees=SCREEN_TREES) for name in names}
+    same = {name: tuple(part.same[name] for part in folds) for name in names}
+    first = {same[name]: name for name in reversed(names)}  # each density's first candidate
+    ranked = sorted((name for name in names if first[same[name]] == name), key=screened.get)
+    distinct = {same[name] for name in ranked[:FINALISTS]}  # sorted: ties in candidate order
+    finalists = [name for name in names if same[name] in distinct]
+    kept = {part.same[name] for part in folds for name in finalists}
+    for key in [key for key in forests if key[1] not in kept]:
+        del forests[key]  # the screened-out forests' rows
+    return screened, {name: _score(model, name, folds, *args) for name in finalists}
 
 
 def _noise(
@@ -301,33 +314,30 @@ def _noise(
 def _score(
     model: Codec,
     name: str,
-    train: tuple[np.ndarray, np.ndarray | None],
-    parts: list[np.ndarray],
-    val: tuple[np.ndarray, np.ndarray | None],
+    folds: list[_Fold],
     extras: dict[str, np.ndarray],
     noise: str,
     seed: int,
+    forests: dict[tuple[int, str, bool], Forest],
     calibrate: bool = False,
+    trees: int | None = None,
 ) -> float:
-    """A candidate density's two-sample AUC, averaged over the folds: fitted (and with
-    `calibrate` its marginal calibration) on two parts of the training rows, tested against the
-    third and the validation rows."""
-    (x_train, y_train), (x_val, y_val) = train, val
+    """A candidate density's two-sample AUC (forests of `trees` trees, by default TREES),
+    averaged over the folds: fitted (and with `calibrate` its marginal calibration) on two parts
+    of the training rows, tested against the third and the validation rows. `forests` keeps each
+    fold's forest of each density, to be grown further (a candidate of the same density as one
+    scored before draws no rows of its own)."""
     aucs = []
-    for fold, held_part in enumerate(parts):
-        fit_part = np.concatenate([p for i, p in enumerate(parts) if i != fold])
-        y_fit = None if y_train is None else y_train[fit_part]
-        own = model.apply(model.net.encode, x_train[fit_part], width=model.latent_dim, y=y_fit)
-        density = _fit(name, model, own, seed)
-        calibration = (
-            fit_calibration(model, density, (x_train[fit_part], y_fit), extras, noise, seed + fold)
-            if calibrate
-            else None
-        )
-        real = np.vstack([x_train[held_part], x_val])
-        y = None if y_train is None else np.vstack([y_train[held_part], y_val])
-        fake = _generate(model, density, len(real), y, extras, noise, seed + fold, calibration)
-        aucs.append(two_sample_auc(real, fake, seed))
+    for fold, part in enumerate(folds):
+        key = (fold, part.same[name], calibrate)
+        if key not in forests:
+            density = part.densities[name]
+            fitting = (model, density, part.fit, extras, noise, seed + fold)
+            calibration = fit_calibration(*fitting) if calibrate else None
+            (real, y) = part.real
+            fake = _generate(model, density, len(real), y, extras, noise, seed + fold, calibration)
+            forests[key] = Forest(real, fake, seed)
+        aucs.append(forests[key].auc(trees or TREES))
     return round(float(np.mean(aucs)), 4)
 
 

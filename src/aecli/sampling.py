@@ -118,3 +118,43 @@ def uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
     if not STRATIFY:
         return rng.random(n)
     return (rng.permutation(n) + rng.random(n)) / n
+
+
+def residuals(model: Codec, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    """The training reconstruction residuals x - E[x | z(x)] of the Gaussian columns (0 in every
+    other slot: categories and flags are drawn from the decoder's probabilities instead)."""
+    resid = x - model.reconstruct_array(x, y)  # NaN where a cell is missing
+    return np.where(gaussian_slots(model), resid, 0.0).astype(np.float32)
+
+
+def gaussian_slots(model: Codec) -> np.ndarray:
+    """Per slot: whether it is a column of the Gaussian likelihood (a number)."""
+    gaussian = np.zeros(model.n_features, dtype=bool)
+    for start, kind in zip(model.likelihood.starts.tolist(), model.likelihood.kinds, strict=True):
+        gaussian[start] = kind == "gaussian"
+    return gaussian
+
+
+def residual_sd(resid: np.ndarray) -> np.ndarray:
+    """Per slot: the SD of the residuals over the cells present (0 where none is)."""
+    with np.errstate(invalid="ignore"):
+        sd = np.sqrt(np.nanmean(resid.astype(np.float64) ** 2, axis=0)) if len(resid) else None
+    if sd is None:
+        return np.zeros(resid.shape[1], dtype=np.float32)
+    return np.where(np.isfinite(sd), sd, 0.0).astype(np.float32)
+
+
+def add_noise(
+    x: np.ndarray, extras: dict[str, np.ndarray], seed: int, noise: str | bool = "independent"
+) -> np.ndarray:
+    """x plus observation noise (a seeded stream of its own): "independent" Gaussian noise of
+    the residual SD per slot (`True` in checkpoints before the "residuals" choice), or
+    "residuals", the residual vector of a random kept training row; "none" (`False`): x."""
+    rng = np.random.default_rng([seed, 2])
+    if noise == "residuals":
+        kept = extras["residuals"]
+        pick = (uniforms(rng, len(x)) * len(kept)).astype(np.int64)
+        return (x + kept[np.minimum(pick, len(kept) - 1)]).astype(np.float32)
+    if noise in ("independent", True):
+        return (x + extras["residual_sd"] * rng.standard_normal(x.shape)).astype(np.float32)
+    return x

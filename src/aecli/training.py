@@ -5,6 +5,7 @@ state that can be saved after any batch and resumed to the same result."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -72,9 +73,16 @@ def evaluate_terms(
     sums: dict[str, float] = {}
     grad = torch.enable_grad() if objective.needs_input_grad else torch.no_grad()
     step = eval_rows(x.shape[1:].numel())
-    with grad, autocast(feed.device, feed.precision):
+    amp = (
+        contextlib.nullcontext()
+        if feed.precision == "fp32"
+        else autocast(feed.device, feed.precision)
+    )
+    with grad, amp:
         for start in range(0, len(x), step):
-            batch = x[start : start + step].to(feed.device)
+            batch = x if step >= len(x) else x[start : start + step]  # one chunk: no slice
+            if batch.device != feed.device:
+                batch = batch.to(feed.device)
             terms = objective(net, batch, gen)
             parts = {"loss": terms.loss}
             if terms.kl is not None:
@@ -272,8 +280,7 @@ class Trainer:
         self.records.append(_record(self.epoch, train_loss, terms))
         if val_loss < self.best:
             self.best, self.best_epoch = val_loss, self.epoch
-            for name, value in self.live_state.items():  # copy into the kept buffers: no
-                self.best_state[name].copy_(value)  # state_dict() walk, no allocation
+            self._keep_best()
         if on_epoch is not None:
             on_epoch(self.records[-1], self.epochs)
         self._tick(train_loss=train_loss, val_loss=val_loss)
@@ -281,6 +288,12 @@ class Trainer:
         self.stopped_early = bool(patience) and self.epoch - self.best_epoch >= patience
         self.epoch += 1
         self.order = None
+
+    def _keep_best(self) -> None:
+        """Copy the live weights into the kept buffers: one multi-tensor copy, no state_dict()
+        walk, no allocation."""
+        best = self.best_state  # paired by name: a restored state may list them in another order
+        torch._foreach_copy_([best[k] for k in self.live_state], list(self.live_state.values()))
 
     def _tick(self, **losses: float) -> None:
         """Progress in optimiser steps, with the epoch and (at its end) the losses so far."""

@@ -121,7 +121,7 @@ def test_checkpoints_without_a_calibration_still_load_and_sample(calibrated, tmp
 def test_the_two_sample_auc_is_the_same_on_any_number_of_threads():
     """The forests of the sample-default choice grow on the training's threads; the choice (and
     so the checkpoint) must not depend on how many there are."""
-    from aecli.sample_choice import two_sample_auc
+    from aecli.parts.two_sample import two_sample_auc
     from aecli.threads import torch_threads
 
     rng = np.random.default_rng(0)
@@ -133,3 +133,16 @@ def test_the_two_sample_auc_is_the_same_on_any_number_of_threads():
             aucs.append(two_sample_auc(real, fake, seed=4))
     assert aucs[0] == aucs[1] == aucs[2]
     assert 0.55 < aucs[0] < 0.95  # the forest does tell the shifted rows apart
+
+
+def test_a_screening_forest_grown_on_is_the_forest_grown_at_once():
+    """The choice screens every candidate with small forests and grows the finalists' to full
+    size: their scores must be those of full forests grown at once."""
+    from aecli.parts.two_sample import TREES, Forest, two_sample_auc
+
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(200, 5)), rng.normal(0.3, size=(200, 5))
+    grown = Forest(real, fake, seed=7)
+    small = grown.auc(10)
+    assert grown.auc(TREES) == two_sample_auc(real, fake, seed=7) != small
+    assert grown.auc(10) == small  # kept, not refitted

@@ -99,8 +99,13 @@ def test_sample_defaults_are_chosen_on_validation_rows_stored_and_shown(
     assert chosen["source"] == "codes" and chosen["temperature"] == 1.0
     assert chosen["noise"] == "residuals"
     assert "two-sample AUC" in chosen["criterion"] and "validation rows" in chosen["criterion"]
-    scores = chosen["scores"]
-    assert {"gmm", "kde"} <= set(scores)  # BIC's mixture (the old default) is a candidate
+    scores, screened = chosen["scores"], chosen["screened"]
+    assert {"gmm", "gmm4", "kde"} <= set(screened)  # BIC's mixture (the old default) is one
+    finalists = [name for name in scores if not name.endswith(" calibrated")]
+    assert len(finalists) >= 2 and set(finalists) <= set(screened)  # the first fold's best two
+    assert max(screened[n] for n in finalists) <= min(
+        v for n, v in screened.items() if n not in finalists
+    )
     assert chosen["score"] == min(scores.values())
     best = min(scores, key=scores.get).removesuffix(" calibrated")
     fitted = len(model.extras["density"]["weights"])

@@ -117,3 +117,22 @@ def test_covariances_stay_positive_definite_in_float32():
     assert (torch.linalg.cholesky_ex(torch.from_numpy(fixed).double()).info == 0).all()
     np.testing.assert_array_equal(fixed[1], good.astype(np.float32))
     np.testing.assert_allclose(fixed[0], bad, rtol=0, atol=1e-4 * 1e4)  # a small floor only
+
+
+def test_fit_mixtures_shares_fits_and_gives_what_each_fit_alone_gives() -> None:
+    """The sample choice fits BIC's mixture and the fixed-size ones of each fold at once; each
+    must be exactly the density `fit_code_density` fits on its own (so the choice, and the
+    checkpoint, do not depend on which candidates were fitted together)."""
+    from aecli.parts.density import fit_mixtures
+
+    codes = _codes(n=400)
+    bic, fixed = fit_mixtures(codes, 5, (4, 8, 32))
+    alone = [fit_code_density(codes, 5)] + [fit_code_density(codes, 5, "gmm", m) for m in (4, 8)]
+    alone.append(fit_code_density(codes, 5, "gmm", 32))
+    for got, want in zip([bic, fixed[4], fixed[8], fixed[32]], alone, strict=True):
+        assert got is not None and got.keys() == want.keys()
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key])
+    assert len(fixed[32]["weights"]) == 32
+    none, only = fit_mixtures(codes, 5, (4,), bic=False)
+    assert none is None and list(only) == [4]

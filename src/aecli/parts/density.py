@@ -39,26 +39,52 @@ def fit_code_density(
 
 
 def _fit_gmm(codes: np.ndarray, seed: int, components: int | None) -> dict[str, np.ndarray]:
+    fixed = () if components is None else (components,)
+    bic, by_count = fit_mixtures(codes, seed, fixed, bic=components is None)
+    return bic if components is None else by_count[components]
+
+
+def fit_mixtures(
+    codes: np.ndarray, seed: int, fixed: tuple[int, ...] = (), bic: bool = True
+) -> tuple[dict[str, np.ndarray] | None, dict[int, dict[str, np.ndarray]]]:
+    """BIC's mixture (as `fit_code_density(codes, seed)` fits it; None without `bic`) and one of
+    each of the `fixed` component counts, every count fitted once: a count BIC tried is not
+    fitted again. Each is what `fit_code_density(codes, seed, "gmm", m)` gives."""
     from sklearn.mixture import GaussianMixture
     from threadpoolctl import threadpool_limits
 
-    best, best_bic = None, np.inf
-    counts = BIC_COMPONENTS if components is None else (min(components, len(codes)),)
-    with threadpool_limits(1):  # small matrices: BLAS threads only contend (12 s -> 3.6 s seen)
-        for m in counts:
-            if components is None and m > 1 and len(codes) < 20 * m:
-                break
+    codes = np.asarray(codes, dtype=np.float64)
+    fits: dict[int, tuple[dict[str, np.ndarray], float]] = {}
+
+    def fit(m: int) -> tuple[dict[str, np.ndarray], float]:
+        if m not in fits:
             gm = GaussianMixture(m, covariance_type="full", reg_covar=1e-5, random_state=seed)
             gm.fit(codes)
-            bic = gm.bic(codes)
-            if bic < best_bic:
-                best, best_bic = gm, bic
-    assert best is not None
-    return {
-        "weights": best.weights_.astype(np.float32),
-        "means": best.means_.astype(np.float32),
-        "covariances": positive_float32(best.covariances_),
-    }
+            density = {
+                "weights": gm.weights_.astype(np.float32),
+                "means": gm.means_.astype(np.float32),
+                "covariances": positive_float32(gm.covariances_),
+            }
+            fits[m] = density, float(gm.bic(codes))
+        return fits[m]
+
+    best, best_bic = None, np.inf
+    with threadpool_limits(1):  # small matrices: BLAS threads only contend (12 s -> 3.6 s seen)
+        for m in BIC_COMPONENTS if bic else ():
+            if m > 1 and len(codes) < 20 * m:
+                break
+            density, score = fit(m)
+            if score < best_bic:
+                best, best_bic = density, score
+        by_count = {m: fit(min(m, len(codes)))[0] for m in fixed}
+    return best, by_count
+
+
+def same_density(a: dict[str, np.ndarray] | None, b: dict[str, np.ndarray] | None) -> bool:
+    """Whether two fitted densities (None: a VAE's prior) are the same, array for array."""
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def positive_float32(covariances: np.ndarray) -> np.ndarray:

@@ -116,13 +116,20 @@ class AutoencoderNet(nn.Module):
         if arch.learned_variance:
             self.dec_logvar = nn.Parameter(torch.zeros(d))
 
-    def _encoder(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def _encoder(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, complete: bool = False
+    ) -> torch.Tensor:
         """The encoder's output for rows x (NaN = missing: seen as 0, the training mean, and,
-        for a mask-aware model, flagged in extra inputs), with the condition y if any."""
-        missing = torch.isnan(x)
-        parts = [x.masked_fill(missing, 0.0)]
-        if self.arch.mask_inputs:
-            parts.append(missing.to(x.dtype))
+        for a mask-aware model, flagged in extra inputs), with the condition y if any.
+        `complete`: the caller knows x has no NaN (the training loop on complete data), so the
+        check is skipped; the result is the same."""
+        if complete and not self.arch.mask_inputs:
+            parts = [x]
+        else:
+            missing = torch.isnan(x)
+            parts = [x.masked_fill(missing, 0.0)]
+            if self.arch.mask_inputs:
+                parts.append(missing.to(x.dtype))
         if y is not None:
             parts.append(y)
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
@@ -131,9 +138,12 @@ class AutoencoderNet(nn.Module):
             h = h + self.enc_mlp(x)
         return h
 
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The code h = f(x) (f(x, y) for a conditional model); for a VAE, the posterior mean."""
-        h = self._encoder(x, y)
+    def encode(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, complete: bool = False
+    ) -> torch.Tensor:
+        """The code h = f(x) (f(x, y) for a conditional model); for a VAE, the posterior mean.
+        `complete`: x is known to have no missing cells (skips the NaN check)."""
+        h = self._encoder(x, y, complete)
         if self.arch.variational:
             return h[:, : self.arch.latent_dim]
         if self.arch.code_activation == "sigmoid":

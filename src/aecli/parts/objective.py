@@ -55,7 +55,7 @@ class Objective:
 
     @property
     def needs_input_grad(self) -> bool:
-        return any(p.needs_input_grad for p in self.penalties)
+        return bool(self.penalties) and any(p.needs_input_grad for p in self.penalties)
 
     def __call__(self, net: AutoencoderNet, batch: torch.Tensor, gen: torch.Generator) -> Terms:
         """The loss on a batch; a conditional model's batch carries the one-hot y after x."""
@@ -72,7 +72,7 @@ class Objective:
             nll, kl, h = elbo_terms(net, self.likelihood, x_in, x, gen, y, present)
             recon = nll.mean()
         else:
-            h = net.encode(x_in, y)
+            h = net.encode(x_in, y, complete=not self.may_have_missing)
             target = x.nan_to_num(0.0) if self.may_have_missing else x
             cells = self.likelihood.column_losses(net.decode(h, y), target)
             if present is None:
@@ -80,7 +80,8 @@ class Objective:
             else:
                 recon = (cells * present).sum() / present.sum().clamp(min=1)
         loss = recon
-        code = Code(h, x_in, net, kl, net.training, self.epoch)
-        for penalty in self.penalties:
-            loss = loss + penalty(code)
+        if self.penalties:
+            code = Code(h, x_in, net, kl, net.training, self.epoch)
+            for penalty in self.penalties:
+                loss = loss + penalty(code)
         return Terms(loss, recon, h, None if kl is None else kl.mean())
