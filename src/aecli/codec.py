@@ -145,6 +145,10 @@ class Codec:
         from aecli.devices import autocast
 
         out, block, dev = [], block_rows(max(self.n_features, width or 1)), self.device
+        if self.is_image:  # a convolutional network's activations outweigh its rows
+            from aecli.training import eval_rows
+
+            block = min(block, eval_rows(self.n_features))
         threads = inference_threads(self.architecture.parameter_count(), min(block, len(array)))
         with torch.no_grad(), torch_threads(threads), autocast(dev, self.precision):
             for start in range(0, len(array), block):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from aecli.data.adapter import block_rows
 from aecli.data.moments import Moments
 
 WIDE = 1024  # wider rows (images): the SVD of the rows, not a d x d scatter matrix
+OVERSAMPLE = 16  # the randomized SVD of wide rows: columns beyond k in the range it finds
+POWER = 4  # and its power iterations (the top k axes to near float32 precision)
 
 
 def principal_axes(x: np.ndarray | Moments, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,19 +77,67 @@ def pca_reconstruction_error(axes: np.ndarray, mean: np.ndarray, test: np.ndarra
 def pca_summary(train: np.ndarray | Moments, k: int) -> dict[str, np.ndarray]:
     """PCA of the training rows (or of their `Moments`, from a stream), kept in the checkpoint:
     the start of `undercomplete`, and the baseline `evaluate` compares with (probabilistic
-    PCA's noise variance included)."""
-    moments: np.ndarray | Moments = train
+    PCA's noise variance included). Rows wider than WIDE (images) get the top k axes from a
+    randomized SVD (`_top_axes`), read block by block: no copy of the rows."""
     if not isinstance(train, Moments) and train.shape[1] > WIDE:
-        n, mean = len(train), np.nanmean(train, axis=0)
+        mean, axes, top, rest = _top_axes(train, k)
     else:
         moments = train if isinstance(train, Moments) else Moments.of(train)
         n, mean = moments.n, moments.mean()
-    axes, variances = principal_axes(moments, k)
-    variances = variances * (n - 1) / max(n, 1)  # maximum-likelihood variances, as PPCA uses
-    rest = variances[k:]
+        axes, variances = principal_axes(moments, k)
+        variances = variances * (n - 1) / max(n, 1)  # maximum-likelihood variances, as PPCA uses
+        top, tail = variances[:k], variances[k:]
+        rest = float(tail.mean()) if len(tail) else 0.0
     return {
         "axes": axes.astype(np.float32),
         "mean": mean.astype(np.float32),
-        "variances": variances[:k].astype(np.float32),
-        "noise_variance": np.array([rest.mean() if len(rest) else 0.0], np.float32),
+        "variances": top.astype(np.float32),
+        "noise_variance": np.array([rest], np.float32),
     }
+
+
+def _top_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The column means, the top-k principal axes (d x k, deterministic signs), their
+    maximum-likelihood variances and the mean of the other min(n, d) - k variances (from the
+    total, the sum of squares), of wide rows (missing cells at the column mean). A seeded
+    randomized SVD (Halko, Martinsson & Tropp 2011: a range of k + OVERSAMPLE columns, POWER
+    power iterations) in float64 over blocks of rows: memory for a few blocks and (n + d) x
+    (k + OVERSAMPLE) numbers, time linear in n d; the same rows give the same figures."""
+    n, d = x.shape
+    step = block_rows(d)
+    count, total = np.zeros(d), np.zeros(d)
+    for start in range(0, n, step):
+        block = x[start : start + step].astype(np.float64)
+        present = ~np.isnan(block)
+        count += present.sum(axis=0)
+        total += np.where(present, block, 0.0).sum(axis=0)
+    mean = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+    def blocks() -> Iterator[tuple[int, np.ndarray]]:  # the centred rows, a block at a time
+        for start in range(0, n, step):
+            centred = x[start : start + step].astype(np.float64) - mean
+            yield start, np.nan_to_num(centred, copy=False, nan=0.0)
+
+    width = min(k + OVERSAMPLE, n, d)
+    omega = np.random.default_rng(0).standard_normal((d, width))
+    squares, y = 0.0, np.empty((n, width))
+    for start, c in blocks():
+        squares += float(np.einsum("ij,ij->", c, c))
+        y[start : start + len(c)] = c @ omega
+    for _ in range(POWER):
+        q = np.linalg.qr(y)[0]
+        z = np.zeros((d, width))
+        for start, c in blocks():
+            z += c.T @ q[start : start + len(c)]
+        z = np.linalg.qr(z)[0]
+        for start, c in blocks():
+            y[start : start + len(c)] = c @ z
+    q = np.linalg.qr(y)[0]
+    b = np.zeros((width, d))
+    for start, c in blocks():
+        b += q[start : start + len(c)].T @ c
+    _, s, vt = np.linalg.svd(b, full_matrices=False)
+    top = s[:k] ** 2 / max(n, 1)  # maximum-likelihood variances, as PPCA uses
+    others = min(n, d) - len(top)
+    rest = max(squares / max(n, 1) - float(top.sum()), 0.0) / others if others > 0 else 0.0
+    return mean, _signed(vt[:k].T), top, rest

@@ -150,12 +150,17 @@ class ImageAdapter(Adapter):
                 stacklevel=4,
             )
         if options.patch is None:
-            from aecli.data.image_stream import ImageStream, share_of_images, streams_images
+            from aecli.data.image_stream import (
+                ImageStream,
+                share_of_images,
+                split_of_images,
+                streams_images,
+            )
 
             if not streams_images(len(files), adapter.n_features):
                 if part is not None:
                     return share_of_images(adapter, files, options, part)
-                return Fitted(adapter, adapter.load(files), None, n_inputs=1)
+                return split_of_images(adapter, files, options)
             # decoded per batch by --workers
             images = ImageStream(adapter, files, options, part or (0, 1))
             return Fitted(adapter, images.x, None, n_inputs=1, stream=images)
