@@ -17,12 +17,8 @@ from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
 from aecli.data.moments import Moments
-from aecli.errors import (
-    CheckpointError,
-    DataError,
-    TrainingInterrupted,
-    UserError,
-)
+from aecli.data.table_training import SAMPLE_ROWS
+from aecli.errors import CheckpointError, DataError, TrainingInterrupted, UserError
 from aecli.model import Model
 from aecli.option_values import describe
 from aecli.options import TrainOptions
@@ -31,7 +27,7 @@ from aecli.parts.architecture import Architecture
 from aecli.parts.density import fit_code_density
 from aecli.parts.kinds import KINDS
 from aecli.parts.networks import build_network
-from aecli.pca import pca_reconstruction_error, pca_summary
+from aecli.pca import pca_basis, pca_reconstruction_error, pca_summary
 from aecli.results import TrainingMetrics, meaningful_ratio
 from aecli.sample_choice import choose_sampling
 from aecli.saving import Loaded, read_model
@@ -55,10 +51,21 @@ class Split:
     val_rows: np.ndarray
     xy: np.ndarray
     fingerprint: str
+    seed: int = 0
+
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """The training rows the code density, sampling defaults and score figures fit on: at
+        most SAMPLE_ROWS (a seeded sample), so their cost does not grow with the rows."""
+        rows = self.train_rows
+        if len(rows) <= SAMPLE_ROWS:
+            return rows
+        pick = np.random.default_rng([self.seed, 6]).choice(len(rows), SAMPLE_ROWS, replace=False)
+        return rows[np.sort(pick)]
 
     def part(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         x, y = self.fitted.x, self.fitted.y
-        return x[rows], None if y is None else y[rows]
+        return take(x, rows), None if y is None else take(y, rows)
 
     @property
     def train_total(self) -> int:
@@ -67,6 +74,13 @@ class Split:
         if fitted.stream is not None:
             return len(fitted.stream)
         return fitted.share.train_total if fitted.share is not None else len(self.train_rows)
+
+
+def take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """array[rows]; a view, not a copy, where `rows` are consecutive (as fit_training lays them)."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all():
+        return array[int(rows[0]) : int(rows[0]) + len(rows)]
+    return array[rows]
 
 
 def train(
@@ -132,7 +146,7 @@ def _train(
         )
     x_train = split.part(split.train_rows)[0]
     moments = getattr(split.fitted.stream, "moments", None)  # a streamed table's: all rows
-    basis = x_train if moments is None else moments  # of the code size and the PCA start
+    basis = moments if moments is not None else x_train if residual else pca_basis(x_train)
     opts.latent_dim = default_code_size(split.fitted, opts, basis)
     data_shape = _data_shape(split.fitted, x_train, opts, place)
     source = _init_model(opts) if residual else None
@@ -191,8 +205,8 @@ train.__doc__ = f"{train.__doc__}\n    Options:\n\n{describe(TrainOptions, '    
 def _rows(split: Split) -> tuple[Any, torch.Tensor]:
     """The training rows (a tensor, or the stream of fresh crops) and the validation rows."""
     stream = split.fitted.stream
-    rows = stream if stream is not None else torch.from_numpy(split.xy[split.train_rows])
-    return rows, torch.from_numpy(split.xy[split.val_rows])
+    rows = stream if stream is not None else torch.from_numpy(take(split.xy, split.train_rows))
+    return rows, torch.from_numpy(take(split.xy, split.val_rows))
 
 
 def _trainer(
@@ -245,7 +259,7 @@ def _network(
 def _code_extras(model: Model, split: Split, opts: TrainOptions) -> None:
     """What a model with codes keeps beside its weights: the code density `sample` draws from,
     the sampling defaults chosen on the validation rows, and the anomaly-score figures."""
-    x_train, y_train = split.part(split.train_rows)
+    x_train, y_train = split.part(split.fit_rows)
     codes = model.apply(model.net.encode, x_train, y=y_train)
     density = fit_code_density(codes, opts.seed, opts.code_density, opts.components)
     model.extras["density"] = density
@@ -307,15 +321,15 @@ def _split(fitted: Fitted, opts: TrainOptions) -> Split:
     xy = x if y is None else np.concatenate([x, y], axis=1)  # the loop's rows: x, then y
     if fitted.share is not None:  # one process's share under torchrun
         share = fitted.share
-        return Split(fitted, share.train, share.val, xy, share.fingerprint)
+        return Split(fitted, share.train, share.val, xy, share.fingerprint, opts.seed)
     fingerprint = hashlib.sha256(np.ascontiguousarray(xy).data).hexdigest()  # no copy
     if fitted.stream is not None:  # training rows come fresh from the stream; x validates
         everything = np.arange(len(x))
         both = hashlib.sha256((fitted.stream.fingerprint + fingerprint).encode()).hexdigest()
         sampled = getattr(fitted.stream, "sample_rows", 0)  # a table's: x starts with a sample
-        return Split(fitted, everything[:sampled], everything[sampled:], xy, both)
+        return Split(fitted, everything[:sampled], everything[sampled:], xy, both, opts.seed)
     train_rows, val_rows = split_rows(len(x), opts.val_fraction, opts.seed)
-    return Split(fitted, train_rows, val_rows, xy, fingerprint)
+    return Split(fitted, train_rows, val_rows, xy, fingerprint, opts.seed)
 
 
 def _data_shape(

@@ -22,6 +22,12 @@ def principal_axes(x: np.ndarray | Moments, k: int) -> tuple[np.ndarray, np.ndar
     return _signed(vectors[:, order[:k]]), np.clip(values[order], 0, None) / max(moments.n - 1, 1)
 
 
+def pca_basis(x: np.ndarray) -> np.ndarray | Moments:
+    """What the code size and the PCA start of rows `x` are computed from: their `Moments`,
+    summed once for both, or (rows wider than WIDE) the rows themselves."""
+    return x if x.shape[1] > WIDE else Moments.of(x)
+
+
 def _svd_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
     centred = x - x.mean(axis=0)

@@ -32,10 +32,16 @@ def options(**extra: object) -> TrainOptions:
 
 def test_each_process_holds_its_share_of_the_rows_in_memory(table_file):
     whole = fit_training(table_file, options(), False)
-    assert whole.share is None  # one process: every row, split by the loop
     train, val = split_rows(N, options().val_fraction, options().seed)
-    xy = np.concatenate([whole.x, whole.y], axis=1) if whole.y is not None else whole.x
-    fingerprint = hashlib.sha256(xy.tobytes()).hexdigest()
+    one = whole.share  # one process: every training row, then every validation row
+    assert one is not None and one.train_total == len(train)
+    np.testing.assert_array_equal(one.train, np.arange(len(train)))  # slices, not copies
+    np.testing.assert_array_equal(one.val, len(train) + np.arange(len(val)))
+    rows = np.empty_like(whole.x)
+    rows[np.concatenate([train, val])] = whole.x  # back in input order
+    assert whole.y is None
+    fingerprint = hashlib.sha256(rows.tobytes()).hexdigest()  # of the rows in input order
+    assert one.fingerprint == fingerprint
     parts = [fit_training(table_file, options(), False, part=(rank, 3)) for rank in range(3)]
     for rank, fitted in enumerate(parts):
         share = fitted.share
@@ -44,8 +50,8 @@ def test_each_process_holds_its_share_of_the_rows_in_memory(table_file):
         assert share.fingerprint == fingerprint  # of every row, in every process
         assert len(fitted.x) == len(share.train) + len(val)  # nothing else is kept
         assert abs(len(share.train) - len(train) / 3) <= 1
-        np.testing.assert_array_equal(fitted.x[share.train], whole.x[train[rank::3]])
-        np.testing.assert_array_equal(fitted.x[share.val], whole.x[val])
+        np.testing.assert_array_equal(fitted.x[share.train], rows[train[rank::3]])
+        np.testing.assert_array_equal(fitted.x[share.val], rows[val])
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def read_table(source: str | Path | pd.DataFrame, dialect: Dialect | None = None
     suffix = _suffix(path)
     if suffix in PARQUET:
         try:
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for damaged files
             raise DataError(f"{path} could not be read as Parquet ({_first_line(exc)})") from None
     elif suffix in READERS:
@@ -73,6 +73,20 @@ def read_table(source: str | Path | pd.DataFrame, dialect: Dialect | None = None
         )
     if len(frame) == 0:
         raise DataError(f"{name} has a header but no data rows")
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame, holding little more than the frame at any time: no
+    pre-buffered file, and (pandas 3) the Arrow columns freed as they are converted, one
+    block per column; the memory Arrow's allocator keeps afterwards is handed back."""
+    import pyarrow as pa
+
+    how: dict[str, Any] = {"pre_buffer": False}
+    if int(pd.__version__.split(".")[0]) >= 3:  # to_pandas_kwargs came with pandas 3
+        how["to_pandas_kwargs"] = {"self_destruct": True, "split_blocks": True}
+    frame = pd.read_parquet(path, **how)
+    pa.default_memory_pool().release_unused()
     return frame
 
 

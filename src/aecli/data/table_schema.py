@@ -7,7 +7,7 @@ travels in the checkpoint, so later commands match columns by name and restore u
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_float_dtype
 
+from aecli.data.adapter import block_rows
 from aecli.data.column_checks import (
     _check_names,
     _check_separator,
@@ -104,7 +105,10 @@ class TableSchema:
         _check_names(frame)
         _check_separator(frame)
         cond = Condition.fit(frame, condition, rows) if condition is not None else None
-        train = frame if rows is None else frame.iloc[rows]
+
+        def train(name: Any) -> pd.Series:  # one column's training rows (no copy of the frame)
+            return frame[name] if rows is None else frame[name].iloc[rows]
+
         ids = [str(c) for c in id_cols]
         skip = {*drop, condition, *ids}
         kinds = _classify(frame, train, [c for c in frame.columns if c not in skip], categorical)
@@ -114,15 +118,17 @@ class TableSchema:
             raise DataError("no columns left to model after --drop and --id-col")
         numeric = [c for c in kept if kinds[c] == "numeric"]
         _check_numeric(frame, numeric)
-        values = _as_float(frame, numeric)
-        stats = values if rows is None else values[rows]
+        step = block_rows(len(numeric))  # refuse infinite values, block by block
+        for first in range(0, len(frame) if numeric else 0, step):
+            _as_float(frame.iloc[first : first + step], numeric, first)
         columns = []
         for name in kept:
             if kinds[name] == "categorical":
-                columns.append(_categorical_column(train[name], str(name)))
+                columns.append(_categorical_column(train(name), str(name)))
                 continue
-            j = numeric.index(name)
-            col = stats[:, j][~np.isnan(stats[:, j])]  # statistics of the present cells
+            col = _as_float(frame[[name]], [name])[:, 0]
+            col = col if rows is None else col[rows]
+            col = col[~np.isnan(col)]  # statistics of the present cells
             if not len(col):
                 raise DataError(
                     f"column {name!r} has no values in the training rows; leave it out with "
@@ -313,10 +319,14 @@ def decimals(values: np.ndarray) -> int | None:
 
 
 def _classify(
-    frame: pd.DataFrame, train: pd.DataFrame, names: list[Any], categorical: Sequence[str]
+    frame: pd.DataFrame,
+    train: Callable[[Any], pd.Series],
+    names: list[Any],
+    categorical: Sequence[str],
 ) -> dict[Any, str]:
     """Each column's role: 'numeric', 'categorical' or 'id' (a saved index, or text with a
-    distinct value in every row), with a warning for every guess and every oddity."""
+    distinct value in every row), with a warning for every guess and every oddity. `train`
+    gives a column's training rows."""
     kinds = {}
     for name in names:
         if name not in set(categorical) and is_saved_index(frame[name], str(name)):
@@ -324,8 +334,8 @@ def _classify(
             kinds[name] = "id"
             continue
         kind = _column_kind(frame[name], str(name), name in set(categorical))
-        warn_oddities(train[name], str(name), kind == "categorical")
-        if kind == "categorical" and _all_distinct(train[name]):
+        warn_oddities(train(name), str(name), kind == "categorical")
+        if kind == "categorical" and _all_distinct(train(name)):
             warnings.warn(
                 f"column {name!r} has a distinct value in every row: treated as an identifier "
                 f"(not modelled, copied through); say --id-col {name} to silence this, or "

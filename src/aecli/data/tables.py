@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -94,9 +95,39 @@ class TableAdapter(TableSchema, Adapter):
         adapter.use_options(options)
         if part is not None:
             return adapter.share_of(frame, train_rows, val_rows, part)
-        x = adapter.to_array(frame)
-        y = adapter.condition.one_hot(frame) if adapter.condition is not None else None
-        return Fitted(adapter, x, y, n_inputs=len(adapter.columns))
+        fitted = adapter.split_of(frame, train_rows, val_rows)
+        del frame  # and what Arrow's allocator kept of it (a Parquet file's) goes back now
+        if "pyarrow" in sys.modules:
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
+        return fitted
+
+    def split_of(self, frame: pd.DataFrame, train: np.ndarray, val: np.ndarray) -> Fitted:
+        """The frame's model-space rows, the training rows first and then the validation rows
+        (each in input order), so that either part is a slice, not a copy; converted block by
+        block into one array (no whole-frame temporaries) with the fingerprint of the rows in
+        input order."""
+        n = len(frame)
+        where = np.empty(n, np.int64)  # each input row's position in the output
+        where[train], where[val] = np.arange(len(train)), len(train) + np.arange(len(val))
+        x = np.empty((n, self.width), np.float32)
+        y = np.empty((n, self.n_condition), np.float32) if self.condition is not None else None
+        digest = hashlib.sha256()
+        warned: set[str] = set()
+        step = block_rows(self.width + self.n_condition)
+        for first in range(0, n, step):
+            block = frame.iloc[first : first + step]
+            x_block = self.to_array(block, first, warned)
+            x[where[first : first + step]] = x_block
+            if y is None or self.condition is None:
+                digest.update(x_block.tobytes())
+                continue
+            y_block = self.condition.one_hot(block)
+            y[where[first : first + step]] = y_block
+            digest.update(np.concatenate([x_block, y_block], axis=1).tobytes())
+        first_val = len(train)
+        positions = np.arange(n)
+        kept = Share(positions[:first_val], positions[first_val:], first_val, digest.hexdigest())
+        return Fitted(self, x, y, n_inputs=len(self.columns), share=kept)
 
     def share_of(
         self, frame: pd.DataFrame, train: np.ndarray, val: np.ndarray, part: tuple[int, int]
