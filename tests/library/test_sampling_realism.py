@@ -80,10 +80,11 @@ def test_old_schemas_without_the_new_fields_still_load() -> None:
     schema = TableAdapter.fit(_table(50))
     data = schema.to_dict()
     for column in data["columns"]:
-        for field in ("whole", "at_min", "at_max"):
+        for field in ("whole", "at_min", "at_max", "decimals"):
             column.pop(field)
     loaded = TableAdapter.from_dict(data)
     assert [c.whole for c in loaded.columns] == [False] * 5
+    assert [c.decimals for c in loaded.columns] == [None] * 5
     assert [c.whole for c in schema.columns] == [False, False, False, True, False]
 
 
@@ -160,3 +161,53 @@ def test_an_image_vae_chooses_between_prior_and_codes_on_held_out_images(tmp_pat
     assert [np.asarray(a).tolist() for a in by_default] == [
         np.asarray(b).tolist() for b in by_choice
     ]
+
+
+def test_decimals_are_the_fewest_that_hold_every_training_value() -> None:
+    from aecli.data.table_schema import decimals
+    from aecli.data.table_statistics import NumericSums
+
+    assert decimals(np.array([39.1, 40.0, np.nan, 41.7])) == 1
+    assert decimals(np.array([0.125, 3.0])) == 3
+    assert decimals(np.array([2.0, -5.0])) == 0
+    assert decimals(np.array([39.1, 40.2], dtype=np.float32)) == 1  # a float32 file's 39.1
+    assert decimals(np.array([0.1234567, 1.0])) is None  # past MAX_DECIMALS: not kept
+    assert decimals(np.array([np.nan])) is None
+    sums = NumericSums(3)  # streamed statistics: the most any block needs
+    sums.add(np.array([[1.5, 2.0, 0.1234567], [2.0, np.nan, 1.0]]))
+    sums.add(np.array([[1.25, np.nan, 2.0], [3.0, np.nan, 3.0]]))
+    assert sums.decimals.tolist() == [2, 0, 7]
+
+
+def test_sampled_floats_keep_the_training_decimals(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    n = 200
+    length = np.round(40 + 5 * rng.standard_normal(n), 1)  # 39.1, as measured
+    frame = pd.DataFrame(
+        {
+            "length": length,
+            "ratio": np.round(length / 50 + 0.05 * rng.standard_normal(n), 3),
+            "free": length + rng.standard_normal(n),  # full precision: as drawn
+        }
+    )
+    frame.loc[3, "length"] = np.nan  # missing cells do not count
+    model = aecli.train(frame, latent_dim=2, hidden=(16,), steps=200, seed=0, threads=1)
+    assert [c.decimals for c in model.adapter.columns] == [1, 3, None]
+    rows = model.sample(300, seed=1)
+    assert (rows["length"] == np.round(rows["length"], 1)).all()  # 41.2, not 41.23456
+    assert (rows["ratio"] == np.round(rows["ratio"], 3)).all()
+    assert rows["length"].nunique() > 30 and rows["ratio"].nunique() > 100
+    assert (rows["free"] != np.round(rows["free"], 4)).mean() > 0.9
+    path = model.save(tmp_path / "m.safetensors")
+    pd.testing.assert_frame_equal(aecli.load(path).sample(50, seed=2), model.sample(50, seed=2))
+    old = aecli.load(path)  # a checkpoint from before the field: sampled as before
+    data = old.adapter.to_dict()
+    for column in data["columns"]:
+        column.pop("decimals")
+    old.adapter = type(old.adapter).from_dict(data)
+    assert (old.sample(300, seed=1)["length"] != rows["length"]).mean() > 0.9
+    from aecli.errors import CheckpointError
+
+    data["columns"][0]["decimals"] = 9
+    with pytest.raises(CheckpointError, match="malformed"):
+        type(old.adapter).from_dict(data)

@@ -56,6 +56,7 @@ class Column:
     whole: bool = False  # a float column whose training values are all whole numbers
     at_min: float = 0.0  # share of the training values at `min` (a point mass there)
     at_max: float = 0.0  # and at `max`
+    decimals: int | None = None  # a float column's decimals (see `decimals`); None: not kept
 
     @property
     def width(self) -> int:
@@ -145,6 +146,7 @@ class TableSchema:
                     whole=_dtype(frame[name]) == "float" and bool(np.all(col == np.round(col))),
                     at_min=float(np.mean(col == col.min())),
                     at_max=float(np.mean(col == col.max())),
+                    decimals=decimals(col) if _dtype(frame[name]) == "float" else None,
                 )
             )
         return cls(columns, [str(c) for c in drop], cond, ids)
@@ -245,8 +247,8 @@ class TableSchema:
     ) -> pd.DataFrame:
         """Back to the data's columns and types: numbers unscaled (int rounded, bool thresholded;
         `clip`, for generated rows: kept in the training range by `into_range`, whole-number
-        floats rounded), categories as their most likely label, or with `probabilities` as one
-        column per category (`col=label`)."""
+        floats rounded, other floats to their training values' `decimals`), categories as their
+        most likely label, or with `probabilities` as one column per category (`col=label`)."""
         out: dict[str, Any] = {}
         for start, col in zip(self.starts, self.columns, strict=True):
             if col.categories is not None:
@@ -262,10 +264,14 @@ class TableSchema:
             if clip:
                 raw = into_range(raw, col)
                 raw = np.rint(raw) if col.whole else raw
+                if col.decimals is not None:  # on the training values' decimal grid
+                    raw = np.round(raw, col.decimals)
             if col.dtype == "int":
                 out[col.name] = np.rint(raw).astype(np.int64)
             elif col.dtype == "bool":
                 out[col.name] = raw >= 0.5
+            elif clip and col.decimals is not None:  # 39.1 itself, not float32's 39.099998
+                out[col.name] = raw
             else:  # the model computes in float32: no more digits than that
                 out[col.name] = raw.astype(np.float32).astype(np.float64)
         return pd.DataFrame(out, index=range(len(values)))
@@ -294,6 +300,22 @@ class TableSchema:
 
 
 MAX_CATEGORIES = 1000
+MAX_DECIMALS = 6
+
+
+def decimals(values: np.ndarray) -> int | None:
+    """The fewest decimals d (at most MAX_DECIMALS) such that every value is a multiple of
+    10^-d, as far as float32 (the precision generated values have) tells; None if there is no
+    such d (or no value). Generated values are rounded to it: 39.1, not 39.12346."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    single = values.astype(np.float32)
+    for d in range(MAX_DECIMALS + 1):
+        if np.array_equal(np.round(values, d).astype(np.float32), single):
+            return d
+    return None
 
 
 def _classify(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from aecli.data.table_condition import MAX_CONDITION_VALUES, _label
-from aecli.data.table_schema import MAX_CATEGORIES, TableSchema
+from aecli.data.table_schema import MAX_CATEGORIES, MAX_DECIMALS, TableSchema, decimals
 from aecli.data.table_values import as_float
 from aecli.errors import DataError
 
@@ -39,6 +39,7 @@ class NumericSums:
         self.at_high = np.zeros(width)
         self.missing = np.zeros(width)
         self.whole = np.ones(width, dtype=bool)
+        self.decimals = np.zeros(width, dtype=np.int64)  # MAX_DECIMALS + 1: off every grid
 
     def add(self, values: np.ndarray) -> None:
         present = ~np.isnan(values)
@@ -64,6 +65,9 @@ class NumericSums:
         )
         self.low, self.high = np.minimum(self.low, low), np.maximum(self.high, high)
         self.whole &= np.all(~present | (values == np.round(values)), axis=0)
+        for j in np.flatnonzero(present.any(axis=0) & (self.decimals <= MAX_DECIMALS)):
+            d = decimals(values[:, j])
+            self.decimals[j] = max(self.decimals[j], MAX_DECIMALS + 1 if d is None else d)
 
 
 def fit_exact_statistics(adapter: Any, source: Any, seed: int, val_share: float) -> None:
@@ -102,6 +106,8 @@ def fit_exact_statistics(adapter: Any, source: Any, seed: int, val_share: float)
         col.mean, col.scale = mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
         col.min, col.max = float(sums.low[j]), float(sums.high[j])
         col.whole = col.dtype == "float" and bool(sums.whole[j])
+        on_grid = col.dtype == "float" and sums.decimals[j] <= MAX_DECIMALS
+        col.decimals = int(sums.decimals[j]) if on_grid else None
         col.at_min = float(sums.at_low[j] / sums.count[j])
         col.at_max = float(sums.at_high[j] / sums.count[j])
     for col in categorical:

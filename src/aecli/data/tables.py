@@ -26,7 +26,12 @@ from aecli.data.adapter import (
 )
 from aecli.data.csv_dialect import Dialect, dialect_of
 from aecli.data.table_files import read_table
-from aecli.data.table_schema import MAX_CATEGORIES, MAX_CONDITION_VALUES, TableSchema
+from aecli.data.table_schema import (
+    MAX_CATEGORIES,
+    MAX_CONDITION_VALUES,
+    MAX_DECIMALS,
+    TableSchema,
+)
 from aecli.errors import CheckpointError, DataError, UserError
 from aecli.vocabulary import LIKELIHOODS
 
@@ -268,11 +273,17 @@ def _column_ok(c: dict[str, Any]) -> bool:
         and c["scale"] > 0
         and c.get("likelihood", "gaussian") in LIKELIHOODS
         and isinstance(c.get("whole", False), bool)
+        and (c.get("decimals") is None or _small_int(c["decimals"]))
         and all(
             isinstance(c.get(s, 0.0), int | float) and 0 <= c.get(s, 0.0) <= 1
             for s in ("at_min", "at_max")
         )
     )
+
+
+def _small_int(value: Any) -> bool:
+    """A column's `decimals`: a whole number 0-MAX_DECIMALS (not a bool)."""
+    return type(value) is int and 0 <= value <= MAX_DECIMALS
 
 
 def _width(column: dict[str, Any]) -> int:
