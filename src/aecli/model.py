@@ -161,8 +161,7 @@ class Model(Codec):
         codes otherwise. A conditional model generates for `condition` (a value of its
         condition column), or for labels drawn with their training frequencies.
         """
-        from aecli.parts.marginals import apply_quantile_map
-        from aecli.sampling import add_noise, draw_codes, draw_discrete
+        from aecli.sampling import draw_codes, finish_rows
 
         self.require_codes("sample")
 
@@ -172,15 +171,13 @@ class Model(Codec):
             self, n, seed, temperature, source or chosen.get("source"), condition
         )
         x = self.apply(self._decode_mean, z, width=self.n_features, y=y)
-        if chosen.get("noise") and "sampling" in self.extras:
-            x = add_noise(x, self.extras["sampling"], seed, chosen["noise"])
+        extras = self.extras.get("sampling")
         as_chosen = temperature == chosen.get("temperature", 1.0) and source in (
             None,
             chosen.get("source"),
         )
-        if chosen.get("marginals") == "calibrated" and as_chosen and condition is None:
-            x = apply_quantile_map(x, self.extras["sampling"])
-        x = draw_discrete(self, x, seed)
+        calibrated = chosen.get("marginals") == "calibrated" and as_chosen and condition is None
+        x = finish_rows(self, x, seed, chosen.get("noise"), extras, extras if calibrated else None)
         return self.adapter.rows_out(x, None, clip=True, labels=labels, prefix="sample-")
 
     def sample_images(

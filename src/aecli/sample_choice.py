@@ -55,12 +55,12 @@ import numpy as np
 import torch
 
 from aecli.parts.density import fit_code_density, fit_mixtures, same_density
-from aecli.parts.marginals import apply_quantile_map, fit_quantile_map
+from aecli.parts.marginals import fit_quantile_map
 from aecli.parts.two_sample import TREES, Forest, energy_distance
 from aecli.sampling import (
     add_noise,
     codes_from,
-    draw_discrete,
+    finish_rows,
     gaussian_slots,
     residual_sd,
     residuals,
@@ -128,21 +128,12 @@ def _fit_all(
     return out
 
 
-def _draw(
-    model: Codec,
-    density: dict[str, np.ndarray] | None,
-    n: int,
-    y: np.ndarray | None,
-    extras: dict[str, np.ndarray],
-    noise: str,
-    seed: int,
+def _decode(
+    model: Codec, density: dict[str, np.ndarray] | None, n: int, y: np.ndarray | None, seed: int
 ) -> np.ndarray:
-    """n decoded model-space rows plus observation noise, codes from `density` (None: the
-    VAE's prior) at T = 1."""
-    gen = torch.Generator().manual_seed(seed)
-    z = codes_from(density, n, model.latent_dim, gen)
-    x = model.apply(model._decode_mean, z.numpy(), width=model.n_features, y=y)
-    return add_noise(x, extras, seed, noise)
+    """n decoded means E[x | z], codes from `density` (None: the VAE's prior) at T = 1."""
+    z = codes_from(density, n, model.latent_dim, torch.Generator().manual_seed(seed))
+    return model.apply(model._decode_mean, z.numpy(), width=model.n_features, y=y)
 
 
 def fit_calibration(
@@ -158,7 +149,8 @@ def fit_calibration(
     x_real, y_real = real
     rng = np.random.default_rng([seed, 10])
     y = None if y_real is None else y_real[rng.integers(0, len(y_real), CALIBRATION_DRAWS)]
-    generated = _draw(model, density, CALIBRATION_DRAWS, y, extras, noise, seed + 7919)
+    x = _decode(model, density, CALIBRATION_DRAWS, y, seed + 7919)
+    generated = add_noise(x, extras, seed + 7919, noise)
     return fit_quantile_map(generated, x_real, gaussian_slots(model))
 
 
@@ -172,13 +164,10 @@ def _generate(
     seed: int,
     calibration: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """n model-space rows drawn as `sample` draws them, at T = 1: calibrated, through the
-    table's output (kept in range, whole numbers kept whole) and back, so that they differ from
-    real rows only where sampled rows do."""
-    x = _draw(model, density, n, y, extras, noise, seed)
-    if calibration is not None:
-        x = apply_quantile_map(x, calibration)
-    x = draw_discrete(model, x, seed)
+    """n model-space rows drawn as `sample` draws them (`finish_rows`), at T = 1, through the
+    table's output (kept in range, whole numbers whole, decimals kept) and back, so that they
+    differ from real rows only where sampled rows do."""
+    x = finish_rows(model, _decode(model, density, n, y, seed), seed, noise, extras, calibration)
     table = model.adapter
     return table.to_array(table.from_array(x, clip=True))  # type: ignore[attr-defined]
 

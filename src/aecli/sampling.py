@@ -20,6 +20,7 @@ import torch
 
 from aecli.errors import UserError
 from aecli.parts.density import normals, sample_mixture
+from aecli.parts.marginals import apply_quantile_map
 
 if TYPE_CHECKING:
     from aecli.codec import Codec
@@ -110,6 +111,25 @@ def draw_discrete(model: Codec, x: np.ndarray, seed: int) -> np.ndarray:
         if col.likelihood == "bernoulli" and discrete:
             out[:, start] = uniforms(rng, len(out)) < out[:, start]
     return out
+
+
+def finish_rows(
+    model: Codec,
+    x: np.ndarray,
+    seed: int,
+    noise: str | bool | None,
+    extras: dict[str, np.ndarray] | None,
+    calibration: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Decoded means to drawn model-space rows, as `sample` and the sample choice draw them:
+    observation noise (`add_noise`; none without `noise` or `extras`), then the marginal
+    `calibration` (a quantile map, `aecli.parts.marginals`), then every category and flag drawn
+    from the decoder's probabilities (`draw_discrete`)."""
+    if noise and extras is not None:
+        x = add_noise(x, extras, seed, noise)
+    if calibration is not None:
+        x = apply_quantile_map(x, calibration)
+    return draw_discrete(model, x, seed)
 
 
 def uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
