@@ -102,6 +102,8 @@ def test_each_process_holds_or_streams_its_share_of_the_images(image_folder, mon
     opts = TrainOptions.from_dict({"batch_size": 8, "workers": 0}).resolved()
     whole = fit_training(image_folder, opts, False)
     train, val = split_rows(30, opts.val_fraction, opts.seed)
+    rows = np.empty_like(whole.x)  # one process: training images, then validation images
+    rows[np.concatenate([train, val])] = whole.x  # back in file order
     for rank in range(2):
         fitted = fit_training(image_folder, opts, False, part=(rank, 2))
         share = fitted.share
@@ -109,8 +111,8 @@ def test_each_process_holds_or_streams_its_share_of_the_images(image_folder, mon
             share is not None and share.train_total == len(train) and len(share.train) == 14 - rank
         )
         assert len(fitted.x) == len(share.train) + len(val)
-        np.testing.assert_array_equal(fitted.x[share.train], whole.x[train[rank::2]])
-        np.testing.assert_array_equal(fitted.x[share.val], whole.x[val])
+        np.testing.assert_array_equal(fitted.x[share.train], rows[train[rank::2]])
+        np.testing.assert_array_equal(fitted.x[share.val], rows[val])
     monkeypatch.setenv("AECLI_TRAIN_MEMORY", "0")
     streams = [fit_training(image_folder, opts, False, part=(r, 2)).stream for r in range(2)]
     alone = fit_training(image_folder, opts, False).stream
