@@ -296,8 +296,11 @@ def run_bare(
     return meter.stop("bare"), val
 
 
-def single(loop: str, name: str, epochs: int, seed: int = 0) -> None:
-    """Run one loop once after a one-epoch warm-up of both ('setup': the warm-up only)."""
+def warmed(
+    name: str, epochs: int, seed: int
+) -> tuple[Case, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """The case, its split and start weights, after a one-epoch warm-up of both loops (which
+    pays torch's one-time initialisation outside the measured region)."""
     base = next(c for c in CASES if c.name == name)
     case = Case(name, base.latent_dim, epochs, base.hidden, base.batch_size)
     warm = Case(name, base.latent_dim, 1, base.hidden, base.batch_size)
@@ -305,6 +308,12 @@ def single(loop: str, name: str, epochs: int, seed: int = 0) -> None:
     start = initial_weights(case, x_train.shape[1], seed)
     run_aecli(warm, x_train, x_val, seed, start)
     run_bare(warm, x_train, x_val, seed, start)
+    return case, x_train, x_val, start
+
+
+def single(loop: str, name: str, epochs: int, seed: int = 0) -> None:
+    """Run one loop once after a one-epoch warm-up of both ('setup': the warm-up only)."""
+    case, x_train, x_val, start = warmed(name, epochs, seed)
     if loop == "aecli":
         print(run_aecli(case, x_train, x_val, seed, start))
     elif loop == "bare":
@@ -340,13 +349,7 @@ def count_inner(where: str, name: str, epochs: int, seed: int = 0) -> None:
     helper = ctypes.CDLL(library)
     if not helper.on_valgrind():
         raise SystemExit("--count-inner runs under valgrind; use --count")
-    base = next(c for c in CASES if c.name == name)
-    case = Case(name, base.latent_dim, epochs, base.hidden, base.batch_size)
-    warm = Case(name, base.latent_dim, 1, base.hidden, base.batch_size)
-    _, x_train, x_val = load_split(name, seed)
-    start = initial_weights(case, x_train.shape[1], seed)
-    run_aecli(warm, x_train, x_val, seed, start)
-    run_bare(warm, x_train, x_val, seed, start)
+    case, x_train, x_val, start = warmed(name, epochs, seed)
     helper.cg_start()
     meter = Meter(helper, dumps)
     a_count, a_val = run_aecli(case, x_train, x_val, seed, start, meter)
