@@ -52,12 +52,9 @@ class Feed:
         """(the loss of this batch, the factor its gradient is scaled by before backward)."""
         if batch.device != self.device:
             batch = batch.to(self.device, non_blocking=True)
-        if self.precision == "fp32":  # no autocast context, and the loss is float32 already
+        with autocast(self.device, self.precision):
             loss = self.model(batch, gen)
-        else:
-            with autocast(self.device, self.precision):
-                loss = self.model(batch, gen)
-        return (loss if loss.dtype == torch.float32 else loss.float()), 1.0
+        return loss.float(), 1.0
 
     def backward(self, loss: torch.Tensor) -> None:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()

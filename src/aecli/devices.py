@@ -5,7 +5,6 @@ saved from CPU copies and loaded on the CPU (safetensors, no map_location), then
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import torch
 
@@ -50,14 +49,12 @@ def check_precision(device: torch.device, precision: str) -> str:
     return precision
 
 
-@contextlib.contextmanager
-def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    """Mixed precision for `precision` bf16 / fp16 (autocast); nothing for fp32."""
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[None]:
+    """Mixed precision for `precision` bf16 / fp16 (autocast); for fp32 a context that does
+    nothing (cheap to enter: the training loop enters one every batch)."""
     if precision == "fp32":
-        yield
-        return
-    with torch.autocast(device.type, dtype=AUTOCAST[precision]):
-        yield
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=AUTOCAST[precision])
 
 
 def rows_on(x: torch.Tensor, device: torch.device, share: float = 0.5) -> torch.Tensor:

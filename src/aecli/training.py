@@ -5,7 +5,6 @@ state that can be saved after any batch and resumed to the same result."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -73,14 +72,9 @@ def evaluate_terms(
     sums: dict[str, float] = {}
     grad = torch.enable_grad() if objective.needs_input_grad else torch.no_grad()
     step = eval_rows(x.shape[1:].numel())
-    amp = (
-        contextlib.nullcontext()
-        if feed.precision == "fp32"
-        else autocast(feed.device, feed.precision)
-    )
-    with grad, amp:
+    with grad, autocast(feed.device, feed.precision):
         for start in range(0, len(x), step):
-            batch = x if step >= len(x) else x[start : start + step]  # one chunk: no slice
+            batch = x[start : start + step]
             if batch.device != feed.device:
                 batch = batch.to(feed.device)
             terms = objective(net, batch, gen)

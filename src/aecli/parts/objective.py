@@ -55,7 +55,7 @@ class Objective:
 
     @property
     def needs_input_grad(self) -> bool:
-        return bool(self.penalties) and any(p.needs_input_grad for p in self.penalties)
+        return any(p.needs_input_grad for p in self.penalties)
 
     def __call__(self, net: AutoencoderNet, batch: torch.Tensor, gen: torch.Generator) -> Terms:
         """The loss on a batch; a conditional model's batch carries the one-hot y after x."""
