@@ -74,3 +74,14 @@ def test_a_text_column_of_numbers_is_a_column_of_labels():
     kinds = {c.name: c.likelihood for c in schema.columns}
     assert kinds == {"x": "gaussian", "code": "categorical"}
     assert schema.from_array(schema.to_array(frame))["code"].tolist() == ["4", "8", "4", "6"]
+
+
+def test_fit_names_the_first_infinite_value_in_row_order():
+    frame = pd.DataFrame(
+        {"a": [1.0, 2.0, -np.inf, 4.0], "b": [2.0, np.inf, 3.0, 5.0], "c": list("xyxy")}
+    )
+    with pytest.raises(DataError, match=r"column 'b' has an infinite value in row 2;"):
+        TableSchema.fit(frame)
+    frame.loc[1, "b"] = 2.5  # now only a's, in row 3
+    with pytest.raises(DataError, match=r"column 'a' has an infinite value in row 3;"):
+        TableSchema.fit(frame)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_float_dtype
 
-from aecli.data.adapter import block_rows
 from aecli.data.column_checks import (
     _check_names,
     _check_separator,
@@ -37,6 +36,7 @@ from aecli.data.table_condition import (
 )
 from aecli.data.table_values import as_float as _as_float
 from aecli.data.table_values import check_numeric as _check_numeric
+from aecli.data.table_values import infinite_value
 from aecli.data.table_values import one_hot as _one_hot
 from aecli.errors import AecliWarning, DataError
 
@@ -118,37 +118,29 @@ class TableSchema:
             raise DataError("no columns left to model after --drop and --id-col")
         numeric = [c for c in kept if kinds[c] == "numeric"]
         _check_numeric(frame, numeric)
-        step = block_rows(len(numeric))  # refuse infinite values, block by block
-        for first in range(0, len(frame) if numeric else 0, step):
-            _as_float(frame.iloc[first : first + step], numeric, first)
+        stats: dict[Any, Column | None] = {}
+        first_infinite: tuple[int, Any] | None = None  # (row, column): the first in row order
+        for name in numeric:  # a column at a time: no float64 copy of the frame
+            values = _as_float(frame[[name]], [name], check=False)[:, 0]
+            infinite = np.flatnonzero(np.isinf(values))
+            if len(infinite) and (first_infinite is None or infinite[0] < first_infinite[0]):
+                first_infinite = (int(infinite[0]), name)
+            if first_infinite is None:
+                stats[name] = _numeric_column(frame[name], values if rows is None else values[rows])
+        if first_infinite is not None:
+            raise infinite_value(first_infinite[1], first_infinite[0])
         columns = []
         for name in kept:
             if kinds[name] == "categorical":
                 columns.append(_categorical_column(train(name), str(name)))
                 continue
-            col = _as_float(frame[[name]], [name])[:, 0]
-            col = col if rows is None else col[rows]
-            col = col[~np.isnan(col)]  # statistics of the present cells
-            if not len(col):
+            column = stats[name]
+            if column is None:
                 raise DataError(
                     f"column {name!r} has no values in the training rows; leave it out with "
                     f"--drop {name}"
                 )
-            mean, std = float(col.mean()), float(col.std())
-            columns.append(
-                Column(
-                    name=str(name),
-                    dtype=_dtype(frame[name]),
-                    mean=mean,
-                    scale=std if std > 1e-12 * max(1.0, abs(mean)) else 1.0,
-                    min=float(col.min()),
-                    max=float(col.max()),
-                    whole=_dtype(frame[name]) == "float" and bool(np.all(col == np.round(col))),
-                    at_min=float(np.mean(col == col.min())),
-                    at_max=float(np.mean(col == col.max())),
-                    decimals=decimals(col) if _dtype(frame[name]) == "float" else None,
-                )
-            )
+            columns.append(column)
         return cls(columns, [str(c) for c in drop], cond, ids)
 
     def choose_likelihoods(self, choice: str, variational: bool) -> list[str]:
@@ -297,6 +289,28 @@ class TableSchema:
             Condition(**cond) if cond is not None else None,
             list(data.get("ids", [])),
         )
+
+
+def _numeric_column(values: pd.Series, col: np.ndarray) -> Column | None:
+    """A number column's statistics, from its training values `col` (float64, NaN where
+    missing; the data's column `values` gives the name and type); None when none is present."""
+    col = col[~np.isnan(col)]  # statistics of the present cells
+    if not len(col):
+        return None
+    mean, std = float(col.mean()), float(col.std())
+    dtype = _dtype(values)
+    return Column(
+        name=str(values.name),
+        dtype=dtype,
+        mean=mean,
+        scale=std if std > 1e-12 * max(1.0, abs(mean)) else 1.0,
+        min=float(col.min()),
+        max=float(col.max()),
+        whole=dtype == "float" and bool(np.all(col == np.round(col))),
+        at_min=float(np.mean(col == col.min())),
+        at_max=float(np.mean(col == col.max())),
+        decimals=decimals(col) if dtype == "float" else None,
+    )
 
 
 MAX_CATEGORIES = 1000

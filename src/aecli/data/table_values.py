@@ -75,15 +75,20 @@ def check_numeric(frame: pd.DataFrame, columns: Sequence[str], first_row: int = 
     )
 
 
-def as_float(frame: pd.DataFrame, columns: Sequence[str], first_row: int = 0) -> np.ndarray:
-    """The columns as float64 (NaN where missing); an infinite value is refused by row."""
+def as_float(
+    frame: pd.DataFrame, columns: Sequence[str], first_row: int = 0, check: bool = True
+) -> np.ndarray:
+    """The columns as float64 (NaN where missing); an infinite value is refused by row (unless
+    not `check`: the caller looks for them itself)."""
     whole = list(frame.columns) == list(columns)  # every column: no selection to copy
     picked = frame if whole else frame[list(columns)]
     values = picked.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isinf(values).any():
+    if check and np.isinf(values).any():
         row, col = np.argwhere(np.isinf(values))[0]
-        raise DataError(
-            f"column {columns[col]!r} has an infinite value in row {first_row + row + 1}; "
-            "fix or drop it"
-        )
+        raise infinite_value(columns[col], first_row + row)
     return values
+
+
+def infinite_value(column: Any, row: int) -> DataError:
+    """The error for an infinite value in `column` at row position `row` (from 0)."""
+    return DataError(f"column {column!r} has an infinite value in row {row + 1}; fix or drop it")
