@@ -80,14 +80,18 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     """A Parquet file as a frame, holding little more than the frame at any time: no
     pre-buffered file, and (pandas 3) the Arrow columns freed as they are converted, one
     block per column; the memory Arrow's allocator keeps afterwards is handed back."""
-    import pyarrow as pa
-
     how: dict[str, Any] = {"pre_buffer": False}
     if int(pd.__version__.split(".")[0]) >= 3:  # to_pandas_kwargs came with pandas 3
         how["to_pandas_kwargs"] = {"self_destruct": True, "split_blocks": True}
     frame = pd.read_parquet(path, **how)
-    pa.default_memory_pool().release_unused()
+    release_arrow_memory()
     return frame
+
+
+def release_arrow_memory() -> None:
+    """Hand back the memory Arrow's allocator keeps after a read (where pyarrow is loaded)."""
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
 def _read_collection(name: str, given: Dialect) -> pd.DataFrame:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from aecli.data.adapter import (
     split_rows,
 )
 from aecli.data.csv_dialect import Dialect, dialect_of
-from aecli.data.table_files import read_table
+from aecli.data.table_files import read_table, release_arrow_memory
 from aecli.data.table_schema import (
     MAX_CATEGORIES,
     MAX_CONDITION_VALUES,
@@ -97,8 +96,7 @@ class TableAdapter(TableSchema, Adapter):
             return adapter.share_of(frame, train_rows, val_rows, part)
         fitted = adapter.split_of(frame, train_rows, val_rows)
         del frame  # and what Arrow's allocator kept of it (a Parquet file's) goes back now
-        if "pyarrow" in sys.modules:
-            sys.modules["pyarrow"].default_memory_pool().release_unused()
+        release_arrow_memory()
         return fitted
 
     def split_of(self, frame: pd.DataFrame, train: np.ndarray, val: np.ndarray) -> Fitted:
