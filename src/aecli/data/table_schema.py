@@ -36,7 +36,7 @@ from aecli.data.table_condition import (
 )
 from aecli.data.table_values import as_float as _as_float
 from aecli.data.table_values import check_numeric as _check_numeric
-from aecli.data.table_values import infinite_value
+from aecli.data.table_values import decimals, infinite_value
 from aecli.data.table_values import one_hot as _one_hot
 from aecli.errors import AecliWarning, DataError
 
@@ -314,22 +314,6 @@ def _numeric_column(values: pd.Series, col: np.ndarray) -> Column | None:
 
 
 MAX_CATEGORIES = 1000
-MAX_DECIMALS = 6
-
-
-def decimals(values: np.ndarray) -> int | None:
-    """The fewest decimals d (at most MAX_DECIMALS) such that every value is a multiple of
-    10^-d, as far as float32 (the precision generated values have) tells; None if there is no
-    such d (or no value). Generated values are rounded to it: 39.1, not 39.12346."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
-    single = values.astype(np.float32)
-    for d in range(MAX_DECIMALS + 1):
-        if np.array_equal(np.round(values, d).astype(np.float32), single):
-            return d
-    return None
 
 
 def _classify(

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from aecli.data.table_condition import MAX_CONDITION_VALUES, _label
-from aecli.data.table_schema import MAX_CATEGORIES, MAX_DECIMALS, TableSchema, decimals
-from aecli.data.table_values import as_float
+from aecli.data.table_schema import MAX_CATEGORIES, TableSchema
+from aecli.data.table_values import MAX_DECIMALS, as_float, decimals
 from aecli.errors import DataError
 
 

@@ -92,3 +92,21 @@ def as_float(
 def infinite_value(column: Any, row: int) -> DataError:
     """The error for an infinite value in `column` at row position `row` (from 0)."""
     return DataError(f"column {column!r} has an infinite value in row {row + 1}; fix or drop it")
+
+
+MAX_DECIMALS = 6
+
+
+def decimals(values: np.ndarray) -> int | None:
+    """The fewest decimals d (at most MAX_DECIMALS) such that every value is a multiple of
+    10^-d, as far as float32 (the precision generated values have) tells; None if there is no
+    such d (or no value). Generated values are rounded to it: 39.1, not 39.12346."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    single = values.astype(np.float32)
+    for d in range(MAX_DECIMALS + 1):
+        if np.array_equal(np.round(values, d).astype(np.float32), single):
+            return d
+    return None

@@ -28,9 +28,9 @@ from aecli.data.table_files import read_table, release_arrow_memory
 from aecli.data.table_schema import (
     MAX_CATEGORIES,
     MAX_CONDITION_VALUES,
-    MAX_DECIMALS,
     TableSchema,
 )
+from aecli.data.table_values import MAX_DECIMALS
 from aecli.errors import CheckpointError, DataError, UserError
 from aecli.vocabulary import LIKELIHOODS
 
