@@ -104,17 +104,17 @@ def test_resume_reproduces_the_uninterrupted_streamed_run(table_file, tmp_path):
 def test_validation_rows_are_a_capped_seeded_sample_and_the_cache_is_removed(
     table_file, monkeypatch, tmp_path
 ):
-    monkeypatch.setattr("aecli.data.table_training.MAX_VAL_ROWS", 30)
+    monkeypatch.setattr("aecli.data.table_pass.MAX_VAL_ROWS", 30)
     monkeypatch.setattr("aecli.sample_choice.MAX_ROWS", 20)  # the sampling choice's rows, too
     model = aecli.train(table_file, epochs=1, seed=0, id_col=["id"])
-    assert 10 <= model.metrics["rows_val"] <= 60
+    assert model.metrics["rows_val"] == 30  # the other held-out rows went back to training
     assert ", 20 validation rows)" in model.history["sampling"]["criterion"]
     assert model.metrics["rows_train"] + model.metrics["rows_val"] == N
     assert not list(tmp_path.glob("aecli-train-*"))
 
 
 def test_streamed_statistics_and_pca_start_are_those_of_every_row(table_file, monkeypatch):
-    monkeypatch.setattr("aecli.data.table_training.SAMPLE_ROWS", 100)  # the schema's sample
+    monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 100)  # the kinds' rows
     options = {"epochs": 1, "seed": 0, "id_col": ["id"], "val_fraction": 0.0, "latent_dim": 2}
     streamed = aecli.train(table_file, **options)
     monkeypatch.setenv("AECLI_TRAIN_MEMORY", str(1 << 30))
@@ -129,16 +129,16 @@ def test_streamed_statistics_and_pca_start_are_those_of_every_row(table_file, mo
 
 def test_a_rare_category_and_an_extreme_value_beyond_the_sample_are_kept(tmp_path, monkeypatch):
     from aecli.data.csv_dialect import dialect_of
-    from aecli.data.table_training import _sample_rows
+    from aecli.data.table_training import _head_rows
     from aecli.options import TrainOptions
 
     frame = mixed_table(N, seed=6)
     frame.loc[N - 1, ["c", "n"]] = ["rare", 50]
     path = str(tmp_path / "rare.csv")
     frame.to_csv(path, index=False)
-    monkeypatch.setattr("aecli.data.table_training.SAMPLE_ROWS", 50)
+    monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 50)
     dialect = dialect_of(TrainOptions.from_dict({}).resolved())
-    assert "rare" not in set(_sample_rows(path, dialect, 0)[1]["c"])  # the sample misses it
+    assert "rare" not in set(_head_rows(path, dialect)["c"])  # the first rows miss it
     model = aecli.train(path, epochs=1, seed=0, id_col=["id"], val_fraction=0.0)
     columns = {c.name: c for c in model.schema.columns}
     assert columns["c"].categories == ["rare", "x", "y", "z"]
@@ -159,7 +159,8 @@ def test_the_default_code_size_counts_every_streamed_row_not_the_sample(tmp_path
     spikes[[200, 400, 599], 1] = 100 + rng.normal(size=3)
     path = tmp_path / "spikes.csv"
     pd.DataFrame(np.hstack([x, spikes])).add_prefix("c").to_csv(path, index=False)
-    monkeypatch.setattr("aecli.data.table_training.SAMPLE_ROWS", 50)
+    monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 50)
+    monkeypatch.setattr("aecli.data.table_pass.SAMPLE_ROWS", 50)
     options = {"steps": 2, "seed": 0, "val_fraction": 0.0, "hidden": (8,)}
     streamed = aecli.train(path, **options)
     assert streamed.latent_dim == 4

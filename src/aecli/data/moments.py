@@ -72,3 +72,31 @@ class Moments:
         return (
             self.xx - self.xm * mu[None, :] - self.xm.T * mu[:, None] + self.mm * np.outer(mu, mu)
         )
+
+    def extend(self, like: np.ndarray) -> None:
+        """Add len(like) columns that were 0 in every row so far wherever present, present in
+        the rows where column like[i] was (a category's new label: 0 in the earlier rows where
+        the column had a value, missing where it had none)."""
+        like = np.asarray(like, np.int64)
+        if self.shift is not None:
+            self.shift = np.concatenate([self.shift, np.zeros(len(like))])
+        self.count = np.concatenate([self.count, self.count[like]])
+        self.total = np.concatenate([self.total, np.zeros(len(like))])
+        width = len(self.count)
+        xx, xm, mm = (np.zeros((width, width)) for _ in range(3))
+        old = width - len(like)
+        xx[:old, :old], xm[:old, :old], mm[:old, :old] = self.xx, self.xm, self.mm
+        xm[:old, old:] = self.xm[:, like]  # sum x0_i m_new = sum x0_i m_like
+        mm[:old, old:] = self.mm[:, like]
+        mm[old:, :] = mm[like, :]
+        self.xx, self.xm, self.mm = xx, xm, mm
+
+    def mapped(self, columns: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> Moments:
+        """The moments of the rows (x[:, columns] - offset) / scale, for the PCA: its means and
+        centred scatter (nothing can be added to it)."""
+        out = Moments(len(columns))
+        out.n, out.count = self.n, self.count[columns]
+        mean = self.mean()[columns]
+        out.shift = np.where(out.count > 0, (mean - offset) / scale, 0.0)
+        out.xx = self.scatter()[np.ix_(columns, columns)] / np.outer(scale, scale)
+        return out

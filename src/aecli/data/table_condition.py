@@ -44,6 +44,10 @@ class Condition:
 
     def one_hot(self, frame: pd.DataFrame) -> np.ndarray:
         """The (rows, values) one-hot matrix of the frame's condition column."""
+        return self.encode_labels(self.column_of(frame).map(_label).tolist())
+
+    def column_of(self, frame: pd.DataFrame) -> pd.Series:
+        """The frame's condition column, refused when absent or with a missing cell."""
         if self.name not in frame.columns:
             raise DataError(
                 f"the data lacks the condition column {self.name!r} the model was trained with"
@@ -51,7 +55,7 @@ class Condition:
         column = frame[self.name]
         if column.isna().any():
             raise DataError(f"the condition column {self.name!r} has missing values")
-        return self.encode_labels(column.map(_label).tolist())
+        return column
 
     def encode_labels(self, labels: Sequence[str]) -> np.ndarray:
         index = {v: i for i, v in enumerate(self.values)}

@@ -191,13 +191,7 @@ class TableSchema:
         """Standardised float32 values of the schema's columns, matched by name (NaN where a
         cell is missing). `first_row`: rows before this block (errors name the global row);
         `warned`: columns whose unseen categories were already reported."""
-        missing = [n for n in self.names if n not in frame.columns]
-        if missing:
-            shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise DataError(
-                f"the data lacks {len(missing)} column(s) the model was trained on: {shown}; "
-                "give a file with the training columns (any order)"
-            )
+        self.check_columns(frame)
         numeric = [c for c in self.columns if c.categories is None]
         _check_numeric(frame, [c.name for c in numeric], first_row)
         out = np.empty((len(frame), self.width), np.float32)
@@ -212,6 +206,16 @@ class TableSchema:
             if col.categories is not None:
                 out[:, start : start + col.width] = _one_hot(frame[col.name], col, warned)
         return out
+
+    def check_columns(self, frame: pd.DataFrame) -> None:
+        """Refuse a frame that lacks some of the model's columns, naming them."""
+        missing = [n for n in self.names if n not in frame.columns]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(
+                f"the data lacks {len(missing)} column(s) the model was trained on: {shown}; "
+                "give a file with the training columns (any order)"
+            )
 
     def write_back(
         self, frame: pd.DataFrame, values: np.ndarray, cells: np.ndarray

@@ -1,21 +1,22 @@
 """A table's scaling statistics from every training row of a stream (issue 12): the schema's
-kinds and types come from a seeded sample, but each numeric column's mean, standard deviation,
-range, point masses at its ends and whole-number flag, each category's labels and the
-condition's values are gathered from all rows, block by block, with memory bounded by the
+kinds and types come from the first rows, but each numeric column's mean, standard deviation,
+range, point masses at its ends, whole-number flag and decimals, each category's labels and
+the condition's values are gathered from all rows, block by block, with memory bounded by the
 columns (at most MAX_CATEGORIES labels a column), so that a rare category or an extreme value
 far into the file is not missed. The figures are those `TableSchema.fit` computes in memory on
-the training rows."""
+the training rows.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from aecli.data.table_condition import MAX_CONDITION_VALUES, _label
 from aecli.data.table_schema import MAX_CATEGORIES, TableSchema
-from aecli.data.table_values import MAX_DECIMALS, as_float, decimals
+from aecli.data.table_values import MAX_DECIMALS, decimals
 from aecli.errors import DataError
 
 
@@ -70,30 +71,68 @@ class NumericSums:
             self.decimals[j] = max(self.decimals[j], MAX_DECIMALS + 1 if d is None else d)
 
 
-def fit_exact_statistics(adapter: Any, source: Any, seed: int, val_share: float) -> None:
-    """Replace the sample's statistics in `adapter` (a TableSchema) by those of every training
-    row of `source` (the rows whose draw is at or above `val_share`), read in blocks."""
-    from aecli.data.table_stream import table_blocks
+class LabelCodes:
+    """The labels of a category column (or of the condition) as codes of a dictionary that grows
+    in first-seen order as blocks arrive, with each code's count in the training rows; more
+    than `limit` labels is refused with `too_many`."""
 
-    schema: TableSchema = adapter
+    def __init__(self, limit: int, too_many: str) -> None:
+        self.limit, self.too_many = limit, too_many
+        self.index: dict[str, int] = {}
+        self.labels: list[str] = []
+        self.counts = np.zeros(0, np.int64)
+
+    def codes(self, series: Any) -> np.ndarray:
+        """Each cell's code (int32; -1 where missing), new labels added to the dictionary."""
+        codes, uniques = pd.factorize(series)
+        lookup = np.array([self._code(_label(u)) for u in uniques] + [-1], np.int32)
+        return lookup[codes]
+
+    def _code(self, label: str) -> int:
+        code = self.index.get(label)
+        if code is None:
+            if len(self.labels) == self.limit:
+                raise DataError(self.too_many)
+            code = self.index[label] = len(self.labels)
+            self.labels.append(label)
+        return code
+
+    def count(self, codes: np.ndarray) -> None:
+        """Count the training rows' codes."""
+        found = np.bincount(codes[codes >= 0], minlength=len(self.labels))
+        self.counts = np.concatenate([self.counts, np.zeros(len(found) - len(self.counts), int)])
+        self.counts += found
+
+    def order(self, labels: list[str]) -> np.ndarray:
+        """Each code's place in `labels` (-1 where not there), and -1 for code -1 at the end."""
+        place = {label: i for i, label in enumerate(labels)}
+        return np.array([place.get(v, -1) for v in self.labels] + [-1], np.int64)
+
+
+def category_codes(name: str) -> LabelCodes:
+    return LabelCodes(
+        MAX_CATEGORIES,
+        f"column {name!r} has more than {MAX_CATEGORIES} distinct values, too many for a "
+        f"category; mark it as an identifier with --id-col {name} or leave it out with "
+        f"--drop {name}",
+    )
+
+
+def condition_codes(name: str) -> LabelCodes:
+    return LabelCodes(
+        MAX_CONDITION_VALUES,
+        f"--condition {name!r} has more than {MAX_CONDITION_VALUES} distinct values; a "
+        f"condition must be a category with at most {MAX_CONDITION_VALUES} values",
+    )
+
+
+def finish_statistics(
+    schema: TableSchema, sums: NumericSums, labels: list[LabelCodes], cond: LabelCodes | None
+) -> None:
+    """Put the statistics of every training row into `schema` (fitted on the first rows): each
+    number column's (in order, `sums`), each category's labels (`labels`, in order) and the
+    condition's values (every row's) and training counts."""
     numeric = [c for c in schema.columns if c.categories is None]
-    categorical = [c for c in schema.columns if c.categories is not None]
-    sums = NumericSums(len(numeric))
-    labels: dict[str, Counter[str]] = {c.name: Counter() for c in categorical}
-    cond = schema.condition
-    cond_labels: Counter[str] = Counter()
-    cond_values: set[str] = set()
-    for block in table_blocks(source, schema.dialect, schema.column_types()):
-        frame = block.frame
-        kept = np.flatnonzero(row_draws(seed, block.start, len(frame)) >= val_share)
-        train = frame.iloc[kept]
-        if numeric:
-            sums.add(as_float(frame, [c.name for c in numeric], block.start)[kept])
-        for col in categorical:
-            _count_labels(labels[col.name], train[col.name], col.name)
-        if cond is not None:
-            _condition_labels(frame[cond.name], cond.name, cond_values)
-            _count_labels(cond_labels, train[cond.name], cond.name)
     for j, col in enumerate(numeric):
         if not sums.count[j]:
             raise DataError(
@@ -102,7 +141,7 @@ def fit_exact_statistics(adapter: Any, source: Any, seed: int, val_share: float)
             )
         mean, std = float(sums.mean[j]), float(np.sqrt(sums.m2[j] / sums.count[j]))
         if col.dtype == "int" and (sums.missing[j] or not sums.whole[j]):
-            col.dtype = "float"  # the sample's rows were whole; later rows are not, or missing
+            col.dtype = "float"  # the first rows were whole; later rows are not, or missing
         col.mean, col.scale = mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
         col.min, col.max = float(sums.low[j]), float(sums.high[j])
         col.whole = col.dtype == "float" and bool(sums.whole[j])
@@ -110,36 +149,15 @@ def fit_exact_statistics(adapter: Any, source: Any, seed: int, val_share: float)
         col.decimals = int(sums.decimals[j]) if on_grid else None
         col.at_min = float(sums.at_low[j] / sums.count[j])
         col.at_max = float(sums.at_high[j] / sums.count[j])
-    for col in categorical:
-        if not labels[col.name]:
+    categorical = [c for c in schema.columns if c.categories is not None]
+    for col, codes in zip(categorical, labels, strict=True):
+        seen = [v for v, k in zip(codes.labels, codes.counts, strict=False) if k]
+        if not seen:
             raise DataError(
                 f"column {col.name!r} has no values in the training rows; --drop {col.name}"
             )
-        col.categories = sorted(labels[col.name])
-    if cond is not None:
-        cond.values = sorted(cond_values)
-        cond.counts = [cond_labels[v] for v in cond.values]
-
-
-def _count_labels(counts: Counter[str], series: Any, name: str) -> None:
-    """Add a block's labels of one column to `counts`; refuse a column with too many."""
-    for value, count in series.value_counts(dropna=True).items():
-        counts[_label(value)] += int(count)
-    if len(counts) > MAX_CATEGORIES:
-        raise DataError(
-            f"column {name!r} has more than {MAX_CATEGORIES} distinct values, too many for a "
-            f"category; mark it as an identifier with --id-col {name} or leave it out with "
-            f"--drop {name}"
-        )
-
-
-def _condition_labels(series: Any, name: str, values: set[str]) -> None:
-    """Add a block's condition labels (of every row: a validation row's label must be known)."""
-    if series.isna().any():
-        raise DataError(f"the condition column {name!r} has missing values; fill or drop them")
-    values.update(_label(v) for v in series.unique())
-    if len(values) > MAX_CONDITION_VALUES:
-        raise DataError(
-            f"--condition {name!r} has more than {MAX_CONDITION_VALUES} distinct values; a "
-            f"condition must be a category with at most {MAX_CONDITION_VALUES} values"
-        )
+        col.categories = sorted(seen)
+    if schema.condition is not None and cond is not None:
+        schema.condition.values = sorted(cond.labels)
+        counts = dict(zip(cond.labels, cond.counts.tolist(), strict=False))
+        schema.condition.counts = [counts.get(v, 0) for v in schema.condition.values]

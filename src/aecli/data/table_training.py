@@ -1,9 +1,10 @@
-"""Training on a table larger than memory. Two streaming passes over the input: the first
-counts the rows and keeps a seeded sample of them (at most `SAMPLE_ROWS`) on which the schema
-and its scaling statistics are fitted; the second turns every block into model-space rows,
-holds out a seeded sample of validation rows (at most `MAX_VAL_ROWS`) and a seeded sample of
-training rows (for the PCA start, the code density and the score figures), and writes the
-other training rows as float32 to a cache file in a temporary folder (removed afterwards).
+"""Training on a table larger than memory, in one streaming pass over the input (see
+`table_pass`). The column kinds are fitted on the first HEAD_ROWS rows, read ahead as text where
+CSV (as pyarrow or DuckDB infer types from a file's start); then every row is read once, with
+the types those rows gave: a later cell that does not fit is refused, naming its row. The pass
+gathers the exact scaling statistics and PCA moments of every training row, bounded samples of
+the training and validation rows, and a cache of the training rows in a temporary folder
+(removed afterwards), turned into model-space float32 rows once the scaling is known.
 
 `TableRowStream` then gives the training loop its batches block-shuffled: each epoch visits
 the cache's chunks in a seeded order, a window of chunks at a time, its rows shuffled within
@@ -14,7 +15,6 @@ one or two windows, whatever the number of rows.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -25,17 +25,15 @@ import pandas as pd
 
 from aecli.data.adapter import Fitted
 from aecli.data.csv_dialect import Dialect, dialect_of
-from aecli.data.moments import Moments
-from aecli.data.table_statistics import fit_exact_statistics, row_draws
-from aecli.errors import DataError
+from aecli.data.table_pass import SAMPLE_ROWS as SAMPLE_ROWS  # re-exported: the library's cap
+from aecli.data.table_pass import Raw, TablePass
 
 if TYPE_CHECKING:
     from aecli.options import TrainOptions
 
 MEMORY_ENV = "AECLI_TRAIN_MEMORY"  # input bytes beyond which training streams (tests: 0)
 MEMORY_BYTES = 512 << 20
-SAMPLE_ROWS = 100_000  # raw rows the schema is fitted on; training rows kept in memory
-MAX_VAL_ROWS = 100_000  # validation rows held in memory (the loop scores them every epoch)
+HEAD_ROWS = 100_000  # the first rows, on which the column kinds are fitted
 CHUNK_ROWS = 4096  # rows read from the cache at once
 WINDOW_CHUNKS = 32  # chunks shuffled together
 
@@ -63,51 +61,48 @@ def fit_streamed(
     variational: bool,
     part: tuple[int, int] | None = None,
 ) -> Fitted:
-    """The adapter fitted on a seeded sample of the rows, and the stream of training rows (with
-    `part` (rank, world), of this process's share of them)."""
+    """The adapter fitted on every row of `source` in one pass, and the stream of training rows
+    (with `part` (rank, world), of this process's share of them)."""
+    from aecli.data.table_stream import table_blocks
+
     dialect = dialect_of(options)
-    n, sample = _sample_rows(source, dialect, options.seed)
-    if n < 2:
-        raise DataError("training needs at least 2 rows")
     adapter = cls.fit(
-        _retype(sample, dialect),
+        _retype(_head_rows(source, dialect), dialect),
         options.drop,
         condition=options.condition,
         categorical=options.categorical,
         id_cols=options.id_col,
     )
     adapter.use_options(options)
-    fit_exact_statistics(adapter, source, options.seed, validation_share(n, options))
-    adapter.choose_likelihoods(options.likelihood, variational)
-    stream = TableRowStream(adapter, source, n, options, part or (0, 1))
+    folder = tempfile.TemporaryDirectory(prefix="aecli-train-")
+    try:
+        rows = TablePass(adapter, options, part or (0, 1), Path(folder.name))
+        for block in table_blocks(source, adapter.dialect, adapter.column_types()):
+            rows.add(block)
+        rows.finish()
+        adapter.choose_likelihoods(options.likelihood, variational)
+        stream = TableRowStream(rows, folder, options)
+    except BaseException:
+        folder.cleanup()
+        raise
     return Fitted(adapter, stream.x, stream.y, len(adapter.columns), stream=stream)
 
 
-def validation_share(n: int, options: TrainOptions) -> float:
-    """The share of rows held out for validation: --val-fraction, capped at MAX_VAL_ROWS rows."""
-    share = options.val_fraction if n >= 10 else 0.0
-    return min(share, MAX_VAL_ROWS / n)
-
-
-def _sample_rows(source: Any, dialect: Dialect, seed: int) -> tuple[int, pd.DataFrame]:
-    """The number of rows, and a seeded uniform sample of at most SAMPLE_ROWS of them (the
-    rows with the smallest random keys), in input order, read as text where CSV."""
+def _head_rows(source: Any, dialect: Dialect) -> pd.DataFrame:
+    """The first HEAD_ROWS rows (every row of a shorter input), read as text where CSV."""
     from aecli.data.table_stream import table_blocks
 
-    kept: pd.DataFrame | None = None
-    keys = np.zeros(0)
-    n = 0
-    for block in table_blocks(source, dialect, None):
-        rng = np.random.default_rng([seed, 1, block.start])
-        frame = block.frame.set_axis(range(block.start, block.start + len(block.frame)))
-        both = frame if kept is None else pd.concat([kept, frame])
-        keys = np.concatenate([keys, rng.random(len(frame))])
-        if len(both) > SAMPLE_ROWS:
-            keep = np.sort(np.argpartition(keys, SAMPLE_ROWS)[:SAMPLE_ROWS])
-            both, keys = both.iloc[keep], keys[keep]
-        kept, n = both, n + len(frame)
-    assert kept is not None
-    return n, kept.reset_index(drop=True)
+    frames, count = [], 0
+    blocks = table_blocks(source, dialect, None)
+    try:
+        for block in blocks:
+            frames.append(block.frame)
+            count += len(block.frame)
+            if count >= HEAD_ROWS:
+                break
+    finally:
+        blocks.close()
+    return pd.concat(frames, ignore_index=True).iloc[:HEAD_ROWS]
 
 
 def _retype(frame: pd.DataFrame, dialect: Dialect) -> pd.DataFrame:
@@ -141,60 +136,27 @@ def _retype(frame: pd.DataFrame, dialect: Dialect) -> pd.DataFrame:
 class TableRowStream:
     """The training rows of a table in a float32 cache file, served as block-shuffled batches
     (`batch(count, seed, step)`, as the training loop asks); `x` / `y` hold the sampled
-    training rows followed by the validation rows, `sample_rows` how many are training rows.
+    training rows followed by the validation rows, `sample_rows` how many are training rows,
+    `moments` those of every training row (the PCA start).
 
-    `part` (rank, world): one process of a torchrun job, whose cache holds only its share of
-    the training rows (every world-th, from its rank on) and whose batches are its share of the
-    global batch; the sample, the validation rows and the fingerprint are every process's."""
+    Under torchrun (`part` of the pass) the cache holds only this process's share of the
+    training rows and its batches are its share of the global batch; the sample, the
+    validation rows and the fingerprint are every process's."""
 
-    def __init__(
-        self,
-        adapter: Any,
-        source: Any,
-        n: int,
-        options: TrainOptions,
-        part: tuple[int, int] = (0, 1),
-    ) -> None:
+    def __init__(self, rows: TablePass, folder: Any, options: TrainOptions) -> None:
         self.seed = options.seed
-        rank, world = part
-        self._folder = tempfile.TemporaryDirectory(prefix="aecli-train-")
-        self.path = Path(self._folder.name) / "rows.f32"
-        self.width = adapter.n_features + adapter.n_condition
-        self.val_share = validation_share(n, options)
-        self.keep_share = min(1.0, SAMPLE_ROWS / max(1.0, n * (1 - self.val_share)))
-        self.has_missing = False
-        self.n = self.total = 0  # the rows in this process's cache; in every process's
-        digest = hashlib.sha256()
-        self.moments = Moments(adapter.n_features)  # of the training rows: the PCA start
-        sample, val = [], []
-        cut = self.keep_share * (1 - self.val_share)  # of u: a training row is kept in memory
-        with open(self.path, "wb") as cache:
-            for rows in adapter.blocks(source):
-                xy = _joined(rows.x, rows.y)
-                u = row_draws(self.seed, rows.start, len(xy))
-                held = u < self.val_share  # the rest of u is uniform above val_share
-                train = xy[~held]
-                self.moments.add(train[:, : adapter.n_features])  # every process: every row
-                sample.append(train[u[~held] < self.val_share + cut])
-                val.append(xy[held])
-                mine = train[(self.total + np.arange(len(train))) % world == rank]
-                cache.write(mine.tobytes())
-                digest.update(train.tobytes())
-                self.has_missing = self.has_missing or bool(np.isnan(train).any())
-                self.n += len(mine)
-                self.total += len(train)
-        if self.total == 0:
-            raise DataError("training needs at least 2 rows")
-        if self.total < world:
-            raise DataError(f"{self.total} training rows cannot be shared by {world} processes")
-        self.fingerprint = digest.hexdigest()
-        kept = np.concatenate(sample + val)
-        self.sample_rows = sum(len(s) for s in sample)
-        d = adapter.n_features
-        self.x = np.ascontiguousarray(kept[:, :d])
-        self.y = np.ascontiguousarray(kept[:, d:]) if self.width > d else None
+        self._folder = folder
+        self.path = Path(folder.name) / "rows.f32"
+        rows.model_cache(self.path)
+        self.n, self.total, self.has_missing = rows.n, rows.total, rows.has_missing
+        self.fingerprint = rows.digest.hexdigest()
+        self.moments = rows.model_moments()
+        sample, val = rows.sample.rows(), rows.val.rows()
+        self.sample_rows = len(sample) if sample is not None else 0
+        self.x, self.y = rows.model_rows(Raw.join([p for p in (sample, val) if p is not None]))
+        self.width = self.x.shape[1] + (self.y.shape[1] if self.y is not None else 0)
         batch = min(options.batch_size, self.total)  # the global batch; this process's share:
-        self.batch_size = batch // world + (rank < batch % world)
+        self.batch_size = batch // rows.world + (rows.rank < batch % rows.world)
         self.per_epoch = -(-self.total // batch)
         self.chunks = -(-self.n // CHUNK_ROWS)
         self._epoch: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -253,8 +215,3 @@ class TableRowStream:
         offset = c * CHUNK_ROWS * self.width * 4
         values = np.fromfile(self.path, np.float32, rows * self.width, offset=offset)
         return values.reshape(rows, self.width)
-
-
-def _joined(x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    return x if y is None else np.concatenate([x, np.asarray(y, np.float32)], axis=1)

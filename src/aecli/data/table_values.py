@@ -24,21 +24,28 @@ def one_hot(series: pd.Series, col: Any, warned: set[str] | None = None) -> np.n
     out = np.zeros((len(series), col.width), np.float32)
     labels = [None if pd.isna(v) else _label(v) for v in series]
     unseen = sorted({v for v in labels if v is not None and v not in index})
-    if unseen and (warned is None or col.name not in warned):
-        if warned is not None:
-            warned.add(col.name)
-        shown = ", ".join(repr(v) for v in unseen[:5])
-        warnings.warn(
-            f"column {col.name!r} has categories unseen in training ({shown}); they are treated "
-            "as missing",
-            AecliWarning,
-            stacklevel=4,
-        )
+    if unseen:
+        warn_unseen(col.name, unseen, warned)
     codes = np.array([index.get(v, -1) if v is not None else -1 for v in labels], np.int64)
     known = codes >= 0
     out[~known] = np.nan
     out[np.flatnonzero(known), codes[known]] = 1.0
     return out
+
+
+def warn_unseen(name: str, unseen: Sequence[str], warned: set[str] | None) -> None:
+    """Report a column's labels unseen in training (treated as missing), once per column when
+    `warned` is kept across blocks."""
+    if warned is not None and name in warned:
+        return
+    if warned is not None:
+        warned.add(name)
+    shown = ", ".join(repr(v) for v in unseen[:5])
+    warnings.warn(
+        f"column {name!r} has categories unseen in training ({shown}); they are treated as missing",
+        AecliWarning,
+        stacklevel=5,
+    )
 
 
 def check_numeric(frame: pd.DataFrame, columns: Sequence[str], first_row: int = 0) -> None:
