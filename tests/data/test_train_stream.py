@@ -166,3 +166,75 @@ def test_the_default_code_size_counts_every_streamed_row_not_the_sample(tmp_path
     assert streamed.latent_dim == 4
     monkeypatch.setenv("AECLI_TRAIN_MEMORY", str(1 << 30))
     assert aecli.train(path, **options).latent_dim == 4
+
+
+def test_the_input_is_read_once_after_a_look_at_its_first_rows(table_file, monkeypatch):
+    """One pass over every row (typed by the first rows), after reading only the first rows
+    (as text) for the column kinds: not a sample pass, a statistics pass and a cache pass."""
+    import aecli.data.table_stream as table_stream
+    from aecli.data import fit_training
+    from aecli.options import TrainOptions
+
+    real, reads = table_stream.table_blocks, []
+
+    def counting(*args, **kwargs):
+        read = {"types": args[2] if len(args) > 2 else kwargs.get("types"), "rows": 0}
+        reads.append(read)
+        for block in real(*args, **kwargs):
+            read["rows"] += len(block.frame)
+            yield block
+
+    monkeypatch.setattr(table_stream, "table_blocks", counting)
+    monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 100)
+    options = TrainOptions.from_dict({"id_col": ["id"]}).resolved()
+    fitted = fit_training(table_file, options, False)
+    assert [r["types"] is None for r in reads] == [True, False]
+    assert 100 <= reads[0]["rows"] < 200  # the first rows, a block past them at most
+    assert reads[1]["rows"] == N
+    assert len(fitted.stream) + len(fitted.x) - fitted.stream.sample_rows == N
+
+
+def test_the_cache_holds_what_the_schema_makes_of_each_row(table_file):
+    """The raw values of the pass, scaled once the statistics are known, are byte for byte
+    what `to_array` makes of the rows in memory."""
+    from aecli.data import fit_training
+    from aecli.options import TrainOptions
+
+    options = TrainOptions.from_dict({"id_col": ["id"], "val_fraction": 0.0}).resolved()
+    fitted = fit_training(table_file, options, False)
+    stream = fitted.stream
+    cached = np.fromfile(stream.path, np.float32).reshape(-1, stream.width)
+    expected = fitted.adapter.to_array(pd.read_csv(table_file))
+    np.testing.assert_array_equal(cached, expected)  # every row, in input order (NaN alike)
+    assert stream.has_missing and stream.sample_rows == len(fitted.x) == N
+
+
+def test_a_cell_beyond_the_first_rows_that_does_not_fit_their_type_is_refused_by_row(
+    tmp_path, monkeypatch
+):
+    from aecli.errors import DataError
+
+    frame = mixed_table(N, seed=8)
+    frame["a"] = frame["a"].astype(object)
+    frame.loc[400, "a"] = "oops"
+    path = tmp_path / "oops.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 100)
+    with pytest.raises(DataError, match="column 'a' should hold numbers but row 401 holds 'oops'"):
+        aecli.train(str(path), epochs=1, id_col=["id"])
+    assert not list(tmp_path.glob("aecli-train-*"))  # the cache is removed on failure too
+
+
+def test_a_streamed_condition_knows_every_value_and_its_count(tmp_path, monkeypatch):
+    frame = mixed_table(N, seed=9)
+    frame.loc[N - 1, "c"] = "w"  # a condition value only the last row has
+    path = tmp_path / "cond.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 50)
+    options = {"epochs": 1, "seed": 0, "id_col": ["id"], "condition": "c", "val_fraction": 0.0}
+    streamed = aecli.train(str(path), **options)
+    condition = streamed.schema.condition
+    counts = frame["c"].value_counts()
+    assert condition.values == ["w", "x", "y", "z"]
+    assert condition.counts == [int(counts[v]) for v in condition.values]
+    assert len(streamed.sample(5, condition="w", seed=0)) == 5
