@@ -238,3 +238,10 @@ def test_a_streamed_condition_knows_every_value_and_its_count(tmp_path, monkeypa
     assert condition.values == ["w", "x", "y", "z"]
     assert condition.counts == [int(counts[v]) for v in condition.values]
     assert len(streamed.sample(5, condition="w", seed=0)) == 5
+
+
+def test_fewer_than_ten_rows_all_train(tmp_path):
+    path = tmp_path / "tiny.csv"
+    mixed_table(80, seed=3).head(8).drop(columns=["id"]).to_csv(path, index=False)
+    model = aecli.train(str(path), epochs=2, seed=0, val_fraction=0.5)
+    assert (model.metrics["rows_train"], model.metrics["rows_val"]) == (8, 0)

@@ -20,7 +20,7 @@ Memory holds the two samples (each at most twice its size between trims) and one
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +64,7 @@ class Raw:
 
     @classmethod
     def join(cls, parts: list[Raw]) -> Raw:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__annotations__))
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
 
 class Smallest:
@@ -193,9 +193,9 @@ class TablePass:
     def finish(self) -> None:
         """After the last block: settle the validation rows (none for fewer than 10 rows) and
         put the statistics of every training row into the schema."""
-        back = self.val.trim(-1 if self.rows < 10 else self.val.size)
         if self.rows < 10:
-            self.val = Smallest(0)
+            self.val.size = 0
+        back = self.val.trim(self.val.size)
         if back is not None:
             self._train(back)
         self.cache.close()
