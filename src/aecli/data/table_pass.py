@@ -35,7 +35,7 @@ from aecli.data.table_statistics import (
     finish_statistics,
     row_draws,
 )
-from aecli.data.table_values import as_float, check_numeric, warn_unseen
+from aecli.data.table_values import as_float, check_numeric, one_hot_rows, warn_unseen
 from aecli.errors import DataError
 
 if TYPE_CHECKING:
@@ -244,11 +244,11 @@ class TablePass:
             if unseen.any():
                 labels = sorted({self.labels[j].labels[c] for c in raw.codes[unseen, j]})
                 warn_unseen(col.name, labels, self.warned)
-            out[:, starts[col.name] : starts[col.name] + col.width] = _one_hot(place, col.width)
+            out[:, starts[col.name] : starts[col.name] + col.width] = one_hot_rows(place, col.width)
         y = None
         if schema.condition is not None and self.cond is not None:
             place = self.cond.order(schema.condition.values)[raw.codes[:, -1]]
-            y = np.nan_to_num(_one_hot(place, len(schema.condition.values)))
+            y = np.nan_to_num(one_hot_rows(place, len(schema.condition.values)))
         return out, y
 
     def model_cache(self, path: Path) -> None:
@@ -262,12 +262,3 @@ class TablePass:
                 x, y = self.model_rows(Raw(records["x"], records["c"], np.zeros(count)))
                 out.write((x if y is None else np.concatenate([x, y], axis=1)).tobytes())
         self.raw_path.unlink()
-
-
-def _one_hot(place: np.ndarray, width: int) -> np.ndarray:
-    """Rows with a 1 at `place` (NaN rows where `place` is -1)."""
-    out = np.zeros((len(place), width), np.float32)
-    known = place >= 0
-    out[~known] = np.nan
-    out[np.flatnonzero(known), place[known]] = 1.0
-    return out

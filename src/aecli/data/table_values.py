@@ -21,12 +21,17 @@ def one_hot(series: pd.Series, col: Any, warned: set[str] | None = None) -> np.n
     column when `warned` is kept across blocks), is NaN."""
     assert col.categories is not None
     index = {label: i for i, label in enumerate(col.categories)}
-    out = np.zeros((len(series), col.width), np.float32)
     labels = [None if pd.isna(v) else _label(v) for v in series]
     unseen = sorted({v for v in labels if v is not None and v not in index})
     if unseen:
         warn_unseen(col.name, unseen, warned)
     codes = np.array([index.get(v, -1) if v is not None else -1 for v in labels], np.int64)
+    return one_hot_rows(codes, col.width)
+
+
+def one_hot_rows(codes: np.ndarray, width: int) -> np.ndarray:
+    """float32 rows with a 1 at each row's code (NaN rows where the code is -1)."""
+    out = np.zeros((len(codes), width), np.float32)
     known = codes >= 0
     out[~known] = np.nan
     out[np.flatnonzero(known), codes[known]] = 1.0
