@@ -127,18 +127,12 @@ def test_streamed_statistics_and_pca_start_are_those_of_every_row(table_file, mo
         np.testing.assert_allclose(streamed.extras["pca"][key], value, rtol=1e-6, atol=1e-6)
 
 
-def test_a_rare_category_and_an_extreme_value_beyond_the_sample_are_kept(tmp_path, monkeypatch):
-    from aecli.data.csv_dialect import dialect_of
-    from aecli.data.table_training import _head_rows
-    from aecli.options import TrainOptions
-
+def test_a_rare_category_and_an_extreme_value_beyond_the_first_rows_are_kept(tmp_path, monkeypatch):
     frame = mixed_table(N, seed=6)
-    frame.loc[N - 1, ["c", "n"]] = ["rare", 50]
+    frame.loc[N - 1, ["c", "n"]] = ["rare", 50]  # the last row: not among the kinds' rows
     path = str(tmp_path / "rare.csv")
     frame.to_csv(path, index=False)
     monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 50)
-    dialect = dialect_of(TrainOptions.from_dict({}).resolved())
-    assert "rare" not in set(_head_rows(path, dialect)["c"])  # the first rows miss it
     model = aecli.train(path, epochs=1, seed=0, id_col=["id"], val_fraction=0.0)
     columns = {c.name: c for c in model.schema.columns}
     assert columns["c"].categories == ["rare", "x", "y", "z"]
@@ -168,7 +162,7 @@ def test_the_default_code_size_counts_every_streamed_row_not_the_sample(tmp_path
     assert aecli.train(path, **options).latent_dim == 4
 
 
-def test_the_input_is_read_once_after_a_look_at_its_first_rows(table_file, monkeypatch):
+def test_the_input_is_read_once_after_a_look_at_its_first_rows(table_file, monkeypatch, tmp_path):
     """One pass over every row (typed by the first rows), after reading only the first rows
     (as text) for the column kinds: not a sample pass, a statistics pass and a cache pass."""
     import aecli.data.table_stream as table_stream
@@ -192,6 +186,12 @@ def test_the_input_is_read_once_after_a_look_at_its_first_rows(table_file, monke
     assert 100 <= reads[0]["rows"] < 200  # the first rows, a block past them at most
     assert reads[1]["rows"] == N
     assert len(fitted.stream) + len(fitted.x) - fitted.stream.sample_rows == N
+    parquet = tmp_path / "t.parquet"  # read typed from the start: the pass goes on from them
+    pd.read_csv(table_file).to_parquet(parquet, row_group_size=50)
+    reads.clear()
+    again = fit_training(str(parquet), options, False)
+    assert [r["rows"] for r in reads] == [N]
+    assert len(again.stream) + len(again.x) - again.stream.sample_rows == N
 
 
 def test_the_cache_holds_what_the_schema_makes_of_each_row(table_file):

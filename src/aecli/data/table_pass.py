@@ -14,12 +14,13 @@ condition's labels as codes of a dictionary that grows as labels appear. In that
 - a cache file of this process's training rows as raw records, which `model_cache` turns into
   the model-space float32 rows the training loop reads, once the scaling is known.
 
-Memory holds the two samples (each at most twice its size between trims) and one block.
+Memory holds the two samples (each at most 1.25 times its size between trims) and one block.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ class Raw:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def take(self, rows: np.ndarray) -> Raw:
+    def take(self, rows: np.ndarray | slice) -> Raw:
         return Raw(self.nums[rows], self.codes[rows], self.keys[rows])
 
     @classmethod
@@ -69,17 +70,27 @@ class Raw:
 
 class Smallest:
     """Of the rows added, the `size` with the smallest keys, in the order added; `add` hands
-    back the others in batches (once more than twice `size` rows are held)."""
+    back the others: at once those with a key above every row kept at the last trim, the rest
+    in batches (once more than 1.25 times `size` rows are held)."""
 
     def __init__(self, size: int) -> None:
         self.size, self.held = size, 0
         self.parts: list[Raw] = []
+        self.bar = np.inf  # the largest key kept at the last trim
 
     def add(self, raw: Raw) -> Raw | None:
+        late = raw.keys >= self.bar
+        if late.any():
+            back: Raw | None = raw.take(late)
+            raw = raw.take(~late)
+        else:
+            back = None
         if len(raw):
             self.parts.append(raw)
             self.held += len(raw)
-        return self.trim(2 * self.size)
+        trimmed = self.trim(self.size + self.size // 4)
+        parts = [p for p in (back, trimmed) if p is not None]
+        return Raw.join(parts) if len(parts) > 1 else (parts[0] if parts else None)
 
     def trim(self, limit: int) -> Raw | None:
         """Hand back all but the `size` smallest when more than `limit` rows are held."""
@@ -89,6 +100,7 @@ class Smallest:
         keep = np.zeros(len(rows), bool)
         if self.size:
             keep[np.argpartition(rows.keys, self.size - 1)[: self.size]] = True
+            self.bar = float(rows.keys[keep].max())
         self.parts, self.held = [rows.take(keep)], int(keep.sum())
         return rows.take(~keep)
 
@@ -136,7 +148,7 @@ class TablePass:
     def _encode(self, frame: pd.DataFrame, start: int) -> Raw:
         self.schema.check_columns(frame)
         check_numeric(frame, self.numbers, start)
-        nums = as_float(frame, self.numbers, start) if self.numbers else np.zeros((len(frame), 0))
+        nums = np.ascontiguousarray(as_float(frame, self.numbers, start))
         codes = np.empty((len(frame), self.record["c"].shape[0]), np.int32)
         for j, (name, labels) in enumerate(zip(self.categories, self.labels, strict=True)):
             codes[:, j] = labels.codes(frame[name])
@@ -156,12 +168,12 @@ class TablePass:
         self._add_moments(raw)
         self.sample.add(raw)
         records = self._records(raw)
-        mine = (self.total + np.arange(len(raw))) % self.world == self.rank
-        self.cache.write(records[mine].tobytes())
-        self.digest.update(records.tobytes())
+        mine = records[(self.total + np.arange(len(raw))) % self.world == self.rank]
+        self.cache.write(mine.data if self.world > 1 else records.data)
+        self.digest.update(records.data)
         cats = raw.codes[:, : len(self.categories)]
         self.has_missing = self.has_missing or bool(np.isnan(raw.nums).any() or (cats < 0).any())
-        self.n += int(mine.sum())
+        self.n += len(mine) if self.world > 1 else len(raw)
         self.total += len(raw)
 
     def _records(self, raw: Raw) -> np.ndarray:
@@ -233,10 +245,13 @@ class TablePass:
         numeric = [c for c in schema.columns if c.categories is None]
         categorical = [c for c in schema.columns if c.categories is not None]
         starts = dict(zip(schema.names, schema.starts, strict=True))
-        if numeric:  # raw.nums holds them in this order
-            mean = np.array([c.mean for c in numeric])
-            scale = np.array([c.scale for c in numeric])
-            out[:, [starts[c.name] for c in numeric]] = (raw.nums - mean) / scale
+        if numeric:  # raw.nums holds them in this order; copied in runs of adjacent slots
+            scaled = np.subtract(raw.nums, [c.mean for c in numeric])
+            scaled /= [c.scale for c in numeric]
+            slots = np.array([starts[c.name] for c in numeric])
+            for run in np.split(np.arange(len(slots)), np.flatnonzero(np.diff(slots) != 1) + 1):
+                first = slots[run[0]]
+                out[:, first : first + len(run)] = scaled[:, run[0] : run[-1] + 1]
         for j, col in enumerate(categorical):
             assert col.categories is not None
             place = self.labels[j].order(col.categories)[raw.codes[:, j]]
@@ -255,10 +270,31 @@ class TablePass:
         """Write this process's cached training rows in model space to `path` (float32), and
         remove the raw cache."""
         size = self.record.itemsize
-        with open(path, "wb") as out:
+
+        def cached() -> Iterator[Raw]:
             for first in range(0, self.n, CONVERT_ROWS):
                 count = min(CONVERT_ROWS, self.n - first)
                 records = np.fromfile(self.raw_path, self.record, count, offset=first * size)
-                x, y = self.model_rows(Raw(records["x"], records["c"], np.zeros(count)))
-                out.write((x if y is None else np.concatenate([x, y], axis=1)).tobytes())
+                yield Raw(records["x"], records["c"], np.zeros(count))
+
+        with open(path, "wb") as out:
+            for rows in self._model_chunks(cached()):
+                out.write(rows.data)
         self.raw_path.unlink()
+
+    def kept_rows(self) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """The sampled training rows then the validation rows in model space (x, y), and how
+        many are training rows."""
+        sample = self.sample.rows()
+        kept = [p for p in (sample, self.val.rows()) if p is not None]
+        xy = np.concatenate(list(self._model_chunks(kept)))
+        d = self.schema.width
+        y = np.ascontiguousarray(xy[:, d:]) if xy.shape[1] > d else None
+        return np.ascontiguousarray(xy[:, :d]), y, len(sample) if sample is not None else 0
+
+    def _model_chunks(self, parts: Iterable[Raw]) -> Iterator[np.ndarray]:
+        """The rows of `parts` in model space (x, then y where conditional), a chunk at a time."""
+        for raw in parts:
+            for first in range(0, len(raw), CONVERT_ROWS):
+                x, y = self.model_rows(raw.take(slice(first, first + CONVERT_ROWS)))
+                yield x if y is None else np.concatenate([x, y], axis=1)

@@ -15,8 +15,10 @@ one or two windows, whatever the number of rows.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,7 @@ import pandas as pd
 from aecli.data.adapter import Fitted
 from aecli.data.csv_dialect import Dialect, dialect_of
 from aecli.data.table_pass import SAMPLE_ROWS as SAMPLE_ROWS  # re-exported: the library's cap
-from aecli.data.table_pass import Raw, TablePass
+from aecli.data.table_pass import TablePass
 
 if TYPE_CHECKING:
     from aecli.options import TrainOptions
@@ -63,21 +65,29 @@ def fit_streamed(
 ) -> Fitted:
     """The adapter fitted on every row of `source` in one pass, and the stream of training rows
     (with `part` (rank, world), of this process's share of them)."""
+    from aecli.data.table_sources import table_files
     from aecli.data.table_stream import table_blocks
 
     dialect = dialect_of(options)
+    blocks = table_blocks(source, dialect, None)
+    head = _head_blocks(blocks)
     adapter = cls.fit(
-        _retype(_head_rows(source, dialect), dialect),
+        _retype(pd.concat([b.frame for b in head], ignore_index=True).iloc[:HEAD_ROWS], dialect),
         options.drop,
         condition=options.condition,
         categorical=options.categorical,
         id_cols=options.id_col,
     )
     adapter.use_options(options)
+    if all(one.parquet for one in table_files(source)):  # read as typed: go on from the head
+        rest: Iterable[Any] = itertools.chain(head, blocks)
+    else:  # the head was text: read it again, typed as it says
+        blocks.close()
+        rest = table_blocks(source, adapter.dialect, adapter.column_types())
     folder = tempfile.TemporaryDirectory(prefix="aecli-train-")
     try:
         rows = TablePass(adapter, options, part or (0, 1), Path(folder.name))
-        for block in table_blocks(source, adapter.dialect, adapter.column_types()):
+        for block in rest:
             rows.add(block)
         rows.finish()
         adapter.choose_likelihoods(options.likelihood, variational)
@@ -88,21 +98,15 @@ def fit_streamed(
     return Fitted(adapter, stream.x, stream.y, len(adapter.columns), stream=stream)
 
 
-def _head_rows(source: Any, dialect: Dialect) -> pd.DataFrame:
-    """The first HEAD_ROWS rows (every row of a shorter input), read as text where CSV."""
-    from aecli.data.table_stream import table_blocks
-
-    frames, count = [], 0
-    blocks = table_blocks(source, dialect, None)
-    try:
-        for block in blocks:
-            frames.append(block.frame)
-            count += len(block.frame)
-            if count >= HEAD_ROWS:
-                break
-    finally:
-        blocks.close()
-    return pd.concat(frames, ignore_index=True).iloc[:HEAD_ROWS]
+def _head_blocks(blocks: Iterator[Any]) -> list[Any]:
+    """The first blocks of a table, to HEAD_ROWS rows (every block of a shorter input)."""
+    head, count = [], 0
+    for block in blocks:
+        head.append(block)
+        count += len(block.frame)
+        if count >= HEAD_ROWS:
+            break
+    return head
 
 
 def _retype(frame: pd.DataFrame, dialect: Dialect) -> pd.DataFrame:
@@ -151,9 +155,7 @@ class TableRowStream:
         self.n, self.total, self.has_missing = rows.n, rows.total, rows.has_missing
         self.fingerprint = rows.digest.hexdigest()
         self.moments = rows.model_moments()
-        sample, val = rows.sample.rows(), rows.val.rows()
-        self.sample_rows = len(sample) if sample is not None else 0
-        self.x, self.y = rows.model_rows(Raw.join([p for p in (sample, val) if p is not None]))
+        self.x, self.y, self.sample_rows = rows.kept_rows()
         self.width = self.x.shape[1] + (self.y.shape[1] if self.y is not None else 0)
         batch = min(options.batch_size, self.total)  # the global batch; this process's share:
         self.batch_size = batch // rows.world + (rows.rank < batch % rows.world)
