@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 SAMPLE_ROWS = 100_000  # training rows kept in memory (the code density, the score figures)
 MAX_VAL_ROWS = 100_000  # validation rows held in memory (the loop scores them every epoch)
-CONVERT_ROWS = 65_536  # cached rows turned into model space at once
+CONVERT_ROWS = 16_384  # cached rows turned into model space at once
 
 
 @dataclass
@@ -96,16 +96,13 @@ class Smallest:
         """Hand back all but the `size` smallest when more than `limit` rows are held."""
         if self.held <= limit:
             return None
-        rows = Raw.join(self.parts)
+        rows, self.parts = Raw.join(self.parts), []
         keep = np.zeros(len(rows), bool)
         if self.size:
             keep[np.argpartition(rows.keys, self.size - 1)[: self.size]] = True
             self.bar = float(rows.keys[keep].max())
         self.parts, self.held = [rows.take(keep)], int(keep.sum())
         return rows.take(~keep)
-
-    def rows(self) -> Raw | None:
-        return Raw.join(self.parts) if self.parts else None
 
 
 class TablePass:
@@ -285,12 +282,16 @@ class TablePass:
     def kept_rows(self) -> tuple[np.ndarray, np.ndarray | None, int]:
         """The sampled training rows then the validation rows in model space (x, y), and how
         many are training rows."""
-        sample = self.sample.rows()
-        kept = [p for p in (sample, self.val.rows()) if p is not None]
-        xy = np.concatenate(list(self._model_chunks(kept)))
-        d = self.schema.width
-        y = np.ascontiguousarray(xy[:, d:]) if xy.shape[1] > d else None
-        return np.ascontiguousarray(xy[:, :d]), y, len(sample) if sample is not None else 0
+        d, c = self.schema.width, self.schema.n_condition
+        x = np.empty((self.sample.held + self.val.held, d), np.float32)
+        y = np.empty((len(x), c), np.float32) if c else None
+        done = 0
+        for rows in self._model_chunks(self.sample.parts + self.val.parts):
+            x[done : done + len(rows)] = rows[:, :d]
+            if y is not None:
+                y[done : done + len(rows)] = rows[:, d:]
+            done += len(rows)
+        return x, y, self.sample.held
 
     def _model_chunks(self, parts: Iterable[Raw]) -> Iterator[np.ndarray]:
         """The rows of `parts` in model space (x, then y where conditional), a chunk at a time."""

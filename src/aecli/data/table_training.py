@@ -15,7 +15,6 @@ one or two windows, whatever the number of rows.
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -80,7 +79,7 @@ def fit_streamed(
     )
     adapter.use_options(options)
     if all(one.parquet for one in table_files(source)):  # read as typed: go on from the head
-        rest: Iterable[Any] = itertools.chain(head, blocks)
+        rest: Iterable[Any] = _then(head, blocks)
     else:  # the head was text: read it again, typed as it says
         blocks.close()
         rest = table_blocks(source, adapter.dialect, adapter.column_types())
@@ -107,6 +106,14 @@ def _head_blocks(blocks: Iterator[Any]) -> list[Any]:
         if count >= HEAD_ROWS:
             break
     return head
+
+
+def _then(head: list[Any], blocks: Iterator[Any]) -> Iterator[Any]:
+    """The head's blocks (each let go once given), then the other blocks."""
+    head.reverse()
+    while head:
+        yield head.pop()
+    yield from blocks
 
 
 def _retype(frame: pd.DataFrame, dialect: Dialect) -> pd.DataFrame:
