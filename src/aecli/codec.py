@@ -20,6 +20,7 @@ from aecli.options import TrainOptions
 from aecli.parts.architecture import Architecture
 from aecli.parts.likelihoods import Likelihood
 from aecli.parts.networks import AutoencoderNet
+from aecli.pca import square_sums
 from aecli.progress import tick
 from aecli.streams import inference_threads
 from aecli.threads import torch_threads
@@ -121,17 +122,12 @@ class Codec:
     def residual_sums(self, x: Any, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per model-space slot, the sum of squared reconstruction residuals over rows `x` and
         the count of present cells, block by block (memory bounded by a block, not by rows)."""
-        total = np.zeros(self.n_features)
-        count = np.zeros(self.n_features, np.int64)
-        step = block_rows(self.n_features)
-        for start in range(0, len(x), step):
-            rows = np.asarray(x[start : start + step], dtype=np.float32)
-            cond = None if y is None else y[start : start + step]
-            squared = (self.reconstruct_array(rows, cond) - rows) ** 2
-            present = ~np.isnan(squared)
-            total += np.where(present, squared, 0).sum(axis=0, dtype=np.float64)
-            count += present.sum(axis=0)
-        return total, count
+
+        def residual(start: int, stop: int) -> np.ndarray:
+            rows = np.asarray(x[start:stop], dtype=np.float32)
+            return self.reconstruct_array(rows, None if y is None else y[start:stop]) - rows
+
+        return square_sums(residual, len(x), self.n_features)
 
     def apply(
         self,

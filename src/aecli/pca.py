@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -63,15 +63,29 @@ def components_for(x: np.ndarray | Moments, share: float) -> int:
 def pca_reconstruction_error(axes: np.ndarray, mean: np.ndarray, test: np.ndarray) -> float:
     """Mean squared error per present cell of the PCA with `axes` (d x k) around `mean`, applied
     to `test` (missing cells are read as the mean and left out of the error)."""
-    total, count = 0.0, 0
-    step = block_rows(test.shape[1])  # block by block: memory bounded, not growing with rows
-    for start in range(0, len(test), step):
-        centred = test[start : start + step].astype(np.float64) - mean
-        squared = (centred - np.nan_to_num(centred) @ axes @ axes.T) ** 2
+
+    def residual(start: int, stop: int) -> np.ndarray:
+        centred = test[start:stop].astype(np.float64) - mean
+        return centred - np.nan_to_num(centred) @ axes @ axes.T
+
+    total, count = square_sums(residual, len(test), test.shape[1])
+    return float(total.sum() / count.sum()) if count.sum() else float("nan")
+
+
+def square_sums(
+    residual: Callable[[int, int], np.ndarray], rows: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the sum of squared residuals (`residual(start, stop)`: those of rows [start,
+    stop); NaN where a cell is missing) over `rows` rows and the count of present cells, block
+    by block: memory bounded by a block, not by the rows."""
+    total, count = np.zeros(width), np.zeros(width, np.int64)
+    step = block_rows(width)
+    for start in range(0, rows, step):
+        squared = residual(start, start + step) ** 2
         present = ~np.isnan(squared)
-        total += float(np.where(present, squared, 0).sum())
-        count += int(present.sum())
-    return total / count if count else float("nan")
+        total += np.where(present, squared, 0).sum(axis=0, dtype=np.float64)
+        count += present.sum(axis=0)
+    return total, count
 
 
 def pca_summary(train: np.ndarray | Moments, k: int) -> dict[str, np.ndarray]:
