@@ -220,8 +220,10 @@ def test_a_cell_beyond_the_first_rows_that_does_not_fit_their_type_is_refused_by
     path = tmp_path / "oops.csv"
     frame.to_csv(path, index=False)
     monkeypatch.setattr("aecli.data.table_training.HEAD_ROWS", 100)
-    with pytest.raises(DataError, match="column 'a' should hold numbers but row 401 holds 'oops'"):
+    with pytest.raises(DataError, match="column 'a' should hold numbers but row 401") as error:
         aecli.train(str(path), epochs=1, id_col=["id"])
+    assert "the first 100 rows set each column's kind" in str(error.value)
+    assert "--categorical a" in str(error.value) and "--drop a" in str(error.value)
     assert not list(tmp_path.glob("aecli-train-*"))  # the cache is removed on failure too
 
 

@@ -36,6 +36,14 @@ FAILED = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): inval
 WHAT = {"float64": "numbers", "bool_": "true/false values"}
 
 
+class BadCell(DataError):
+    """A cell that does not fit its column's type; `column` names the column."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
 def block_bytes() -> int:
     """Bytes per block: AECLI_BLOCK_BYTES when set (at least 64), else 4 MiB."""
     value = os.environ.get(BLOCK_ENV, "")
@@ -320,10 +328,11 @@ def _name_bad_row(
                         found.append((int(bad.index[0]), column, kind, str(bad.iloc[0])))
             if found:
                 index, column, kind, value = min(found)
-                raise DataError(
+                raise BadCell(
                     f"{name}: column {column!r} should hold {WHAT[ARROW[kind]]} but row "
                     f"{done + index + 1} holds {value[:30]!r}; fix or empty those cells (empty "
-                    "cells count as missing)"
+                    "cells count as missing)",
+                    column,
                 )
             done += batch.num_rows
 

@@ -28,6 +28,7 @@ from aecli.data.adapter import Fitted
 from aecli.data.csv_dialect import Dialect, dialect_of
 from aecli.data.table_pass import SAMPLE_ROWS as SAMPLE_ROWS  # re-exported: the library's cap
 from aecli.data.table_pass import TablePass
+from aecli.errors import DataError
 
 if TYPE_CHECKING:
     from aecli.options import TrainOptions
@@ -65,7 +66,7 @@ def fit_streamed(
     """The adapter fitted on every row of `source` in one pass, and the stream of training rows
     (with `part` (rank, world), of this process's share of them)."""
     from aecli.data.table_sources import table_files
-    from aecli.data.table_stream import table_blocks
+    from aecli.data.table_stream import BadCell, table_blocks
 
     dialect = dialect_of(options)
     blocks = table_blocks(source, dialect, None)
@@ -86,8 +87,15 @@ def fit_streamed(
     folder = tempfile.TemporaryDirectory(prefix="aecli-train-")
     try:
         rows = TablePass(adapter, options, part or (0, 1), Path(folder.name))
-        for block in rest:
-            rows.add(block)
+        try:
+            for block in rest:
+                rows.add(block)
+        except BadCell as error:  # the first rows set the column's type: say how to change it
+            raise DataError(
+                f"{error}; the first {HEAD_ROWS:,} rows set each column's kind: to model "
+                f"{error.column!r} as a category say --categorical {error.column}, or leave it "
+                f"out with --drop {error.column}"
+            ) from None
         rows.finish()
         adapter.choose_likelihoods(options.likelihood, variational)
         stream = TableRowStream(rows, folder, options)
