@@ -19,7 +19,7 @@ def principal_axes(x: np.ndarray | Moments, k: int) -> tuple[np.ndarray, np.ndar
     Missing cells (NaN) count as the column mean. `x`: the rows, or their `Moments` (summed
     block by block as a stream is read: the same figures without holding the rows)."""
     if not isinstance(x, Moments) and x.shape[1] > WIDE:
-        return _svd_axes(x, k)
+        return _wide_axes(x, k)
     moments = x if isinstance(x, Moments) else Moments.of(x)
     values, vectors = np.linalg.eigh(moments.scatter())
     order = np.argsort(values, kind="stable")[::-1][: max(1, min(moments.n, len(values)))]
@@ -32,11 +32,43 @@ def pca_basis(x: np.ndarray) -> np.ndarray | Moments:
     return x if x.shape[1] > WIDE else Moments.of(x)
 
 
-def _svd_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
-    centred = x - x.mean(axis=0)
-    _, s, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-    return _signed(vt[:k].T), s**2 / max(len(x) - 1, 1)
+def _wide_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`principal_axes` of rows wider than WIDE (a table with many one-hot slots; missing cells
+    at the column mean): with at least as many rows as columns, from their centred scatter
+    summed block by block in float64 (a d x d matrix, no float64 copy of the rows); else from
+    the SVD of the centred rows (n x d, smaller than the scatter)."""
+    n, d = x.shape
+    mean = _column_means(x)
+    if n < d:
+        centred = np.nan_to_num(x.astype(np.float64) - mean, nan=0.0)
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        return _signed(vt[:k].T), s**2 / max(n - 1, 1)
+    scatter = np.zeros((d, d))
+    for _, c in _centred_blocks(x, mean):
+        scatter += c.T @ c
+    values, vectors = np.linalg.eigh(scatter)
+    order = np.argsort(values, kind="stable")[::-1][:n]
+    return _signed(vectors[:, order[:k]]), np.clip(values[order], 0, None) / max(n - 1, 1)
+
+
+def _column_means(x: np.ndarray) -> np.ndarray:
+    """Each column's mean over its present cells (0 where none), read block by block."""
+    count, total = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    step = block_rows(x.shape[1])
+    for start in range(0, len(x), step):
+        block = x[start : start + step].astype(np.float64)
+        present = ~np.isnan(block)
+        count += present.sum(axis=0)
+        total += np.where(present, block, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def _centred_blocks(x: np.ndarray, mean: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """The rows minus `mean` in float64 (missing cells 0, at the mean), a block at a time."""
+    step = block_rows(x.shape[1])
+    for start in range(0, len(x), step):
+        centred = x[start : start + step].astype(np.float64) - mean
+        yield start, np.nan_to_num(centred, copy=False, nan=0.0)
 
 
 def _signed(axes: np.ndarray) -> np.ndarray:
@@ -118,19 +150,10 @@ def _top_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     power iterations) in float64 over blocks of rows: memory for a few blocks and (n + d) x
     (k + OVERSAMPLE) numbers, time linear in n d; the same rows give the same figures."""
     n, d = x.shape
-    step = block_rows(d)
-    count, total = np.zeros(d), np.zeros(d)
-    for start in range(0, n, step):
-        block = x[start : start + step].astype(np.float64)
-        present = ~np.isnan(block)
-        count += present.sum(axis=0)
-        total += np.where(present, block, 0.0).sum(axis=0)
-    mean = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    mean = _column_means(x)
 
-    def blocks() -> Iterator[tuple[int, np.ndarray]]:  # the centred rows, a block at a time
-        for start in range(0, n, step):
-            centred = x[start : start + step].astype(np.float64) - mean
-            yield start, np.nan_to_num(centred, copy=False, nan=0.0)
+    def blocks() -> Iterator[tuple[int, np.ndarray]]:
+        return _centred_blocks(x, mean)
 
     width = min(k + OVERSAMPLE, n, d)
     omega = np.random.default_rng(0).standard_normal((d, width))

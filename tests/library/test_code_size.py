@@ -54,3 +54,25 @@ def test_an_explicit_code_size_and_the_imputers_are_left_alone():
     assert aecli.train(frame, **QUICK).latent_dim == 1
     assert aecli.train(frame, latent_dim=3, **QUICK).latent_dim == 3
     assert aecli.train(frame, noise="mask:0.2", **QUICK).latent_dim == 4
+
+
+def test_wide_rows_get_the_variances_of_the_exact_svd_without_copying_the_rows():
+    """Rows wider than WIDE (a table with many one-hot slots): the variances from the scatter
+    summed block by block (more rows than columns) or the SVD (fewer) are those of the exact
+    SVD of the mean-filled, centred rows; so is the code size."""
+    from aecli.pca import WIDE, principal_axes
+
+    rng = np.random.default_rng(4)
+    d = WIDE + 30
+    for n in (d + 200, 300):
+        factors = rng.normal(size=(n, 6)) @ rng.normal(size=(6, d))
+        x = (factors + 0.05 * rng.normal(size=(n, d))).astype(np.float32)
+        x[rng.random(x.shape) < 0.01] = np.nan
+        filled = np.where(np.isnan(x), np.nanmean(x.astype(np.float64), axis=0), x)
+        s = np.linalg.svd(filled - filled.mean(axis=0), compute_uv=False)
+        expected = s**2 / (n - 1)
+        axes, variances = principal_axes(x, 3)
+        np.testing.assert_allclose(variances[: len(s)], expected, rtol=1e-6, atol=1e-9)
+        assert axes.shape == (d, 3)
+        explained = np.cumsum(expected) / expected.sum()
+        assert components_for(x, 0.95) == int(np.searchsorted(explained, 0.95 - 1e-9) + 1)
