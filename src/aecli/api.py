@@ -17,7 +17,7 @@ from aecli.config import resolved_from
 from aecli.data import adapter_for, fit_training
 from aecli.data.adapter import Fitted, split_rows
 from aecli.data.moments import Moments
-from aecli.data.table_training import SAMPLE_ROWS
+from aecli.data.table_pass import SAMPLE_ROWS
 from aecli.errors import CheckpointError, DataError, TrainingInterrupted, UserError
 from aecli.model import Model
 from aecli.option_values import describe

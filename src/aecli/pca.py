@@ -9,7 +9,7 @@ import numpy as np
 from aecli.data.adapter import block_rows
 from aecli.data.moments import Moments
 
-WIDE = 1024  # wider rows (images): the SVD of the rows, not a d x d scatter matrix
+WIDE = 1024  # wider rows (images, tables with many one-hot slots): no d x d moments of the rows
 OVERSAMPLE = 16  # the randomized SVD of wide rows: columns beyond k in the range it finds
 POWER = 4  # and its power iterations (the top k axes to near float32 precision)
 
@@ -151,27 +151,23 @@ def _top_axes(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     (k + OVERSAMPLE) numbers, time linear in n d; the same rows give the same figures."""
     n, d = x.shape
     mean = _column_means(x)
-
-    def blocks() -> Iterator[tuple[int, np.ndarray]]:
-        return _centred_blocks(x, mean)
-
     width = min(k + OVERSAMPLE, n, d)
     omega = np.random.default_rng(0).standard_normal((d, width))
     squares, y = 0.0, np.empty((n, width))
-    for start, c in blocks():
+    for start, c in _centred_blocks(x, mean):
         squares += float(np.einsum("ij,ij->", c, c))
         y[start : start + len(c)] = c @ omega
     for _ in range(POWER):
         q = np.linalg.qr(y)[0]
         z = np.zeros((d, width))
-        for start, c in blocks():
+        for start, c in _centred_blocks(x, mean):
             z += c.T @ q[start : start + len(c)]
         z = np.linalg.qr(z)[0]
-        for start, c in blocks():
+        for start, c in _centred_blocks(x, mean):
             y[start : start + len(c)] = c @ z
     q = np.linalg.qr(y)[0]
     b = np.zeros((width, d))
-    for start, c in blocks():
+    for start, c in _centred_blocks(x, mean):
         b += q[start : start + len(c)].T @ c
     _, s, vt = np.linalg.svd(b, full_matrices=False)
     top = s[:k] ** 2 / max(n, 1)  # maximum-likelihood variances, as PPCA uses

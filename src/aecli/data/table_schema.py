@@ -307,7 +307,7 @@ def _numeric_column(values: pd.Series, col: np.ndarray) -> Column | None:
         name=str(values.name),
         dtype=dtype,
         mean=mean,
-        scale=std if std > 1e-12 * max(1.0, abs(mean)) else 1.0,
+        scale=scale_of(mean, std),
         min=float(col.min()),
         max=float(col.max()),
         whole=dtype == "float" and bool(np.all(col == np.round(col))),
@@ -315,6 +315,11 @@ def _numeric_column(values: pd.Series, col: np.ndarray) -> Column | None:
         at_max=float(np.mean(col == col.max())),
         decimals=decimals(col) if dtype == "float" else None,
     )
+
+
+def scale_of(mean: float, std: float) -> float:
+    """A number column's scale: its standard deviation, or 1 for a constant column."""
+    return std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
 
 
 MAX_CATEGORIES = 1000

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aecli.data.table_condition import MAX_CONDITION_VALUES, _label
-from aecli.data.table_schema import MAX_CATEGORIES, TableSchema
+from aecli.data.table_schema import MAX_CATEGORIES, TableSchema, scale_of
 from aecli.data.table_values import MAX_DECIMALS, decimals
 from aecli.errors import DataError
 
@@ -142,7 +142,7 @@ def finish_statistics(
         mean, std = float(sums.mean[j]), float(np.sqrt(sums.m2[j] / sums.count[j]))
         if col.dtype == "int" and (sums.missing[j] or not sums.whole[j]):
             col.dtype = "float"  # the first rows were whole; later rows are not, or missing
-        col.mean, col.scale = mean, std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
+        col.mean, col.scale = mean, scale_of(mean, std)
         col.min, col.max = float(sums.low[j]), float(sums.high[j])
         col.whole = col.dtype == "float" and bool(sums.whole[j])
         on_grid = col.dtype == "float" and sums.decimals[j] <= MAX_DECIMALS

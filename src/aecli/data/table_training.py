@@ -26,7 +26,6 @@ import pandas as pd
 
 from aecli.data.adapter import Fitted
 from aecli.data.csv_dialect import Dialect, dialect_of
-from aecli.data.table_pass import SAMPLE_ROWS as SAMPLE_ROWS  # re-exported: the library's cap
 from aecli.data.table_pass import TablePass
 from aecli.errors import DataError
 
